@@ -1,0 +1,43 @@
+"""The one place that owns the Numba JIT options for every kernel.
+
+Every kernel in :mod:`renp_scan.kernels` is compiled with :data:`jit` (or
+:func:`jit_with`) so that caching, the GIL policy, the error model and the
+floating-point policy are decided once:
+
+* ``cache=True``: the first-call compile is paid once per machine, not per
+  process (the test suite and dask workers reuse the on-disk cache).
+* ``nogil=True``: dask's threaded scheduler runs blocks concurrently; the
+  kernels never touch Python objects.
+* ``error_model="numpy"``: division by zero gives inf/nan instead of raising,
+  which lets loops vectorise; every kernel guards its own domain explicitly,
+  so no inf/nan escapes.
+* ``fastmath``: only the safe subset. ``nnan``/``ninf`` are *not* enabled
+  because threshold and domain tests must keep their meaning (plain
+  ``fastmath=True`` compiles ``isnan`` away).
+* ``parallel=False``: parallelism lives in the sweep layer (dask threads over
+  blocks). A serial kernel keeps dask threads x Numba threads from
+  oversubscribing the cores.
+"""
+
+from __future__ import annotations
+
+import numba
+
+#: Safe fastmath subset: reassociation, contraction (FMA), reciprocal and
+#: no-signed-zeros. NaN/inf semantics are kept.
+SAFE_FASTMATH = frozenset({"reassoc", "contract", "arcp", "nsz"})
+
+JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=SAFE_FASTMATH)
+
+
+def jit(func=None, **overrides):
+    """Compile ``func`` with the project's JIT options.
+
+    Usable bare (``@jit``) or with overrides (``@jit(fastmath=False)``); an
+    override must carry a comment at the call site saying why.
+    """
+    opts = dict(JIT_OPTIONS)
+    opts.update(overrides)
+    if func is None:
+        return lambda f: numba.njit(**opts)(f)
+    return numba.njit(**opts)(func)
