@@ -27,7 +27,9 @@ import numba
 #: no-signed-zeros. NaN/inf semantics are kept.
 SAFE_FASTMATH = frozenset({"reassoc", "contract", "arcp", "nsz"})
 
+
 JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=SAFE_FASTMATH)
+
 
 
 def jit(func=None, **overrides):
@@ -38,6 +40,9 @@ def jit(func=None, **overrides):
     """
     opts = dict(JIT_OPTIONS)
     opts.update(overrides)
+    if isinstance(opts["fastmath"], frozenset):
+        # numba accepts only bool, dict or a mutable set here
+        opts["fastmath"] = set(opts["fastmath"])
     if func is None:
         return lambda f: numba.njit(**opts)(f)
     return numba.njit(**opts)(func)
