@@ -1,0 +1,268 @@
+"""Absolute RENP spectral rates Gamma(omega) in Hz (paper eqs. 18–23).
+
+Gamma(omega) = Gamma_0 F(omega)^2 I(omega) eta, with Gamma_0 = (3/4) G_F^2 n^3 V eps_eg
+(eq. 18), evaluated in natural units (eV) and converted to s^-1 by dividing by hbar.
+
+One formula covers both level schemes of the paper with three levels g < e < u of the
+target (see :class:`renp_scan.model.targets.Target`):
+
+F(omega) = C R d_ug / (sqrt(3 pi) (eps_u - eps_e + omega)(eps_e - eps_g - omega)),
+d_ug^2 = 3 pi A_ug / (eps_u - eps_g)^3,
+
+* alkali scheme (eq. 19; g = ns, e = np, u = n'p): R = (eps_u - eps_g)/(eps_u - eps_e);
+* electron-hole scheme (eq. 23, Xe; g = 5p, e = 6s, u = 7s): R = (eps_u - eps_e)/(eps_u - eps_g),
+
+and C = Q_w J_N (nucleus channel, eqs. 14–16) or J_C (core channel, eq. 10; b_ij enters
+through the channel weights).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import InputError
+from ..kernels.phase_space import pair_threshold
+from ..kernels.rate import rate_grid
+from . import constants
+from .channels import channel_weights, normalize_channel, normalize_majorana
+from .coulomb import coulomb_integrals
+from .neutrinos import neutrino_masses, normalize_hierarchy
+from .oscillations import OscillationData, load_oscillation_data
+from .targets import Target, get_target
+
+COULOMB_MODELS = ("thomas-fermi",)
+
+
+def thresholds_eV(eps_eg_eV, masses_eV) -> np.ndarray:
+    """Thresholds omega_ij = eps/2 - (m_i + m_j)^2 / (2 eps) [eV] as a 3x3 array (eq. 20)."""
+    m = np.asarray(masses_eV, dtype=float)
+    return np.array([[pair_threshold(float(eps_eg_eV), m[i], m[j]) for j in range(3)] for i in range(3)])
+
+
+def gamma0_eV3(eps_eg_eV, density_cm3, volume_cm3) -> float:
+    """Gamma_0 = (3/4) G_F^2 n^3 V eps_eg of eq. 18, in natural units [eV^3]."""
+    n_eV3 = constants.density_cm3_to_eV3(density_cm3)
+    v_eV3 = constants.volume_cm3_to_eV3(volume_cm3)
+    return 0.75 * constants.G_F_EV2**2 * n_eV3**3 * v_eV3 * eps_eg_eV
+
+
+def coulomb_strength_eV(target: Target, channel: str, sin2_theta_W: float, coulomb_model="thomas-fermi"):
+    """C of F(omega): Q_w J_N (nucleus, eqs. 14–15) or J_C (core, eq. 10), in eV."""
+    if coulomb_model not in COULOMB_MODELS:
+        raise InputError("coulomb_model", f"unknown model {coulomb_model!r}; allowed: {', '.join(COULOMB_MODELS)}")
+    ci = coulomb_integrals()
+    if channel == "nucleus":
+        return target.weak_charge(sin2_theta_W) * ci.J_N_eV(target.Z)
+    return ci.J_C_eV(target.Z)
+
+
+def level_ratio(target: Target) -> float:
+    """R of eq. 19 (alkali) or eq. 23 (electron-hole), dimensionless."""
+    d_ug = target.u_eV - target.g_eV
+    d_ue = target.u_eV - target.e_eV
+    return d_ug / d_ue if target.scheme == "alkali" else d_ue / d_ug
+
+
+@dataclass(frozen=True)
+class SpectrumModel:
+    """Everything Gamma(omega) needs for one parameter point, ready for the kernel.
+
+    Attributes
+    ----------
+    eps_eg_eV : float
+        Level spacing eps_e - eps_g [eV].
+    a_eV : float
+        eps_u - eps_e [eV].
+    amplitude_Hz_eV2 : float
+        Gamma_0 eta C^2 R^2 A_ug / (eps_u - eps_g)^3 / hbar [Hz eV^2].
+    masses_eV : ndarray
+        (m1, m2, m3) [eV].
+    w_kin, w_maj : ndarray
+        Channel weights (see :mod:`renp_scan.kernels.rate`).
+    """
+
+    eps_eg_eV: float
+    a_eV: float
+    amplitude_Hz_eV2: float
+    masses_eV: np.ndarray
+    w_kin: np.ndarray
+    w_maj: np.ndarray
+
+    def evaluate(self, omega_eV: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Fill ``out`` with Gamma(omega) [Hz] on a validated 1-D float64 grid."""
+        rate_grid(
+            omega_eV, self.eps_eg_eV, self.a_eV, self.amplitude_Hz_eV2,
+            self.masses_eV, self.w_kin, self.w_maj, out,
+        )
+        return out
+
+    def thresholds_eV(self) -> np.ndarray:
+        """The six distinct thresholds omega_ij as a 3x3 array [eV]."""
+        return thresholds_eV(self.eps_eg_eV, self.masses_eV)
+
+
+def _positive(name, value, upper=None):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(name, f"must be a real number, got {value!r}") from None
+    if not math.isfinite(v) or v <= 0.0 or (upper is not None and v > upper):
+        allowed = f"in (0, {upper}]" if upper is not None else "finite and > 0"
+        raise InputError(name, f"must be {allowed}, got {value!r}")
+    return v
+
+
+def build_model(
+    atom,
+    m0_eV,
+    hierarchy="NH",
+    majorana=True,
+    channel="nucleus",
+    density_cm3=1e21,
+    volume_cm3=100.0,
+    eta=1e-6,
+    majorana_phases_rad=(0.0, 0.0),
+    coulomb_model="thomas-fermi",
+    oscillation_data: OscillationData | None = None,
+) -> SpectrumModel:
+    """Validate one parameter point and precompute its :class:`SpectrumModel`.
+
+    Arguments are those of :func:`spectrum` (without the omega grid).
+    """
+    target = get_target(atom)
+    hierarchy = normalize_hierarchy(hierarchy)
+    majorana = normalize_majorana(majorana)
+    channel = normalize_channel(channel)
+    density_cm3 = _positive("density_cm3", density_cm3)
+    volume_cm3 = _positive("volume_cm3", volume_cm3)
+    eta = _positive("eta", eta, upper=1.0)
+    data = oscillation_data if oscillation_data is not None else load_oscillation_data()
+    masses = neutrino_masses(m0_eV, hierarchy, data)
+    phases = tuple(float(p) for p in np.asarray(majorana_phases_rad, dtype=float).ravel()) \
+        if _is_pair(majorana_phases_rad) else majorana_phases_rad
+    return _cached_model(target, masses, hierarchy, majorana, channel, density_cm3, volume_cm3,
+                         eta, phases, coulomb_model, data)
+
+
+def _is_pair(x):
+    try:
+        return len(x) == 2
+    except TypeError:
+        return False
+
+
+@lru_cache(maxsize=4096)
+def _cached_model(target, masses, hierarchy, majorana, channel, density_cm3, volume_cm3, eta,
+                  phases, coulomb_model, data):
+    mixing = data.ordering(hierarchy)
+    w_kin, w_maj = channel_weights(channel, majorana, mixing, data.sin2_theta_W, phases)
+    c_eV = coulomb_strength_eV(target, channel, data.sin2_theta_W, coulomb_model)
+    d_ug = target.u_eV - target.g_eV
+    a_ug_eV = constants.rate_Hz_to_eV(target.A_ug_per_s)
+    f2_const = c_eV**2 * level_ratio(target) ** 2 * a_ug_eV / d_ug**3
+    amp_eV3 = gamma0_eV3(target.eps_eg_eV, density_cm3, volume_cm3) * eta * f2_const
+    return SpectrumModel(
+        eps_eg_eV=target.eps_eg_eV,
+        a_eV=target.u_eV - target.e_eV,
+        amplitude_Hz_eV2=constants.rate_eV_to_Hz(amp_eV3),
+        masses_eV=np.array(masses, dtype=float),
+        w_kin=np.ascontiguousarray(w_kin, dtype=float),
+        w_maj=np.ascontiguousarray(w_maj, dtype=float),
+    )
+
+
+def check_omega(omega_eV, eps_eg_eV) -> np.ndarray:
+    """Validate photon energies: finite and 0 < omega < eps_eg (F has its pole at eps_eg)."""
+    try:
+        omega = np.asarray(omega_eV, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("omega_eV", f"must be real numbers in eV, got {omega_eV!r}") from None
+    if omega.size == 0:
+        raise InputError("omega_eV", "is empty; give at least one photon energy in eV")
+    if not np.all(np.isfinite(omega)):
+        raise InputError("omega_eV", "contains NaN or inf")
+    lo, hi = float(omega.min()), float(omega.max())
+    if lo <= 0.0 or hi >= eps_eg_eV:
+        raise InputError(
+            "omega_eV",
+            f"must lie in (0, eps_eg) = (0, {eps_eg_eV:g}) eV (F(omega) has its pole at eps_eg); "
+            f"got range [{lo:g}, {hi:g}] eV",
+        )
+    return omega
+
+
+def spectrum(
+    atom,
+    omega_eV,
+    m0_eV,
+    hierarchy="NH",
+    majorana=True,
+    channel="nucleus",
+    density_cm3=1e21,
+    volume_cm3=100.0,
+    eta=1e-6,
+    majorana_phases_rad=(0.0, 0.0),
+    coulomb_model="thomas-fermi",
+    oscillation_data: OscillationData | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """RENP photon spectrum Gamma(omega) [Hz] (eqs. 18–23).
+
+    Parameters
+    ----------
+    atom : str or Target
+        Target key from the data file (``"Cs"``, ``"Xe"``, ...) or a Target.
+    omega_eV : float or array_like
+        Photon energies [eV], each with 0 < omega < eps_eg.
+    m0_eV : float
+        Smallest neutrino mass [eV], >= 0.
+    hierarchy : {"NH", "IH"}
+        Neutrino mass ordering.
+    majorana : bool or {"majorana", "dirac"}
+        Nature of the neutrinos (delta_M = 1 for Majorana).
+    channel : {"nucleus", "core"}
+        Pair emitted by the nucleus (Q_w J_N) or by the core electrons (b_ij J_C).
+    density_cm3 : float
+        Target number density n [cm^-3] (paper: 1e21).
+    volume_cm3 : float
+        Target volume V [cm^3] (paper: 100).
+    eta : float
+        Extractable fraction eta_omega(t) of eq. 18, in (0, 1] (paper: 1e-6).
+    majorana_phases_rad : (float, float)
+        (alpha21, alpha31) [rad]; matter only for channel "core" with Majorana neutrinos.
+    coulomb_model : {"thomas-fermi"}
+        Model of the Coulomb integrals (the paper's TF estimate).
+    oscillation_data : OscillationData, optional
+        Replaces the package's NuFIT 6.0 data file.
+    out : ndarray, optional
+        Preallocated float64 array of omega's shape; filled in place and returned.
+
+    Returns
+    -------
+    ndarray
+        Gamma(omega) [Hz] with omega's shape; exactly 0 where every pair is closed
+        (omega >= omega_ij for all i, j, up to eps_eg).
+    """
+    model = build_model(atom, m0_eV, hierarchy, majorana, channel, density_cm3, volume_cm3, eta,
+                        majorana_phases_rad, coulomb_model, oscillation_data)
+    omega = check_omega(omega_eV, model.eps_eg_eV)
+    if out is None:
+        result = np.empty(omega.shape, dtype=np.float64)
+    else:
+        if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != omega.shape:
+            raise InputError("out", f"must be a float64 ndarray of shape {omega.shape}")
+        if not out.flags.writeable:
+            raise InputError("out", "is read-only")
+        result = out
+    flat_omega = np.ascontiguousarray(omega).reshape(-1)
+    if result.flags.c_contiguous:
+        model.evaluate(flat_omega, result.reshape(-1))
+    else:
+        tmp = np.empty(flat_omega.shape, dtype=np.float64)
+        model.evaluate(flat_omega, tmp)
+        result[...] = tmp.reshape(result.shape)
+    return result
