@@ -29,8 +29,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO / "renp_scan" / "data" / "targets.toml"

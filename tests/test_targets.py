@@ -31,8 +31,18 @@ REPO = Path(__file__).resolve().parent.parent
 ALL_TARGETS = available_targets()
 
 FIELD_ORDER = (
-    "scheme", "isotope", "Z", "N", "g_label", "g_eV", "e_label", "e_eV",
-    "u_label", "u_eV", "A_ug_per_s", "source",
+    "scheme",
+    "isotope",
+    "Z",
+    "N",
+    "g_label",
+    "g_eV",
+    "e_label",
+    "e_eV",
+    "u_label",
+    "u_eV",
+    "A_ug_per_s",
+    "source",
 )
 
 
@@ -67,15 +77,25 @@ def write_targets(path, tables, format_version=1, extra_top=""):
 def valid_table(**changes):
     # A made-up but consistent target (87Rb-like numbers rounded), not a package entry.
     table = {
-        "scheme": "alkali", "isotope": "87Rb", "Z": 37, "N": 50,
-        "g_label": "5s 2S1/2", "g_eV": 0.0, "e_label": "5p 2P1/2", "e_eV": 1.5596,
-        "u_label": "6p 2P1/2", "u_eV": 2.9403, "A_ug_per_s": 1.5e6, "source": "test",
+        "scheme": "alkali",
+        "isotope": "87Rb",
+        "Z": 37,
+        "N": 50,
+        "g_label": "5s 2S1/2",
+        "g_eV": 0.0,
+        "e_label": "5p 2P1/2",
+        "e_eV": 1.5596,
+        "u_label": "6p 2P1/2",
+        "u_eV": 2.9403,
+        "A_ug_per_s": 1.5e6,
+        "source": "test",
     }
     table.update(changes)
     return table
 
 
 # ---------------------------------------------------------------- literature values
+
 
 def test_cs_is_exactly_the_papers_target():
     # Yoshimura & Sasao, arXiv:1310.6472, Sec. III: 133Cs, |e> = 6P1/2 (1.3859 eV),
@@ -148,6 +168,7 @@ def test_d1_energy_matches_steck(key, tol_eV):
 
 # ---------------------------------------------------------------- library agreement
 
+
 @pytest.mark.parametrize("key", ALL_TARGETS)
 def test_isotope_agrees_with_periodictable(key):
     periodictable = pytest.importorskip("periodictable")
@@ -197,7 +218,9 @@ def test_papers_cs_agrees_with_arc_within_quoted_precision(arc):
 
 
 def _load_generator():
-    spec = importlib.util.spec_from_file_location("make_targets", REPO / "scripts" / "make_targets.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_targets", REPO / "scripts" / "make_targets.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -214,6 +237,7 @@ def test_generator_reproduces_committed_file(arc):
 
 
 # ---------------------------------------------------------------- file invariants
+
 
 @pytest.mark.parametrize("key", ALL_TARGETS)
 def test_every_target_is_consistent(key):
@@ -274,6 +298,7 @@ def test_target_is_hashable_and_info_is_read_only():
 
 # ---------------------------------------------------------------- round trip and user files
 
+
 @pytest.mark.parametrize("key", ALL_TARGETS)
 def test_round_trip_through_a_user_file(tmp_path, key):
     target = get_target(key)
@@ -301,7 +326,11 @@ def test_user_file_adds_a_target(tmp_path):
 def test_user_file_overrides_a_package_target(tmp_path):
     path = write_targets(
         tmp_path / "cs.toml",
-        {"Cs": valid_table(isotope="133Cs", Z=55, N=78, e_eV=1.38593, u_eV=2.69856, A_ug_per_s=7.94e5)},
+        {
+            "Cs": valid_table(
+                isotope="133Cs", Z=55, N=78, e_eV=1.38593, u_eV=2.69856, A_ug_per_s=7.94e5
+            )
+        },
     )
     assert get_target("Cs", extra_files=[path]).e_eV == 1.38593
     assert get_target("Cs").e_eV == 1.3859
@@ -343,7 +372,9 @@ BAD_FIELDS = [
 ]
 
 
-@pytest.mark.parametrize(("changes", "field"), [b[1:] for b in BAD_FIELDS], ids=[b[0] for b in BAD_FIELDS])
+@pytest.mark.parametrize(
+    ("changes", "field"), [b[1:] for b in BAD_FIELDS], ids=[b[0] for b in BAD_FIELDS]
+)
 def test_bad_field_names_the_field(tmp_path, changes, field):
     path = write_targets(tmp_path / "bad.toml", {"T": valid_table(**changes)})
     with pytest.raises(InputError) as err:
@@ -438,7 +469,12 @@ positive_gap = st.floats(min_value=1e-3, max_value=20.0, allow_nan=False)
 )
 def test_random_valid_targets_round_trip(tmp_path_factory, z, n, gap_eg, gap_ue, a_per_s, scheme):
     table = valid_table(
-        scheme=scheme, isotope=f"{z + n}X", Z=z, N=n, e_eV=gap_eg, u_eV=gap_eg + gap_ue,
+        scheme=scheme,
+        isotope=f"{z + n}X",
+        Z=z,
+        N=n,
+        e_eV=gap_eg,
+        u_eV=gap_eg + gap_ue,
         A_ug_per_s=a_per_s,
     )
     if not table["u_eV"] > table["e_eV"]:  # gap_ue lost to rounding of a large e_eV

@@ -94,12 +94,11 @@ class MixingParams:
         dm3l = _real("dm3l_sq_eV2", self.dm3l_sq_eV2)
         if dm3l == 0.0:
             raise InputError("dm3l_sq_eV2", "must be nonzero (> 0 normal, < 0 inverted ordering)")
-        if dm3l < 0.0 and -dm3l <= dm21:
-            # Otherwise m_1 would not exceed m_3 in the inverted ordering.
+        if abs(dm3l) <= dm21:
+            # Otherwise m_3 would not be the heaviest (NO) or the lightest (IO) state.
             raise InputError(
                 "dm3l_sq_eV2",
-                f"|Delta m^2_32| = {-dm3l!r} must exceed Delta m^2_21 = {dm21!r} "
-                "in the inverted ordering",
+                f"|Delta m^2_3l| = {abs(dm3l)!r} must exceed Delta m^2_21 = {dm21!r}",
             )
         object.__setattr__(self, "dm3l_sq_eV2", dm3l)
 
@@ -154,7 +153,8 @@ class OscillationData:
         if not self.normal.is_normal:
             raise InputError(
                 "normal.dm3l_sq_eV2",
-                f"must be Delta m^2_31 > 0 for the normal ordering, got {self.normal.dm3l_sq_eV2!r}",
+                "must be Delta m^2_31 > 0 for the normal ordering, got "
+                f"{self.normal.dm3l_sq_eV2!r}",
             )
         if self.inverted.is_normal:
             raise InputError(
@@ -223,7 +223,9 @@ def _parse_mixing(table, where) -> MixingParams:
 def _parse_oscillations(document, path) -> OscillationData:
     for key in document:
         if key not in _TOP_LEVEL:
-            raise InputError(key, f"unknown top-level key in {path}; allowed: {', '.join(_TOP_LEVEL)}")
+            raise InputError(
+                key, f"unknown top-level key in {path}; allowed: {', '.join(_TOP_LEVEL)}"
+            )
     for key in ("format_version", "source", "sin2_theta_W", "normal", "inverted"):
         if key not in document:
             raise InputError(key, f"missing in {path}")
@@ -251,7 +253,9 @@ def _read(path) -> OscillationData:
     try:
         text = readable.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputError("oscillations_file", f"cannot read {path}: {exc.strerror or exc}") from None
+        raise InputError(
+            "oscillations_file", f"cannot read {path}: {exc.strerror or exc}"
+        ) from None
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

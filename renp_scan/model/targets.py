@@ -147,13 +147,9 @@ class Target:
             # Keep the stored type float so equality and kernels see one type.
             object.__setattr__(self, name, float(value))
         if not self.e_eV > self.g_eV:
-            raise InputError(
-                "e_eV", f"level e ({self.e_eV} eV) must lie above g ({self.g_eV} eV)"
-            )
+            raise InputError("e_eV", f"level e ({self.e_eV} eV) must lie above g ({self.g_eV} eV)")
         if not self.u_eV > self.e_eV:
-            raise InputError(
-                "u_eV", f"level u ({self.u_eV} eV) must lie above e ({self.e_eV} eV)"
-            )
+            raise InputError("u_eV", f"level u ({self.u_eV} eV) must lie above e ({self.e_eV} eV)")
         if not self.A_ug_per_s > 0.0:
             raise InputError("A_ug_per_s", f"must be > 0, got {self.A_ug_per_s!r}")
         if not isinstance(self.info, Mapping):
@@ -360,6 +356,4 @@ def get_target(atom, extra_files: Iterable = ()) -> Target:
     try:
         return targets[atom]
     except KeyError:
-        raise InputError(
-            "atom", f"unknown target {atom!r}; known: {', '.join(targets)}"
-        ) from None
+        raise InputError("atom", f"unknown target {atom!r}; known: {', '.join(targets)}") from None
