@@ -1,0 +1,184 @@
+"""The cube's HDF5 layout: names, units, chunk grid and compression settings.
+
+A cube is one HDF5 file, netCDF-4 compatible (every dataset of a target group has
+its dimensions attached as HDF5 dimension scales), holding:
+
+* one group per target (``/Cs``, ``/Xe``, ...) with the variable ``rate`` [Hz] of
+  dims ``(hierarchy, nature, channel, phase, m0, omega)`` and its coordinate
+  variables (see :data:`DIMS`, :data:`VARIABLE_ATTRS`);
+* a group ``/_progress/<target>`` with the per-block done mask ``done`` on dim
+  ``block`` (uint8, one entry per chunk of ``rate``), which lets a killed run
+  resume;
+* the file-level provenance attributes (see :mod:`renp_scan.cube.writer`).
+
+A *block* (the unit of work of the sweep engine) is exactly one HDF5 chunk of
+``rate``: a fixed (hierarchy, nature, channel, phase), a range of m0 rows and a
+range of omega columns. Blocks are numbered in C order over the chunk grid.
+
+The full format is documented in ``docs/cube_format.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+
+#: Value of the root attribute ``format`` that marks a renp_scan cube.
+FORMAT_NAME = "renp_scan.cube"
+#: Integer version of the layout described here; bumped on any incompatible change.
+FORMAT_VERSION = 1
+
+#: Dimension order of ``rate`` in every target group.
+DIMS = ("hierarchy", "nature", "channel", "phase", "m0", "omega")
+#: Name of the data variable.
+RATE = "rate"
+#: Auxiliary coordinates on dim ``phase`` (listed in ``rate``'s ``coordinates`` attribute).
+PHASE_COORDS = ("alpha21_rad", "alpha31_rad")
+#: Group that holds the done masks, one subgroup per target.
+PROGRESS_GROUP = "_progress"
+#: Name of the done-mask dataset and of its dimension.
+DONE = "done"
+BLOCK_DIM = "block"
+
+#: (units, long_name) of every variable the layout writes.
+VARIABLE_ATTRS = {
+    RATE: ("Hz", "RENP photon spectral rate Gamma(omega) (Yoshimura & Sasao eqs. 18-23)"),
+    "hierarchy": ("1", "neutrino mass ordering (NH normal, IH inverted)"),
+    "nature": ("1", "neutrino nature (majorana or dirac)"),
+    "channel": ("1", "neutrino-pair emitter (nucleus: Q_w J_N, core: b_ij J_C)"),
+    "phase": ("1", "index of the Majorana phase row"),
+    "alpha21_rad": ("rad", "Majorana phase alpha21"),
+    "alpha31_rad": ("rad", "Majorana phase alpha31"),
+    "m0": ("eV", "smallest neutrino mass m0"),
+    "omega": ("eV", "photon energy omega"),
+    BLOCK_DIM: ("1", "block (chunk of rate) index, C order over the chunk grid"),
+    DONE: ("1", "1 where the block has been computed and flushed"),
+}
+
+#: Values of ``compression`` accepted by :func:`compression_options`.
+COMPRESSIONS = ("gzip", "lzf", "none", "zstd")
+#: Default gzip level (HDF5 deflate) and zstd level.
+DEFAULT_LEVELS = {"gzip": 4, "zstd": 3}
+
+
+@dataclass(frozen=True)
+class TargetLayout:
+    """Axes and chunking of one target's ``rate`` variable.
+
+    Attributes
+    ----------
+    name : str
+        Target key (group name), e.g. ``"Cs"``.
+    hierarchies, natures, channels : tuple of str
+        Labels along the first three dims.
+    phases_rad : ndarray, shape (P, 2)
+        (alpha21, alpha31) rows [rad].
+    m0_eV, omega_eV : ndarray
+        Grids [eV], 1-D float64, strictly increasing.
+    chunk_rows, chunk_cols : int
+        Chunk (= block) extent along m0 and omega.
+    """
+
+    name: str
+    hierarchies: tuple
+    natures: tuple
+    channels: tuple
+    phases_rad: np.ndarray
+    m0_eV: np.ndarray
+    omega_eV: np.ndarray
+    chunk_rows: int
+    chunk_cols: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of ``rate``, in :data:`DIMS` order."""
+        return (len(self.hierarchies), len(self.natures), len(self.channels),
+                len(self.phases_rad), len(self.m0_eV), len(self.omega_eV))
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """HDF5 chunk shape of ``rate``."""
+        return (1, 1, 1, 1, self.chunk_rows, self.chunk_cols)
+
+    @property
+    def block_grid(self) -> tuple[int, ...]:
+        """Number of blocks along each dim."""
+        return tuple(math.ceil(n / c) for n, c in zip(self.shape, self.chunks))
+
+    @property
+    def n_blocks(self) -> int:
+        """Total number of blocks (= chunks) of this target."""
+        return math.prod(self.block_grid)
+
+    @property
+    def n_entries(self) -> int:
+        """Number of entries of ``rate``."""
+        return math.prod(self.shape)
+
+    def block_selection(self, index: int):
+        """Index tuple into ``rate`` of block ``index`` (C order over :attr:`block_grid`).
+
+        Returns
+        -------
+        tuple
+            ``(i_hierarchy, i_nature, i_channel, i_phase, slice_m0, slice_omega)``.
+        """
+        if not 0 <= index < self.n_blocks:
+            raise IndexError(f"block {index} out of range [0, {self.n_blocks})")
+        ih, inat, ich, iph, ir, ic = np.unravel_index(index, self.block_grid)
+        r0 = int(ir) * self.chunk_rows
+        c0 = int(ic) * self.chunk_cols
+        return (int(ih), int(inat), int(ich), int(iph),
+                slice(r0, min(r0 + self.chunk_rows, len(self.m0_eV))),
+                slice(c0, min(c0 + self.chunk_cols, len(self.omega_eV))))
+
+    def block_offset(self, index: int) -> tuple[int, ...]:
+        """Element offset of block ``index``'s chunk in ``rate`` (for chunk queries)."""
+        ih, inat, ich, iph, rows, cols = self.block_selection(index)
+        return (ih, inat, ich, iph, rows.start, cols.start)
+
+
+def compression_options(compression: str, level: int | None, shuffle: bool) -> dict:
+    """Keyword arguments for ``h5py.Group.create_dataset`` for a compression choice.
+
+    Parameters
+    ----------
+    compression : {"gzip", "lzf", "none", "zstd"}
+        Filter. ``zstd`` needs the optional ``hdf5plugin`` package.
+    level : int or None
+        gzip 0-9 or zstd 1-22; None picks :data:`DEFAULT_LEVELS`; ignored for lzf/none.
+    shuffle : bool
+        Byte-shuffle filter before compression (ignored for ``none``).
+    """
+    if compression not in COMPRESSIONS:
+        raise InputError("output.compression",
+                         f"unknown compression {compression!r}; allowed: {', '.join(COMPRESSIONS)}")
+    if compression == "none":
+        return {}
+    opts = {"shuffle": bool(shuffle)}
+    if compression == "gzip":
+        opts.update(compression="gzip",
+                    compression_opts=int(DEFAULT_LEVELS["gzip"] if level is None else level))
+    elif compression == "lzf":
+        opts.update(compression="lzf")
+    else:
+        try:
+            import hdf5plugin
+        except ImportError:
+            raise InputError("output.compression",
+                             "zstd needs the hdf5plugin package (pip install 'renp_scan[compression]')"
+                             ) from None
+        opts.update(hdf5plugin.Zstd(clevel=int(DEFAULT_LEVELS["zstd"] if level is None else level)))
+    return opts
+
+
+def register_filter_plugins() -> None:
+    """Make third-party HDF5 filters (zstd) readable when ``hdf5plugin`` is installed."""
+    try:
+        import hdf5plugin  # noqa: F401  (import registers the filters with HDF5)
+    except ImportError:
+        pass

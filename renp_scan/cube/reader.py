@@ -1,0 +1,192 @@
+"""Read cubes: :func:`open_cube` (an xarray.Dataset per target) and :func:`describe_cube`.
+
+Any file that is not a finished renp_scan cube of the supported format version
+(missing, text, foreign HDF5, wrong version, unfinished partial) raises
+:class:`~renp_scan.errors.InputError` naming field ``"cube"``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..errors import InputError
+from .layout import (
+    DONE,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    PROGRESS_GROUP,
+    RATE,
+    TargetLayout,
+    register_filter_plugins,
+)
+
+
+def read_layout(group) -> TargetLayout:
+    """Rebuild a :class:`TargetLayout` from a target group of an open cube."""
+    rate = group[RATE]
+    chunks = rate.chunks
+    return TargetLayout(
+        name=group.name.strip("/"),
+        hierarchies=tuple(group["hierarchy"].asstr()[...]),
+        natures=tuple(group["nature"].asstr()[...]),
+        channels=tuple(group["channel"].asstr()[...]),
+        phases_rad=np.stack([group["alpha21_rad"][...], group["alpha31_rad"][...]], axis=1),
+        m0_eV=group["m0"][...],
+        omega_eV=group["omega"][...],
+        chunk_rows=int(chunks[4]),
+        chunk_cols=int(chunks[5]),
+    )
+
+
+def _open_h5(path: Path, field: str) -> h5py.File:
+    if not path.exists():
+        raise InputError(field, f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(field, f"{path} is a directory, not a cube file")
+    if not h5py.is_hdf5(path):
+        raise InputError(field, f"{path} is not an HDF5 file (not a renp_scan cube)")
+    register_filter_plugins()
+    try:
+        # locking=False: `info` may look at a partial another process is writing.
+        return h5py.File(path, "r", locking=False)
+    except OSError as exc:
+        raise InputError(field, f"cannot open {path}: {exc}") from None
+
+
+def _check_format(f, path: Path, field: str) -> None:
+    fmt = f.attrs.get("format")
+    if fmt != FORMAT_NAME:
+        raise InputError(field, f"{path} is an HDF5 file but not a renp_scan cube "
+                         f"(root attribute 'format' is {fmt!r}, expected {FORMAT_NAME!r})")
+    version = f.attrs.get("format_version")
+    if version is None or int(version) != FORMAT_VERSION:
+        raise InputError(field, f"{path} has cube format_version {version}, this renp_scan reads "
+                         f"version {FORMAT_VERSION} only")
+
+
+def _done_counts(f, targets) -> tuple[int, int]:
+    done = total = 0
+    for name in targets:
+        mask = f[PROGRESS_GROUP][name][DONE][...]
+        done += int(np.count_nonzero(mask))
+        total += mask.size
+    return done, total
+
+
+def check_cube(path, field: str = "cube") -> list[str]:
+    """Validate that ``path`` is a finished cube; return its target names.
+
+    Raises
+    ------
+    InputError
+        Missing, not HDF5, foreign HDF5, wrong format version, or unfinished partial.
+    """
+    path = Path(path)
+    with _open_h5(path, field) as f:
+        _check_format(f, path, field)
+        targets = [str(t) for t in f.attrs["targets"]]
+        if int(f.attrs.get("complete", 0)) != 1:
+            done, total = _done_counts(f, targets)
+            raise InputError(field, f"{path} is an unfinished partial cube ({done} of {total} blocks "
+                             "done); rerun the same `renp-scan run` command to complete it")
+    return targets
+
+
+def open_cube(path, atom: str | None = None):
+    """Open one target of a finished cube as an :class:`xarray.Dataset` (lazy).
+
+    Parameters
+    ----------
+    path : str or Path
+        Cube file written by ``renp-scan run``.
+    atom : str, optional
+        Target group (e.g. ``"Cs"``); may be omitted when the cube has one target.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variable ``rate`` [Hz] on dims (hierarchy, nature, channel, phase, m0 [eV],
+        omega [eV]), coordinates alpha21_rad/alpha31_rad [rad] on phase, the target's
+        attributes (Z, N, isotope, eps_eg_eV, ...). Close it (or use ``with``) when done.
+    """
+    import xarray as xr
+
+    targets = check_cube(path)
+    if atom is None:
+        if len(targets) != 1:
+            raise InputError("atom", f"the cube holds several targets {targets}; name one")
+        atom = targets[0]
+    if atom not in targets:
+        raise InputError("atom", f"target {atom!r} is not in the cube; it holds {targets}")
+    return xr.open_dataset(path, engine="h5netcdf", group=atom)
+
+
+def describe_cube(path) -> dict:
+    """Summary of a cube or partial for ``renp-scan info`` (no data values are read).
+
+    Returns
+    -------
+    dict
+        ``path``, ``file_bytes``, ``complete`` (bool), ``blocks_done``, ``blocks_total``,
+        ``attrs`` (file provenance) and ``targets``: a list of dicts with ``name``,
+        ``shape``, ``chunks``, ``dtype``, ``compression``, ``axes`` (name -> values) and
+        ``attrs`` (target attributes).
+    """
+    path = Path(path)
+    with _open_h5(path, "cube") as f:
+        _check_format(f, path, "cube")
+        targets = [str(t) for t in f.attrs["targets"]]
+        done, total = _done_counts(f, targets)
+        info = {
+            "path": str(path),
+            "file_bytes": os.path.getsize(path),
+            "complete": int(f.attrs.get("complete", 0)) == 1,
+            "blocks_done": done,
+            "blocks_total": total,
+            "attrs": {k: _plain(v) for k, v in f.attrs.items()},
+            "targets": [],
+        }
+        for name in targets:
+            g = f[name]
+            layout = read_layout(g)
+            rate = g[RATE]
+            info["targets"].append({
+                "name": name,
+                "shape": tuple(rate.shape),
+                "chunks": tuple(rate.chunks),
+                "dtype": str(rate.dtype),
+                "compression": _filter_names(rate),
+                "axes": {
+                    "hierarchy": list(layout.hierarchies),
+                    "nature": list(layout.natures),
+                    "channel": list(layout.channels),
+                    "phase": layout.phases_rad.tolist(),
+                    "m0": layout.m0_eV,
+                    "omega": layout.omega_eV,
+                },
+                "attrs": {k: _plain(v) for k, v in g.attrs.items()},
+            })
+    return info
+
+
+def _filter_names(dset) -> str:
+    plist = dset.id.get_create_plist()
+    names = []
+    for i in range(plist.get_nfilters()):
+        name = plist.get_filter(i)[3]
+        names.append(name.decode("ascii", "replace") if isinstance(name, bytes) else str(name))
+    return "+".join(names) if names else "none"
+
+
+def _plain(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,310 @@
+"""Create, resume and finish a cube file: the one writer of the sweep.
+
+Only the client process writes; workers return arrays. The writer keeps work safe
+against ``kill -9``:
+
+* the cube is built in ``OUT.partial``; ``rate`` has fill value NaN so a chunk that
+  was never written can be told apart from a computed one;
+* :meth:`CubeWriter.write_block` writes a block's chunk, flushes, *then* sets the
+  block's entry in the done mask and flushes again. The mask therefore never
+  claims a chunk whose data and index have not reached the file (the data is with
+  the OS after a flush, which survives the death of the process; it does not
+  survive a power cut, as nothing here calls fsync per block);
+* :meth:`CubeWriter.finalize` checks every chunk is allocated, marks the file
+  complete, closes it, fsyncs it and renames it onto ``OUT`` with
+  :func:`os.replace` (atomic on POSIX).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import socket
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..errors import InputError
+from .layout import (
+    BLOCK_DIM,
+    DIMS,
+    DONE,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    PHASE_COORDS,
+    PROGRESS_GROUP,
+    RATE,
+    VARIABLE_ATTRS,
+    TargetLayout,
+    compression_options,
+    register_filter_plugins,
+)
+from .reader import read_layout
+
+_STR = h5py.string_dtype(encoding="utf-8")
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO 8601 with seconds (e.g. ``2025-01-31T12:00:00+00:00``)."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def environment_provenance() -> dict:
+    """Attributes describing the software and machine that created a cube."""
+    import numba
+
+    from .. import __version__
+
+    return {
+        "package": "renp_scan",
+        "package_version": __version__,
+        "created_utc": utc_now(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "python_version": sys.version.split()[0],
+        "numpy_version": np.__version__,
+        "numba_version": numba.__version__,
+        "h5py_version": h5py.__version__,
+        "hdf5_version": h5py.version.hdf5_version,
+    }
+
+
+def _set_var_attrs(dset, name: str) -> None:
+    units, long_name = VARIABLE_ATTRS[name]
+    dset.attrs["units"] = units
+    dset.attrs["long_name"] = long_name
+
+
+def _scale(group, name: str, values, dtype=None):
+    dset = group.create_dataset(name, data=values, dtype=dtype)
+    dset.make_scale(name)
+    _set_var_attrs(dset, name)
+    return dset
+
+
+def _write_target(f, layout: TargetLayout, attrs: dict, dtype, filters: dict) -> None:
+    g = f.create_group(layout.name)
+    for key, value in attrs.items():
+        g.attrs[key] = value
+    scales = [
+        _scale(g, "hierarchy", np.array(layout.hierarchies, dtype=object), _STR),
+        _scale(g, "nature", np.array(layout.natures, dtype=object), _STR),
+        _scale(g, "channel", np.array(layout.channels, dtype=object), _STR),
+        _scale(g, "phase", np.arange(len(layout.phases_rad), dtype=np.int64)),
+        _scale(g, "m0", np.asarray(layout.m0_eV, dtype=np.float64)),
+        _scale(g, "omega", np.asarray(layout.omega_eV, dtype=np.float64)),
+    ]
+    for col, name in enumerate(PHASE_COORDS):
+        aux = g.create_dataset(name, data=np.asarray(layout.phases_rad, dtype=np.float64)[:, col])
+        aux.dims[0].attach_scale(scales[3])
+        _set_var_attrs(aux, name)
+    rate = g.create_dataset(RATE, shape=layout.shape, dtype=dtype, chunks=layout.chunks,
+                            fillvalue=np.nan, **filters)
+    for axis, scale in enumerate(scales):
+        rate.dims[axis].attach_scale(scale)
+        rate.dims[axis].label = DIMS[axis]
+    _set_var_attrs(rate, RATE)
+    # CF convention: makes xarray load the phase angles as coordinates of `rate`.
+    rate.attrs["coordinates"] = " ".join(PHASE_COORDS)
+
+    p = f.require_group(PROGRESS_GROUP).create_group(layout.name)
+    block = _scale(p, BLOCK_DIM, np.arange(layout.n_blocks, dtype=np.int64))
+    # Contiguous and written at creation, so later mask updates touch no metadata.
+    done = p.create_dataset(DONE, data=np.zeros(layout.n_blocks, dtype=np.uint8))
+    done.dims[0].attach_scale(block)
+    _set_var_attrs(done, DONE)
+
+
+class CubeWriter:
+    """An open ``OUT.partial`` being filled block by block.
+
+    Use :func:`create_partial` or :func:`open_partial` to get one.
+
+    Attributes
+    ----------
+    path : Path
+        The partial file.
+    layouts : dict of str to TargetLayout
+        Axes and chunking per target, in file order.
+    """
+
+    def __init__(self, h5file: h5py.File, path: Path, layouts: dict):
+        self._f = h5file
+        self.path = Path(path)
+        self.layouts = layouts
+        self._rate = {name: h5file[name][RATE] for name in layouts}
+        self._done = {name: h5file[PROGRESS_GROUP][name][DONE] for name in layouts}
+
+    def done_mask(self, target: str) -> np.ndarray:
+        """Boolean copy of ``target``'s done mask (one entry per block)."""
+        return self._done[target][...].astype(bool)
+
+    def n_blocks(self) -> int:
+        """Total number of blocks over all targets."""
+        return sum(lay.n_blocks for lay in self.layouts.values())
+
+    def n_done(self) -> int:
+        """Number of blocks already computed and flushed."""
+        return int(sum(np.count_nonzero(d[...]) for d in self._done.values()))
+
+    def write_block(self, target: str, index: int, data: np.ndarray) -> None:
+        """Store block ``index`` of ``target`` and mark it done (see module doc for order).
+
+        Parameters
+        ----------
+        target : str
+            Target group name.
+        index : int
+            Block number (C order over the chunk grid).
+        data : ndarray, shape (rows, cols)
+            Gamma [Hz] for the block's m0 rows and omega columns.
+        """
+        sel = self.layouts[target].block_selection(index)
+        self._rate[target][sel] = data
+        self._f.flush()
+        self._done[target][index] = 1
+        self._f.flush()
+
+    def _verify_done_chunks(self) -> int:
+        """Clear done flags whose chunk is not in the file; return how many were cleared."""
+        cleared = 0
+        for name, layout in self.layouts.items():
+            rate_id = self._rate[name].id
+            done = self._done[name]
+            for index in np.flatnonzero(done[...]):
+                info = rate_id.get_chunk_info_by_coord(layout.block_offset(int(index)))
+                if info.byte_offset is None or info.size == 0:
+                    done[int(index)] = 0
+                    cleared += 1
+        if cleared:
+            self._f.flush()
+        return cleared
+
+    def finalize(self, out_path) -> Path:
+        """Check completeness, mark the file complete and rename it atomically to ``out_path``."""
+        for name, layout in self.layouts.items():
+            missing = layout.n_blocks - int(np.count_nonzero(self._done[name][...]))
+            chunks = self._rate[name].id.get_num_chunks()
+            if missing or chunks != layout.n_blocks:
+                raise RuntimeError(f"cube {self.path} target {name}: {missing} blocks not done, "
+                                   f"{chunks} of {layout.n_blocks} chunks stored; refusing to finish")
+        self._f.attrs["complete"] = np.int8(1)
+        self._f.attrs["finished_utc"] = utc_now()
+        self.close()
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        out_path = Path(out_path)
+        os.replace(self.path, out_path)
+        try:
+            dir_fd = os.open(out_path.parent, os.O_RDONLY)
+        except OSError:
+            return out_path
+        try:
+            os.fsync(dir_fd)
+        except OSError:
+            pass  # some file systems cannot fsync a directory; the rename is done anyway
+        finally:
+            os.close(dir_fd)
+        return out_path
+
+    def close(self) -> None:
+        """Flush and close the file (idempotent); the partial stays on disk."""
+        if self._f.id.valid:
+            self._f.flush()
+            self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype="float64",
+                   compression="gzip", compression_level=None, shuffle=True) -> CubeWriter:
+    """Create a fresh ``OUT.partial`` with every group, coordinate and empty ``rate``.
+
+    Parameters
+    ----------
+    path : str or Path
+        File to create (an existing file is replaced).
+    layouts : sequence of TargetLayout
+        One per target, in the order the groups are written.
+    target_attrs : dict of str to dict
+        Scalar attributes of each target group (Z, N, isotope, eps_eg_eV, levels, A).
+    root_attrs : dict
+        File-level provenance; must contain ``scan_sha256``. Format name and version,
+        ``complete = 0`` and :func:`environment_provenance` are added here.
+    dtype : {"float64", "float32"}
+        Storage type of ``rate``.
+    compression, compression_level, shuffle
+        See :func:`renp_scan.cube.layout.compression_options`.
+    """
+    filters = compression_options(compression, compression_level, shuffle)
+    path = Path(path)
+    f = h5py.File(path, "w")
+    try:
+        f.attrs["format"] = FORMAT_NAME
+        f.attrs["format_version"] = np.int64(FORMAT_VERSION)
+        f.attrs["complete"] = np.int8(0)
+        for key, value in {**environment_provenance(), **root_attrs}.items():
+            f.attrs[key] = value
+        f.attrs["targets"] = np.array([lay.name for lay in layouts], dtype=object)
+        f.attrs["run_sessions"] = np.int64(1)
+        for layout in layouts:
+            _write_target(f, layout, target_attrs.get(layout.name, {}), np.dtype(dtype), filters)
+        f.flush()
+    except BaseException:
+        f.close()
+        path.unlink(missing_ok=True)
+        raise
+    return CubeWriter(f, path, {lay.name: lay for lay in layouts})
+
+
+def open_partial(path, *, scan_sha256: str) -> CubeWriter:
+    """Reopen ``OUT.partial`` to resume it; InputError if it belongs elsewhere.
+
+    Parameters
+    ----------
+    path : str or Path
+        The partial file.
+    scan_sha256 : str
+        sha256 of the scan file of this run; a partial from another scan is refused.
+    """
+    path = Path(path)
+    register_filter_plugins()
+    hint = "delete it or pass --overwrite to start again"
+    try:
+        f = h5py.File(path, "r+")
+    except OSError as exc:
+        raise InputError("output", f"cannot reopen the partial cube {path} ({exc}); {hint}") from None
+    try:
+        attrs = f.attrs
+        if attrs.get("format") != FORMAT_NAME or attrs.get("format_version") != FORMAT_VERSION:
+            raise InputError("output", f"{path} is not a renp_scan cube of format version "
+                             f"{FORMAT_VERSION}; {hint}")
+        if attrs.get("scan_sha256") != scan_sha256:
+            raise InputError(
+                "output",
+                f"{path} is the partial of a different scan (sha256 {attrs.get('scan_sha256')!s:.12}... "
+                f"vs {scan_sha256:.12}...); {hint}")
+        if int(attrs.get("complete", 0)) != 0:
+            raise InputError("output", f"{path} is marked complete but was not renamed; {hint}")
+        layouts = {name: read_layout(f[name]) for name in attrs["targets"]}
+        writer = CubeWriter(f, path, layouts)
+    except InputError:
+        f.close()
+        raise
+    except (KeyError, ValueError, OSError) as exc:
+        f.close()
+        raise InputError("output", f"the partial cube {path} is damaged ({exc}); {hint}") from None
+    writer._verify_done_chunks()
+    f.attrs["run_sessions"] = np.int64(int(f.attrs.get("run_sessions", 1)) + 1)
+    f.flush()
+    return writer

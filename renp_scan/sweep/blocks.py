@@ -1,0 +1,223 @@
+"""Blocks: the unit of work of a sweep, their size, and the task that computes one.
+
+A block is one HDF5 chunk of a target's ``rate`` (see
+:class:`renp_scan.cube.layout.TargetLayout`): a fixed (hierarchy, nature, channel,
+Majorana phase row), a range of m0 rows and a range of omega columns. Its task
+calls :func:`renp_scan.spectrum` once per m0 row, writing straight into that row of
+the block (``out=``). The kernels underneath are serial and release the GIL
+(``nogil=True``, ``parallel=False``): all parallelism lives in dask, one block per
+thread or worker.
+
+Block size is chosen from a measured cost model so that one block takes about
+``block_target_seconds`` (0.1-1 s): large enough that dask's per-task overhead
+(~100 us) and the per-chunk HDF5 cost are negligible, small enough that progress,
+Ctrl-C and resume are fine-grained and memory stays at a few blocks.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Test-only: seconds each block task sleeps after computing, so tests can kill a
+#: run mid-way. Never set it in production.
+TEST_DELAY_ENV = "RENP_SCAN_TEST_BLOCK_DELAY"
+#: Largest chunk (= block) in bytes: keeps reading one spectrum line cheap and the
+#: in-flight window of blocks small in memory.
+MAX_CHUNK_BYTES = 4 * 2**20
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Measured cost of :func:`renp_scan.spectrum` on this machine, one thread.
+
+    Attributes
+    ----------
+    call_s : float
+        Fixed cost of one call (argument checks, model lookup) [s].
+    point_s : float
+        Cost per omega point [s].
+    """
+
+    call_s: float
+    point_s: float
+
+    def block_seconds(self, rows: int, cols: int) -> float:
+        """Estimated time [s] of a block of ``rows`` m0 values by ``cols`` omega values."""
+        return rows * (self.call_s + cols * self.point_s)
+
+
+def _balanced(n: int, size: int) -> int:
+    """Largest-first split of ``n`` into equal parts no bigger than ``size``."""
+    parts = math.ceil(n / max(1, size))
+    return math.ceil(n / parts)
+
+
+def choose_chunk(n_m0: int, n_omega: int, cost: CostModel, target_seconds: float,
+                 itemsize: int = 8, max_chunk_bytes: int = MAX_CHUNK_BYTES) -> tuple[int, int]:
+    """Block (= chunk) extent (rows along m0, cols along omega) for ~``target_seconds``.
+
+    Whole omega rows are preferred (one ``spectrum`` call per row); omega is split
+    only when one row alone would exceed the target or the byte cap.
+
+    Parameters
+    ----------
+    n_m0, n_omega : int
+        Grid sizes.
+    cost : CostModel
+        Measured cost of one call and one point.
+    target_seconds : float
+        Wanted time per block [s].
+    itemsize : int
+        Bytes per stored value (8 for float64, 4 for float32).
+    max_chunk_bytes : int
+        Upper bound on the chunk size in bytes.
+
+    Returns
+    -------
+    (int, int)
+        ``(rows, cols)`` with 1 <= rows <= n_m0 and 1 <= cols <= n_omega.
+    """
+    max_points = max(1, max_chunk_bytes // itemsize)
+    cols = min(n_omega, max_points)
+    if cost.call_s + cols * cost.point_s > target_seconds:
+        budget = target_seconds - cost.call_s if target_seconds > cost.call_s else target_seconds
+        cols = min(cols, max(1, int(budget / cost.point_s)))
+    cols = _balanced(n_omega, cols)
+    row_seconds = cost.call_s + cols * cost.point_s
+    rows = max(1, int(target_seconds / row_seconds))
+    rows = min(rows, n_m0, max(1, max_points // cols))
+    return _balanced(n_m0, rows), cols
+
+
+@dataclass(frozen=True)
+class BlockTask:
+    """Everything one block needs, as plain picklable values (sent to dask workers).
+
+    Attributes
+    ----------
+    target : str
+        Target key (cube group).
+    index : int
+        Block number within the target (C order over the chunk grid).
+    hierarchy : {"NH", "IH"}
+    majorana : bool
+    channel : {"nucleus", "core"}
+    phases_rad : (float, float)
+        (alpha21, alpha31) [rad].
+    m0_eV : ndarray
+        The block's m0 rows [eV].
+    omega_eV : ndarray
+        The block's omega columns [eV].
+    density_cm3, volume_cm3, eta : float
+        Target density [cm^-3], volume [cm^3], extractable fraction.
+    dtype : str
+        Storage dtype of the cube.
+    """
+
+    target: str
+    index: int
+    hierarchy: str
+    majorana: bool
+    channel: str
+    phases_rad: tuple
+    m0_eV: np.ndarray
+    omega_eV: np.ndarray
+    density_cm3: float
+    volume_cm3: float
+    eta: float
+    dtype: str = "float64"
+
+    @property
+    def n_points(self) -> int:
+        """Number of cube entries in the block."""
+        return len(self.m0_eV) * len(self.omega_eV)
+
+
+def public_spectrum():
+    """The public :func:`renp_scan.spectrum` (imported late: the package imports this layer)."""
+    import renp_scan
+
+    try:
+        return renp_scan.spectrum
+    except AttributeError:  # TEMPORARY until the lead re-exports spectrum
+        from renp_scan.model.spectrum import spectrum
+
+        return spectrum
+
+
+def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` (float64, shape (len(m0_eV), len(omega_eV))) with Gamma [Hz] (eqs. 18-23).
+
+    Each row is written in place by :func:`renp_scan.spectrum` with the same
+    arguments a user would pass, so a cube entry equals the direct call bit for bit.
+    """
+    spectrum = public_spectrum()
+    omega = np.ascontiguousarray(task.omega_eV, dtype=np.float64)
+    for row, m0 in enumerate(task.m0_eV):
+        spectrum(task.target, omega, float(m0), hierarchy=task.hierarchy,
+                 majorana=task.majorana, channel=task.channel,
+                 density_cm3=task.density_cm3, volume_cm3=task.volume_cm3,
+                 eta=task.eta, majorana_phases_rad=task.phases_rad, out=out[row])
+    return out
+
+
+def compute_block(task: BlockTask) -> np.ndarray:
+    """The dask task: Gamma(omega) [Hz] of one block in the cube's dtype.
+
+    Returns
+    -------
+    ndarray, shape (len(m0_eV), len(omega_eV))
+    """
+    out = fill_block(task, np.empty((len(task.m0_eV), len(task.omega_eV)), dtype=np.float64))
+    delay = os.environ.get(TEST_DELAY_ENV)
+    if delay:
+        time.sleep(float(delay))
+    return out if task.dtype == "float64" else out.astype(task.dtype)
+
+
+def measure_cost(task: BlockTask, sample_points: int = 256, repeats: int = 5) -> CostModel:
+    """Time :func:`renp_scan.spectrum` for the first m0 of ``task`` (after a warm-up call).
+
+    Parameters
+    ----------
+    task : BlockTask
+        Supplies the physics arguments and an omega grid to sample from.
+    sample_points : int
+        Omega points of the long timing call.
+    repeats : int
+        Timings repeated; the minimum is kept (least disturbed by other load).
+    """
+    spectrum = public_spectrum()
+    step = max(1, len(task.omega_eV) // sample_points)
+    sample = np.ascontiguousarray(task.omega_eV[::step][:sample_points], dtype=np.float64)
+    kwargs = dict(hierarchy=task.hierarchy, majorana=task.majorana, channel=task.channel,
+                  density_cm3=task.density_cm3, volume_cm3=task.volume_cm3, eta=task.eta,
+                  majorana_phases_rad=task.phases_rad)
+    m0 = float(task.m0_eV[0])
+
+    calls = iter(range(10**6))
+
+    def best_time(omega):
+        out = np.empty(len(omega))
+        best = math.inf
+        for _ in range(repeats):
+            # A fresh m0 each call: a block's rows have distinct m0, so the model
+            # cache of renp_scan.spectrum misses there too.
+            m0_call = m0 + 1e-9 * next(calls)
+            start = time.perf_counter()
+            spectrum(task.target, omega, m0_call, out=out, **kwargs)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    best_time(sample[:1])  # warm-up: JIT compile or load the on-disk cache
+    t_one = best_time(sample[:1])
+    if len(sample) < 2:
+        return CostModel(call_s=max(t_one, 1e-7), point_s=max(t_one, 1e-9))
+    t_many = best_time(sample)
+    point_s = max((t_many - t_one) / (len(sample) - 1), 1e-9)
+    return CostModel(call_s=max(t_one - point_s, 1e-7), point_s=point_s)

@@ -1,0 +1,602 @@
+"""The sweep engine: fill a cube from a :class:`ScanSpec`, block by block, resumable.
+
+Flow of :func:`run_scan`:
+
+1. check the output path can be written and is not a finished cube (unless
+   ``overwrite``), and validate every (target, hierarchy, nature, channel) with one
+   :func:`renp_scan.spectrum` call, timing it to size the blocks; all before any
+   file is created;
+2. take ``OUT.lock``; create ``OUT.partial`` or resume it (same scan sha256 only);
+3. compute the missing blocks as dask tasks, on dask's local threaded scheduler
+   (default, ``workers`` threads) or on a running ``distributed`` scheduler; a
+   bounded window of tasks is in flight, so memory is a few blocks whatever the
+   cube size;
+4. the calling process is the single writer: each finished block is written and
+   flushed as it arrives (HDF5 is never touched by workers);
+5. finish: mark complete, rename ``OUT.partial`` onto ``OUT`` atomically.
+
+SIGINT/SIGTERM stop the run between blocks (blocks already computed are written
+first) and raise :class:`ScanInterrupted`; the partial is kept for a resume.
+Parallelism lives here only: the Numba kernels are serial and release the GIL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import queue
+import shutil
+import signal
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..cube.layout import TargetLayout
+from ..cube.lock import LockFile
+from ..cube.reader import check_cube
+from ..cube.writer import create_partial, open_partial
+from ..errors import InputError
+from .blocks import BlockTask, CostModel, choose_chunk, compute_block, fill_block, measure_cost
+from .progress import BlockProgress
+
+#: Blocks per dask graph handed to the local threaded scheduler at once; bounds
+#: the scheduler's bookkeeping independently of the cube size.
+WAVE_BLOCKS = 512
+#: Blocks waiting for the writer, per worker thread (the hand-off window).
+WINDOW_PER_WORKER = 2
+
+
+class ScanInterrupted(Exception):
+    """A run stopped by SIGINT or SIGTERM; the partial cube is kept.
+
+    Attributes
+    ----------
+    signum : int
+        The signal received.
+    partial : Path
+        The kept ``OUT.partial``.
+    blocks_done, blocks_total : int
+        Progress at the stop.
+    """
+
+    def __init__(self, signum: int, partial: Path, blocks_done: int, blocks_total: int):
+        self.signum = signum
+        self.partial = partial
+        self.blocks_done = blocks_done
+        self.blocks_total = blocks_total
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"interrupted by {name} after {blocks_done} of {blocks_total} blocks; "
+            f"{partial} is kept: rerun the same command to resume")
+
+    @property
+    def exit_status(self) -> int:
+        """Shell convention 128 + signal number (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + self.signum
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What :func:`run_scan` did.
+
+    Attributes
+    ----------
+    output : Path
+        The finished cube.
+    blocks_total : int
+        Blocks of the cube.
+    blocks_computed : int
+        Blocks computed by this run (the rest came from a resumed partial).
+    n_entries : int
+        Entries of the cube (all targets).
+    seconds : float
+        Wall time of the run [s].
+    file_bytes : int
+        Size of the finished file [bytes].
+    """
+
+    output: Path
+    blocks_total: int
+    blocks_computed: int
+    n_entries: int
+    seconds: float
+    file_bytes: int
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _physics_args(spec) -> dict:
+    return dict(density_cm3=float(spec.density_cm3), volume_cm3=float(spec.volume_cm3),
+                eta=float(spec.eta), dtype=str(spec.dtype))
+
+
+def _task(spec, layout: TargetLayout, index: int) -> BlockTask:
+    ih, inat, ich, iph, rows, cols = layout.block_selection(index)
+    return BlockTask(
+        target=layout.name, index=index, hierarchy=layout.hierarchies[ih],
+        majorana=layout.natures[inat] == "majorana", channel=layout.channels[ich],
+        phases_rad=tuple(float(p) for p in layout.phases_rad[iph]),
+        m0_eV=layout.m0_eV[rows], omega_eV=layout.omega_eV[cols], **_physics_args(spec))
+
+
+def _whole_layout(spec, target: str) -> TargetLayout:
+    return TargetLayout(
+        name=target, hierarchies=tuple(spec.hierarchies), natures=tuple(spec.natures),
+        channels=tuple(spec.channels), phases_rad=np.asarray(spec.majorana_phases_rad, float),
+        m0_eV=np.asarray(spec.m0_eV, float), omega_eV=np.asarray(spec.omega_eV[target], float),
+        chunk_rows=len(spec.m0_eV), chunk_cols=len(spec.omega_eV[target]))
+
+
+def preflight(spec) -> dict[str, CostModel]:
+    """Validate every physics combination of ``spec`` and measure the cost per target.
+
+    Calls :func:`renp_scan.spectrum` once per (target, hierarchy, nature, channel,
+    phase row) at the first m0 and omega, so bad physics input raises
+    :class:`InputError` before any file exists, then times the first combination.
+
+    Returns
+    -------
+    dict of str to CostModel
+        Measured single-thread cost per target.
+    """
+    costs = {}
+    for target in spec.targets:
+        whole = _whole_layout(spec, target)
+        first = None
+        for combo in itertools.product(range(len(whole.hierarchies)), range(len(whole.natures)),
+                                       range(len(whole.channels)), range(len(whole.phases_rad))):
+            index = int(np.ravel_multi_index(combo + (0, 0), whole.block_grid))
+            task = _task(spec, whole, index)
+            probe = BlockTask(**{**task.__dict__, "m0_eV": task.m0_eV[:1],
+                                 "omega_eV": task.omega_eV[:1], "dtype": "float64"})
+            fill_block(probe, np.empty((1, 1)))
+            first = first or task
+        costs[target] = measure_cost(first)
+    return costs
+
+
+def plan_layouts(spec, costs: dict[str, CostModel]) -> list[TargetLayout]:
+    """Chunk (= block) layout of every target for ``spec.block_target_seconds`` per block."""
+    itemsize = np.dtype(spec.dtype).itemsize
+    layouts = []
+    for target in spec.targets:
+        whole = _whole_layout(spec, target)
+        rows, cols = choose_chunk(len(whole.m0_eV), len(whole.omega_eV), costs[target],
+                                  float(spec.block_target_seconds), itemsize)
+        layouts.append(TargetLayout(**{**whole.__dict__, "chunk_rows": rows, "chunk_cols": cols}))
+    return layouts
+
+
+@dataclass(frozen=True)
+class ScanEstimate:
+    """Sizes and expected cost of a scan, for ``renp-scan validate``.
+
+    Attributes
+    ----------
+    layouts : list of TargetLayout
+        Planned axes and blocks per target.
+    costs : dict of str to CostModel
+        Measured single-thread cost per target.
+    n_entries : int
+        Entries of the cube.
+    raw_bytes : int
+        Uncompressed size of all ``rate`` data [bytes] (the file is at most about this).
+    cpu_seconds : float
+        Estimated single-thread compute time [s].
+    workers : int
+        Threads the wall-time estimate assumes.
+    """
+
+    layouts: list
+    costs: dict
+    n_entries: int
+    raw_bytes: int
+    cpu_seconds: float
+    workers: int
+
+    @property
+    def wall_seconds(self) -> float:
+        """Estimated wall time on :attr:`workers` threads [s] (ideal scaling)."""
+        return self.cpu_seconds / max(1, self.workers)
+
+
+def estimate_scan(spec, workers: int | None = None) -> ScanEstimate:
+    """Validate ``spec``'s physics and estimate its size and run time (computes no cube)."""
+    workers = default_workers() if workers is None else workers
+    costs = preflight(spec)
+    layouts = plan_layouts(spec, costs)
+    cpu = 0.0
+    for lay in layouts:
+        n_lines = math.prod(lay.shape[:4])  # (hierarchy, nature, channel, phase) combinations
+        chunk_cost = costs[lay.name].block_seconds(lay.chunk_rows, lay.chunk_cols)
+        cpu += n_lines * lay.block_grid[4] * lay.block_grid[5] * chunk_cost
+    n_entries = sum(lay.n_entries for lay in layouts)
+    return ScanEstimate(layouts, costs, n_entries, n_entries * np.dtype(spec.dtype).itemsize,
+                        cpu, workers)
+
+
+def default_workers() -> int:
+    """Threads of the embedded scheduler: the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+# ---------------------------------------------------------------- attributes
+
+
+def _flatten(prefix: str, value, out: dict) -> None:
+    if hasattr(value, "__dataclass_fields__"):
+        value = {k: getattr(value, k) for k in value.__dataclass_fields__}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}", item, out)
+    elif isinstance(value, (bool, int, float, str, np.integer, np.floating)):
+        out[prefix] = value
+    elif isinstance(value, (list, tuple, np.ndarray)):
+        arr = np.asarray(value)
+        if arr.dtype.kind in "biuf":
+            out[prefix] = arr
+        else:
+            out[prefix] = str(value)
+
+
+def physics_provenance(spec) -> dict:
+    """Root attributes: scan text and digest, run parameters, constants, oscillation data."""
+    from ..model import constants
+    from ..model.oscillations import load_oscillation_data
+
+    attrs = {
+        "scan_name": spec.name,
+        "scan_description": spec.description,
+        "scan_path": str(spec.path) if spec.path else "",
+        "scan_text": spec.text,
+        "scan_sha256": spec.sha256,
+        "density_cm3": float(spec.density_cm3),
+        "volume_cm3": float(spec.volume_cm3),
+        "eta": float(spec.eta),
+    }
+    for name in dir(constants):
+        value = getattr(constants, name)
+        if name.isupper() and isinstance(value, (int, float)) and not isinstance(value, bool):
+            attrs[f"constant.{name}"] = float(value)
+    _flatten("oscillation", load_oscillation_data(), attrs)
+    return attrs
+
+
+def target_attributes(target_key: str) -> dict:
+    """Group attributes of a target: Z, N, isotope, eps_eg_eV, levels_eV (g, e, u), A_ug_per_s."""
+    from ..model.targets import get_target
+
+    target = get_target(target_key)
+    attrs = {}
+    _flatten("t", target, attrs)
+    attrs = {k[2:]: v for k, v in attrs.items()}
+    attrs["levels_eV"] = np.array([target.g_eV, target.e_eV, target.u_eV], dtype=np.float64)
+    attrs["eps_eg_eV"] = float(target.eps_eg_eV)
+    return attrs
+
+
+# ---------------------------------------------------------------- runners
+
+
+class _Stop(BaseException):
+    """Raised in the main thread by the signal handler (a BaseException, like KeyboardInterrupt)."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _SignalGuard:
+    """SIGINT/SIGTERM become :class:`_Stop`, deferred while a block is being written."""
+
+    def __init__(self):
+        self.critical = False
+        self.pending = None
+        self._previous = {}
+
+    def _handler(self, signum, frame):
+        if self.critical:
+            self.pending = signum
+            return
+        raise _Stop(signum)
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handler)
+
+    def restore(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()
+
+    @contextmanager
+    def protect(self):
+        self.critical = True
+        try:
+            yield
+        finally:
+            self.critical = False
+        if self.pending is not None:
+            raise _Stop(self.pending)
+
+
+def _run_threads(tasks, workers: int, handle) -> None:
+    """Compute ``tasks`` with dask's threaded scheduler; ``handle(task, data)`` runs here.
+
+    The tasks hand their result to this thread through a bounded queue and return
+    None, so dask holds no block data; a producer thread feeds dask one wave of at
+    most :data:`WAVE_BLOCKS` tasks at a time.
+    """
+    import dask.threaded
+
+    handoff = queue.Queue(maxsize=WINDOW_PER_WORKER * workers)
+    stop = threading.Event()
+    failure = []
+
+    def run_one(task):
+        if stop.is_set():
+            return None
+        data = compute_block(task)
+        while True:
+            try:
+                handoff.put((task, data), timeout=0.05)
+                return None
+            except queue.Full:
+                if stop.is_set():
+                    return None
+
+    def producer():
+        try:
+            it = iter(tasks)
+            while not stop.is_set():
+                wave = list(itertools.islice(it, WAVE_BLOCKS))
+                if not wave:
+                    return
+
+                def run_numbered(n, _wave=wave):
+                    return run_one(_wave[n])
+
+                # The graph carries plain block numbers (dask leaves ints alone).
+                dsk = {("renp-block", n): (run_numbered, n) for n in range(len(wave))}
+                dask.threaded.get(dsk, list(dsk), num_workers=workers)
+        except BaseException as exc:
+            failure.append(exc)
+            stop.set()
+
+    thread = threading.Thread(target=producer, name="renp-scan-producer", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                item = handoff.get(timeout=0.1)
+            except queue.Empty:
+                if not thread.is_alive():
+                    break
+                continue
+            handle(*item)
+    except _Stop:
+        stop.set()
+        _drain(handoff, handle)
+        thread.join()
+        _drain(handoff, handle)
+        raise
+    finally:
+        stop.set()
+        thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _drain(handoff, handle) -> None:
+    """Write blocks that were computed before a stop (they are finished work)."""
+    while True:
+        try:
+            item = handoff.get_nowait()
+        except queue.Empty:
+            return
+        handle(*item)
+
+
+def connect_scheduler(address: str):
+    """A ``distributed.Client`` on a running scheduler; InputError if none answers."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("scheduler", "--scheduler needs the distributed package "
+                         "(pip install 'renp_scan[distributed]')") from None
+    try:
+        return Client(address, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError("scheduler", f"cannot connect to a dask scheduler at {address!r}: {exc}") from None
+
+
+def _run_distributed(tasks, client, handle) -> None:
+    """Compute ``tasks`` on a dask.distributed cluster, a bounded window in flight."""
+    from distributed import as_completed
+
+    window = WINDOW_PER_WORKER * max(1, sum(client.nthreads().values()))
+    run_id = uuid.uuid4().hex[:8]
+    it = iter(tasks)
+    by_key = {}
+
+    def submit(task):
+        future = client.submit(compute_block, task, pure=False,
+                               key=f"renp-block-{run_id}-{task.target}-{task.index}")
+        by_key[future.key] = task
+        return future
+
+    pending = as_completed([submit(t) for t in itertools.islice(it, window)])
+    try:
+        for future in pending:
+            data = future.result()
+            task = by_key.pop(future.key)
+            future.release()
+            handle(task, data)
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.add(submit(nxt))
+    except BaseException:
+        client.cancel(list(pending.futures))
+        raise
+
+
+# ---------------------------------------------------------------- run
+
+
+def _check_output(out: Path, overwrite: bool) -> None:
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError("output", f"directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError("output", f"directory {parent} is not writable")
+    if out.is_dir():
+        raise InputError("output", f"{out} is a directory; give a file name such as {out}/cube.h5")
+    if out.exists() and not overwrite:
+        try:
+            check_cube(out, field="output")
+            what = "is a finished cube"
+        except InputError:
+            what = "exists and is not a finished renp_scan cube"
+        raise InputError("output", f"{out} {what}; pass --overwrite to replace it")
+
+
+def _check_disk(out: Path, spec) -> None:
+    if spec.compression != "none":
+        return  # compressed size is unknown before computing; only an uncompressed cube is checked
+    need = spec.n_entries() * np.dtype(spec.dtype).itemsize
+    free = shutil.disk_usage(out.parent if str(out.parent) else ".").free
+    if need > free:
+        raise InputError("output", f"the uncompressed cube needs {need / 1e9:.3g} GB, "
+                         f"{out.parent} has {free / 1e9:.3g} GB free")
+
+
+def partial_path(output) -> Path:
+    """``OUT.partial`` beside ``OUT``."""
+    out = Path(output)
+    return out.with_name(out.name + ".partial")
+
+
+def lock_path(output) -> Path:
+    """``OUT.lock`` beside ``OUT``."""
+    out = Path(output)
+    return out.with_name(out.name + ".lock")
+
+
+def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwrite: bool = False,
+             progress: bool = True, handle_signals: bool = True) -> RunReport:
+    """Compute the cube of ``spec`` into ``output`` (resuming ``output.partial`` if present).
+
+    Parameters
+    ----------
+    spec : ScanSpec
+        The validated scan (see :mod:`renp_scan.sweep.scanfile`).
+    output : str or Path
+        Path of the finished cube.
+    workers : int, optional
+        Threads of the embedded dask scheduler (default: usable cores). Not allowed
+        together with ``scheduler``.
+    scheduler : str or distributed.Client, optional
+        Address of a running dask.distributed scheduler (or a Client) to compute on.
+    overwrite : bool
+        Replace a finished ``output`` and discard a partial of another scan.
+    progress : bool
+        Draw a tqdm bar on stderr.
+    handle_signals : bool
+        Turn SIGINT/SIGTERM into a clean stop (:class:`ScanInterrupted`).
+
+    Returns
+    -------
+    RunReport
+    """
+    start = time.perf_counter()
+    out = Path(output)
+    partial, lock = partial_path(out), LockFile(lock_path(out))
+    if workers is not None and scheduler is not None:
+        raise InputError("workers", "--workers sets the embedded scheduler's threads; with "
+                         "--scheduler the cluster's workers are used")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise InputError("workers", f"must be an integer >= 1, got {workers!r}")
+    workers = default_workers() if workers is None else workers
+    _check_output(out, overwrite)
+    _check_disk(out, spec)
+    costs = preflight(spec)
+    lock.acquire()
+    client = own_client = None
+    writer = None
+    created = False
+    guard = _SignalGuard()
+    try:
+        if scheduler is not None:
+            if isinstance(scheduler, str):
+                client = own_client = connect_scheduler(scheduler)
+            else:
+                client = scheduler
+        if partial.exists() and overwrite:
+            partial.unlink()
+        if partial.exists():
+            writer = open_partial(partial, scan_sha256=spec.sha256)
+        else:
+            created = True
+            writer = create_partial(
+                partial, plan_layouts(spec, costs),
+                target_attrs={t: target_attributes(t) for t in spec.targets},
+                root_attrs=physics_provenance(spec), dtype=spec.dtype,
+                compression=spec.compression, compression_level=spec.compression_level,
+                shuffle=spec.shuffle)
+        todo = [(lay, np.flatnonzero(~writer.done_mask(name)))
+                for name, lay in writer.layouts.items()]
+        n_todo = sum(len(idx) for _, idx in todo)
+        n_total = writer.n_blocks()
+        tasks = (_task(spec, lay, int(i)) for lay, idx in todo for i in idx)
+        bar = BlockProgress(n_total, n_total - n_todo, enabled=progress)
+        computed = [0]
+
+        def handle(task, data):
+            with guard.protect():
+                writer.write_block(task.target, task.index, data)
+            computed[0] += 1
+            bar.update(task.n_points)
+
+        if handle_signals:
+            guard.install()
+        try:
+            if client is not None:
+                _run_distributed(tasks, client, handle)
+            else:
+                _run_threads(tasks, workers, handle)
+        finally:
+            guard.restore()
+            bar.close()
+        n_entries = sum(lay.n_entries for lay in writer.layouts.values())
+        writer.finalize(out)
+    except _Stop as stop:
+        done = writer.n_done() if writer is not None else 0
+        total = writer.n_blocks() if writer is not None else 0
+        raise ScanInterrupted(stop.signum, partial, done, total) from None
+    except BaseException:
+        if created and writer is not None and writer.n_done() == 0:
+            writer.close()
+            partial.unlink(missing_ok=True)
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+        if own_client is not None:
+            own_client.close()
+        lock.release()
+    return RunReport(output=out, blocks_total=n_total, blocks_computed=computed[0],
+                     n_entries=n_entries, seconds=time.perf_counter() - start,
+                     file_bytes=out.stat().st_size)
+
