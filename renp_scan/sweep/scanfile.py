@@ -23,13 +23,18 @@ import hashlib
 import importlib.util
 import math
 import re
-import tomllib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from renp_scan.errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 has no tomllib; pyproject pulls in tomli there
+    import tomli as tomllib
 
 __all__ = [
     "ScanSpec",
@@ -286,15 +291,19 @@ def merge_grids(grids, atol: float) -> np.ndarray:
     merged = np.unique(np.concatenate([np.asarray(g, dtype=np.float64).ravel() for g in grids]))
     if merged.size < 2:
         return merged
+    close_pairs = np.flatnonzero(np.diff(merged) <= atol)
+    if close_pairs.size == 0:
+        return merged
     keep = np.ones(merged.size, dtype=bool)
+    # Greedy against the last *kept* point, so a run of close points collapses
+    # to one point per atol. Only the right member of a close pair can be
+    # dropped, so the Python loop runs over close pairs only (usually few).
     last = merged[0]
-    # A vectorised diff would drop whole runs of close points relative to
-    # their neighbours instead of to the last *kept* point; runs are rare.
-    for i in range(1, merged.size):
-        if merged[i] - last <= atol:
-            keep[i] = False
-        else:
+    for i in close_pairs:
+        if keep[i]:
             last = merged[i]
+        if merged[i + 1] - last <= atol:
+            keep[i + 1] = False
     return merged[keep]
 
 
@@ -507,7 +516,7 @@ def _parse_scan_table(root) -> dict:
 
 
 def _m0_count(root) -> int:
-    """Number of m0 points, known before any array is built."""
+    """Count the m0 points without building any array."""
     table = _Table(root["m0"], "m0", _M0_KEYS)
     if table.has("values_eV"):
         value = table.data["values_eV"]
