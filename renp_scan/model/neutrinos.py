@@ -83,7 +83,7 @@ def pmns_first_row(mixing, majorana_phases_rad=(0.0, 0.0)) -> np.ndarray:
     majorana_phases_rad : (float, float)
         (alpha21, alpha31) [rad]; irrelevant for Dirac neutrinos.
     """
-    alpha21, alpha31 = _check_phases(majorana_phases_rad)
+    alpha21, alpha31 = check_phases(majorana_phases_rad)
     s12 = math.sqrt(mixing.sin2_theta12)
     s13 = math.sqrt(mixing.sin2_theta13)
     c12 = math.sqrt(1.0 - mixing.sin2_theta12)
@@ -103,7 +103,8 @@ def coupling_matrix(u_e: np.ndarray, sin2_theta_W: float) -> np.ndarray:
     return np.outer(u_e, np.conj(u_e)) - 0.5 * (1.0 - 4.0 * sin2_theta_W) * np.eye(3)
 
 
-def _check_phases(phases):
+def check_phases(phases) -> tuple[float, float]:
+    """Validate Majorana phases: two finite reals (alpha21, alpha31) [rad]."""
     try:
         a21, a31 = (float(x) for x in phases)
     except (TypeError, ValueError):

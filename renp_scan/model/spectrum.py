@@ -30,7 +30,7 @@ from ..kernels.rate import rate_grid
 from . import constants
 from .channels import channel_weights, normalize_channel, normalize_majorana
 from .coulomb import coulomb_integrals
-from .neutrinos import neutrino_masses, normalize_hierarchy
+from .neutrinos import check_phases, neutrino_masses, normalize_hierarchy
 from .oscillations import OscillationData, load_oscillation_data
 from .targets import Target, get_target
 
@@ -142,17 +142,9 @@ def build_model(
     eta = _positive("eta", eta, upper=1.0)
     data = oscillation_data if oscillation_data is not None else load_oscillation_data()
     masses = neutrino_masses(m0_eV, hierarchy, data)
-    phases = tuple(float(p) for p in np.asarray(majorana_phases_rad, dtype=float).ravel()) \
-        if _is_pair(majorana_phases_rad) else majorana_phases_rad
+    phases = check_phases(majorana_phases_rad)
     return _cached_model(target, masses, hierarchy, majorana, channel, density_cm3, volume_cm3,
                          eta, phases, coulomb_model, data)
-
-
-def _is_pair(x):
-    try:
-        return len(x) == 2
-    except TypeError:
-        return False
 
 
 @lru_cache(maxsize=4096)
