@@ -129,8 +129,13 @@ def test_integrals_in_eV():
         expect_c = 2.0 ** (10.0 / 3.0) / (3.0 * math.pi) ** (2.0 / 3.0) * z43 * 0.5 * a2m * ci.J_C
         assert abs(ci.J_N_eV(Z) / expect_n - 1.0) <= 1e-9
         assert abs(ci.J_C_eV(Z) / expect_c - 1.0) <= 1e-9
-    # Eq. 31: J_C ~ 31 eV Z^{4/3} J.
+    # Eq. 31: J_C ~ 31 eV Z^{4/3} J; eq. 35 quotes the same ~31 eV Z^{4/3} for the
+    # prefactor of J_N (its integral J_N = 1.588 is left out of that number).
     assert abs(ci.J_C_eV(1.0) / ci.J_C / 31.0 - 1.0) <= 0.02
+    assert abs(ci.J_N_eV(1.0) / ci.J_N / 31.0 - 1.0) <= 0.02
+    # Same prefactor (2^{7/3} alpha^2 m_e = 2^{10/3} alpha^2 m_e / 2), and J_N = 7 J_C
+    # (relations (1) and (2)-(4)): the nuclear integral is exactly 7 times the core one.
+    assert abs(ci.J_N_eV(30.0) / ci.J_C_eV(30.0) / 7.0 - 1.0) <= 1e-12
     # Eqs. 11 / 33: J_C^2 ~ 50 Z^{8/3} eV^2.
     assert abs(ci.J_C_eV(1.0) ** 2 / 50.0 - 1.0) <= 0.05
     # Eq. 16: (Q_w J_N)^2 ~ 2.5e3 Q_w^2 Z^{8/3} eV^2.
