@@ -1,0 +1,247 @@
+"""The ``renp-scan`` command line: run, validate, info, plot, targets.
+
+Exit status: 0 success; 2 bad input (one line ``renp-scan: error: <field>: <message>``
+on stderr, no traceback, nothing left on disk); 130/143 a run stopped by
+SIGINT/SIGTERM (the partial cube is kept and the same command resumes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import InputError
+
+PROG = "renp-scan"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one InputError line, like every other error."""
+
+    def error(self, message):
+        raise InputError("arguments", f"{message} (see {PROG} --help)")
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text, flush=True)
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1000.0
+    return f"{n} B"
+
+
+def _seconds(s: float) -> str:
+    if s < 120:
+        return f"{s:.3g} s"
+    if s < 7200:
+        return f"{s / 60:.3g} min"
+    return f"{s / 3600:.3g} h"
+
+
+def _cmd_run(args) -> int:
+    from ..sweep.engine import run_scan
+    from ..sweep.scanfile import load_scan
+
+    spec = load_scan(args.spec)
+    report = run_scan(spec, args.output, workers=args.workers, scheduler=args.scheduler,
+                      overwrite=args.overwrite, progress=not args.quiet)
+    resumed = report.blocks_total - report.blocks_computed
+    _say(args.quiet, f"wrote {report.output}: {report.n_entries:,} entries, "
+         f"{_bytes(report.file_bytes)}, {_seconds(report.seconds)}"
+         + (f" ({resumed} of {report.blocks_total} blocks from the resumed partial)" if resumed else ""))
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    from ..sweep.engine import estimate_scan
+    from ..sweep.scanfile import load_scan
+
+    spec = load_scan(args.spec)
+    est = estimate_scan(spec, workers=args.workers)
+    print(f"scan {spec.name!r} ({spec.path}), sha256 {spec.sha256}")
+    if spec.description:
+        print(f"  {spec.description}")
+    for lay in est.layouts:
+        dims = ", ".join(f"{d}={n}" for d, n in zip(
+            ("hierarchy", "nature", "channel", "phase", "m0", "omega"), lay.shape))
+        print(f"target {lay.name}: rate ({dims}) = {lay.n_entries:,} entries; "
+              f"omega {lay.omega_eV[0]:.6g}..{lay.omega_eV[-1]:.6g} eV, "
+              f"m0 {lay.m0_eV[0]:.6g}..{lay.m0_eV[-1]:.6g} eV")
+        cost = est.costs[lay.name]
+        print(f"  {lay.n_blocks:,} blocks of {lay.chunk_rows} m0 x {lay.chunk_cols} omega; "
+              f"measured {cost.point_s * 1e9:.3g} ns/point + {cost.call_s * 1e6:.3g} us/call")
+    print(f"total: {est.n_entries:,} entries, {_bytes(est.raw_bytes)} uncompressed "
+          f"({spec.dtype}; the file is at most about this, {spec.compression} compression "
+          "makes it smaller)")
+    print(f"estimated time: {_seconds(est.cpu_seconds)} of compute, about "
+          f"{_seconds(est.wall_seconds)} on {est.workers} threads")
+    return 0
+
+
+def _fmt_axis(values, unit="") -> str:
+    if len(values) == 0:
+        return "(empty)"
+    if isinstance(values[0], str):
+        return ", ".join(values)
+    if len(values) <= 4:
+        return ", ".join(f"{v:.6g}" for v in values) + unit
+    return f"{len(values)} values {values[0]:.6g} .. {values[-1]:.6g}{unit}"
+
+
+def _cmd_info(args) -> int:
+    from ..cube.reader import describe_cube
+
+    info = describe_cube(args.cube)
+    attrs = info["attrs"]
+    frac = info["blocks_done"] / info["blocks_total"] if info["blocks_total"] else 1.0
+    state = "complete" if info["complete"] else (
+        f"PARTIAL: {info['blocks_done']} of {info['blocks_total']} blocks done ({100 * frac:.1f}%)")
+    print(f"{info['path']}: {attrs.get('format')} v{attrs.get('format_version')}, "
+          f"{_bytes(info['file_bytes'])}, {state}")
+    print(f"scan {attrs.get('scan_name')!r}: {attrs.get('scan_description', '')}")
+    print(f"  scan file {attrs.get('scan_path') or '(text only)'}, sha256 {attrs.get('scan_sha256')}")
+    print(f"  density {attrs.get('density_cm3'):g} cm^-3, volume {attrs.get('volume_cm3'):g} cm^3, "
+          f"eta {attrs.get('eta'):g}")
+    for t in info["targets"]:
+        a, ax = t["attrs"], t["axes"]
+        print(f"target {t['name']}: {a.get('isotope', '')} Z={a.get('Z')} N={a.get('N')} "
+              f"eps_eg={a.get('eps_eg_eV')} eV")
+        print(f"  rate {t['shape']} {t['dtype']} [Hz], chunks {t['chunks']}, {t['compression']}")
+        print(f"  hierarchy: {_fmt_axis(ax['hierarchy'])}")
+        print(f"  nature:    {_fmt_axis(ax['nature'])}")
+        print(f"  channel:   {_fmt_axis(ax['channel'])}")
+        phases = "; ".join(f"({p[0]:.4g}, {p[1]:.4g})" for p in ax["phase"][:6])
+        more = " ..." if len(ax["phase"]) > 6 else ""
+        print(f"  phase:     {len(ax['phase'])} rows (alpha21, alpha31) rad: {phases}{more}")
+        print(f"  m0:        {_fmt_axis(ax['m0'], ' eV')}")
+        print(f"  omega:     {_fmt_axis(ax['omega'], ' eV')}")
+    osc = {k[len("oscillation."):]: v for k, v in attrs.items() if k.startswith("oscillation.")}
+    if osc:
+        print("oscillation data: " + ", ".join(f"{k}={v}" for k, v in sorted(osc.items())
+                                               if not isinstance(v, str)))
+        if "source" in osc:
+            print(f"  source: {osc['source']}")
+    print(f"created {attrs.get('created_utc')} on {attrs.get('host')} by renp_scan "
+          f"{attrs.get('package_version')} (python {attrs.get('python_version')}, numpy "
+          f"{attrs.get('numpy_version')}, numba {attrs.get('numba_version')}, hdf5 "
+          f"{attrs.get('hdf5_version')}); sessions: {attrs.get('run_sessions')}"
+          + (f"; finished {attrs['finished_utc']}" if "finished_utc" in attrs else ""))
+    return 0
+
+
+def _cmd_plot(args) -> int:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InputError("plot", "needs matplotlib (pip install 'renp_scan[plot]')") from None
+    from ..plotting import plot_cube
+
+    labels = plot_cube(args.cube, args.output, target=args.target, hierarchies=args.hierarchy,
+                       natures=args.nature, channel=args.channel, phase=args.phase,
+                       m0_eV=args.m0, omega_min_eV=args.omega_min, omega_max_eV=args.omega_max,
+                       logy=args.logy, thresholds=args.thresholds, title=args.title)
+    print(f"wrote {args.output}: {len(labels)} lines")
+    return 0
+
+
+def _cmd_targets(args) -> int:
+    from ..model.targets import available_targets, get_target
+
+    for key in available_targets():
+        t = get_target(key)
+        print(f"{key:8s} {t.isotope:8s} Z={t.Z:<3d} N={t.N:<3d} {t.scheme:13s} "
+              f"eps_eg={t.eps_eg_eV:.6g} eV  A_ug={t.A_ug_per_s:.4g} /s")
+    return 0
+
+
+def _split(values):
+    """Accept both ``--nature majorana dirac`` and ``--nature majorana,dirac``."""
+    if values is None:
+        return None
+    return [v for item in values for v in item.split(",") if v]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``renp-scan``."""
+    from .. import __version__
+
+    parser = _Parser(prog=PROG, description="Parameter scans of RENP spectra "
+                     "(Yoshimura & Sasao, arXiv:1310.6472) into HDF5 cubes.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="compute a scan into a cube (resumes OUT.partial)")
+    p.add_argument("spec", metavar="SPEC", help="scan file (TOML)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="cube file to write (.h5)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="threads of the embedded dask scheduler (default: usable cores)")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="address of a running dask.distributed scheduler, e.g. tcp://host:8786")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a finished OUT and discard a partial of another scan")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("validate", help="check a scan file; print sizes, file size and time")
+    p.add_argument("spec", metavar="SPEC", help="scan file (TOML)")
+    p.add_argument("--workers", type=int, metavar="N", help="threads assumed for the time estimate")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("info", help="axes, sizes, completion and provenance of a cube or partial")
+    p.add_argument("cube", metavar="CUBE")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("plot", help="plot spectra of a cube (needs matplotlib)")
+    p.add_argument("cube", metavar="CUBE")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="image to write (.png)")
+    p.add_argument("--target", help="target group (default: first)")
+    p.add_argument("--hierarchy", nargs="+", metavar="H", help="NH and/or IH (default: all)")
+    p.add_argument("--nature", nargs="+", metavar="N", help="majorana and/or dirac (default: all)")
+    p.add_argument("--channel", help="nucleus or core (default: first in the cube)")
+    p.add_argument("--phase", type=int, default=0, help="Majorana phase row index (default 0)")
+    p.add_argument("--m0", nargs="+", type=float, metavar="EV",
+                   help="smallest neutrino masses [eV] (nearest grid values; default: all)")
+    p.add_argument("--omega-min", type=float, metavar="EV", help="lower photon energy [eV]")
+    p.add_argument("--omega-max", type=float, metavar="EV", help="upper photon energy [eV]")
+    p.add_argument("--logy", action="store_true", help="logarithmic rate axis")
+    p.add_argument("--thresholds", action=argparse.BooleanOptionalAction, default=None,
+                   help="mark the thresholds omega_ij (default: when at most 4 lines)")
+    p.add_argument("--title", help="axes title")
+    p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("targets", help="list the available targets")
+    p.set_defaults(func=_cmd_targets)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of ``renp-scan``; returns the exit status."""
+    from ..sweep.engine import ScanInterrupted
+
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "plot":
+            args.hierarchy, args.nature = _split(args.hierarchy), _split(args.nature)
+        return args.func(args)
+    except InputError as exc:
+        print(f"{PROG}: error: {exc.field}: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else "io"
+        print(f"{PROG}: error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ScanInterrupted as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
