@@ -70,6 +70,13 @@ def test_newton_converges_from_other_starting_tolerances():
         assert abs(slope / SLOPE_LITERATURE - 1.0) <= 1e-11
 
 
+def test_solver_reports_failure_honestly():
+    # rtol = 0 allows no step: the solver must say it did not converge, not invent a slope.
+    _, _, iterations, _, converged = tfk.solve_tf(0.0)
+    assert converged is False
+    assert iterations == tfk.MAX_NEWTON
+
+
 def test_chi_matches_mpmath_reference(reference, solution):
     x, chi_ref, dchi_ref = reference
     # Shuffled: the kernel must handle any order.
@@ -183,11 +190,7 @@ def test_small_x_expansion():
 
 
 @settings(deadline=None, max_examples=40)
-@given(
-    st.lists(
-        st.floats(min_value=0.0, max_value=5e3, allow_nan=False), min_size=1, max_size=30
-    )
-)
+@given(st.lists(st.floats(min_value=0.0, max_value=5e3, allow_nan=False), min_size=1, max_size=30))
 def test_grid_independence_and_monotonicity(xs):
     # A point's value must not depend on which other points share the grid.
     sol = tfm.tf_solution()

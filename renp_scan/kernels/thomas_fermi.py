@@ -291,9 +291,9 @@ def _shoot(slope, F, a, rtol, with_var, pts_out_t, idx_out, pts_in_t, idx_in, ou
         0.0, t_m, 1.0, slope, 0.0, 1.0, rtol, with_var, pts_out_t, idx_out, out_chi, out_dchi
     )
     yR, uR, yRF, uRF = tf_asymptotic(X_RIGHT, F, a)
+    t_R = math.sqrt(X_RIGHT)
     yi, ui, yiF, uiF, n_in = _integrate_leg(
-        math.sqrt(X_RIGHT), t_m, yR, uR, yRF, uRF, rtol, with_var, pts_in_t, idx_in, out_chi,
-        out_dchi,
+        t_R, t_m, yR, uR, yRF, uRF, rtol, with_var, pts_in_t, idx_in, out_chi, out_dchi
     )
     ok = n_out > 0 and n_in > 0
     return yo, uo, yoB, uoB, yi, ui, yiF, uiF, ok

@@ -200,7 +200,7 @@ class CoulombIntegrals:
 
 @functools.lru_cache(maxsize=1)
 def coulomb_integrals() -> CoulombIntegrals:
-    """The Thomas-Fermi Coulomb integrals of eqs. 15 and 32 (cached).
+    """Return the Thomas-Fermi Coulomb integrals of eqs. 15 and 32 (cached).
 
     Computed by integrating the solved chi (running integrals along the ODE, closed
     with the asymptotic series); nothing is typed in.
