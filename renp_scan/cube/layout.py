@@ -21,6 +21,7 @@ The full format is documented in ``docs/cube_format.md``.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,6 +141,50 @@ class TargetLayout:
         """Element offset of block ``index``'s chunk in ``rate`` (for chunk queries)."""
         ih, inat, ich, iph, rows, cols = self.block_selection(index)
         return (ih, inat, ich, iph, rows.start, cols.start)
+
+
+@dataclass(frozen=True)
+class ChunkCodec:
+    """The HDF5 filter pipeline of ``rate`` (shuffle, deflate), applied outside HDF5.
+
+    Encoding a block in a worker thread (``zlib`` releases the GIL) and storing the
+    bytes with ``write_direct_chunk`` keeps the single writer from becoming the
+    bottleneck. The bytes are exactly what HDF5's own shuffle + deflate filters
+    produce (HDF5 calls zlib's ``compress2`` at the dataset's level), so the file
+    is the same as if HDF5 had compressed the chunk.
+
+    Attributes
+    ----------
+    shuffle : bool
+        HDF5 byte-shuffle filter.
+    deflate_level : int or None
+        gzip level 0-9, None for no compression.
+    """
+
+    shuffle: bool
+    deflate_level: int | None
+
+    def encode(self, block: np.ndarray, chunk_rows: int, chunk_cols: int, dtype) -> bytes:
+        """Filtered bytes of one chunk holding ``block`` (edge chunks padded with NaN).
+
+        Parameters
+        ----------
+        block : ndarray, shape (rows, cols)
+            Values, rows <= chunk_rows and cols <= chunk_cols.
+        chunk_rows, chunk_cols : int
+            Full chunk extent (HDF5 stores edge chunks at full size).
+        dtype : numpy dtype
+            Storage type of ``rate``.
+        """
+        full = np.full((chunk_rows, chunk_cols), np.nan, dtype=dtype)
+        full[: block.shape[0], : block.shape[1]] = block
+        raw = full.tobytes()
+        itemsize = full.dtype.itemsize
+        if self.shuffle and itemsize > 1:
+            raw = np.frombuffer(raw, dtype=np.uint8).reshape(-1, itemsize).T.tobytes()
+        if self.deflate_level is not None:
+            raw = zlib.compress(raw, self.deflate_level)
+        return raw
 
 
 def compression_options(compression: str, level: int | None, shuffle: bool) -> dict:

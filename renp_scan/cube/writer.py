@@ -38,6 +38,7 @@ from .layout import (
     PROGRESS_GROUP,
     RATE,
     VARIABLE_ATTRS,
+    ChunkCodec,
     TargetLayout,
     compression_options,
     register_filter_plugins,
@@ -150,7 +151,22 @@ class CubeWriter:
         """Number of blocks already computed and flushed."""
         return int(sum(np.count_nonzero(d[...]) for d in self._done.values()))
 
-    def write_block(self, target: str, index: int, data: np.ndarray) -> None:
+    def codec(self, target: str) -> ChunkCodec | None:
+        """The filters of ``target``'s ``rate`` as a :class:`ChunkCodec`, or None.
+
+        None when the pipeline holds a filter other than shuffle and deflate (lzf,
+        zstd): such blocks must be passed to :meth:`write_block` as arrays.
+        """
+        plist = self._rate[target].id.get_create_plist()
+        filters = [plist.get_filter(i) for i in range(plist.get_nfilters())]
+        codes = [flt[0] for flt in filters]
+        if codes in ([], [h5py.h5z.FILTER_SHUFFLE]):
+            return ChunkCodec(shuffle=bool(codes), deflate_level=None)
+        if codes in ([h5py.h5z.FILTER_DEFLATE], [h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_DEFLATE]):
+            return ChunkCodec(shuffle=len(codes) == 2, deflate_level=int(filters[-1][2][0]))
+        return None
+
+    def write_block(self, target: str, index: int, data) -> None:
         """Store block ``index`` of ``target`` and mark it done (see module doc for order).
 
         Parameters
@@ -159,11 +175,15 @@ class CubeWriter:
             Target group name.
         index : int
             Block number (C order over the chunk grid).
-        data : ndarray, shape (rows, cols)
-            Gamma [Hz] for the block's m0 rows and omega columns.
+        data : ndarray, shape (rows, cols), or bytes
+            Gamma [Hz] for the block's m0 rows and omega columns, or the chunk
+            already encoded by :meth:`codec` (stored as is).
         """
-        sel = self.layouts[target].block_selection(index)
-        self._rate[target][sel] = data
+        layout = self.layouts[target]
+        if isinstance(data, bytes):
+            self._rate[target].id.write_direct_chunk(layout.block_offset(index), data, filter_mask=0)
+        else:
+            self._rate[target][layout.block_selection(index)] = data
         self._f.flush()
         self._done[target][index] = 1
         self._f.flush()

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..cube.layout import ChunkCodec
+
 #: Test-only: seconds each block task sleeps after computing, so tests can kill a
 #: run mid-way. Never set it in production.
 TEST_DELAY_ENV = "RENP_SCAN_TEST_BLOCK_DELAY"
@@ -117,6 +119,11 @@ class BlockTask:
         Target density [cm^-3], volume [cm^3], extractable fraction.
     dtype : str
         Storage dtype of the cube.
+    codec : ChunkCodec, optional
+        When given, the task returns the chunk encoded for direct storage
+        (compression happens in the worker, not in the single writer).
+    chunk_shape : (int, int), optional
+        Full chunk extent (m0 rows, omega columns), needed with ``codec``.
     """
 
     target: str
@@ -131,6 +138,8 @@ class BlockTask:
     volume_cm3: float
     eta: float
     dtype: str = "float64"
+    codec: ChunkCodec | None = None
+    chunk_shape: tuple | None = None
 
     @property
     def n_points(self) -> int:
@@ -166,17 +175,20 @@ def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def compute_block(task: BlockTask) -> np.ndarray:
-    """The dask task: Gamma(omega) [Hz] of one block in the cube's dtype.
+def compute_block(task: BlockTask):
+    """The dask task: Gamma(omega) [Hz] of one block, ready for the writer.
 
     Returns
     -------
-    ndarray, shape (len(m0_eV), len(omega_eV))
+    ndarray, shape (len(m0_eV), len(omega_eV)), or bytes
+        The values in the cube's dtype, or, with ``task.codec``, the encoded chunk.
     """
     out = fill_block(task, np.empty((len(task.m0_eV), len(task.omega_eV)), dtype=np.float64))
     delay = os.environ.get(TEST_DELAY_ENV)
     if delay:
         time.sleep(float(delay))
+    if task.codec is not None:
+        return task.codec.encode(out, *task.chunk_shape, dtype=task.dtype)
     return out if task.dtype == "float64" else out.astype(task.dtype)
 
 

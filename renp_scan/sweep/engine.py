@@ -117,13 +117,14 @@ def _physics_args(spec) -> dict:
                 eta=float(spec.eta), dtype=str(spec.dtype))
 
 
-def _task(spec, layout: TargetLayout, index: int) -> BlockTask:
+def _task(spec, layout: TargetLayout, index: int, codec=None) -> BlockTask:
     ih, inat, ich, iph, rows, cols = layout.block_selection(index)
     return BlockTask(
         target=layout.name, index=index, hierarchy=layout.hierarchies[ih],
         majorana=layout.natures[inat] == "majorana", channel=layout.channels[ich],
         phases_rad=tuple(float(p) for p in layout.phases_rad[iph]),
-        m0_eV=layout.m0_eV[rows], omega_eV=layout.omega_eV[cols], **_physics_args(spec))
+        m0_eV=layout.m0_eV[rows], omega_eV=layout.omega_eV[cols], codec=codec,
+        chunk_shape=(layout.chunk_rows, layout.chunk_cols), **_physics_args(spec))
 
 
 def _whole_layout(spec, target: str) -> TargetLayout:
@@ -162,14 +163,21 @@ def preflight(spec) -> dict[str, CostModel]:
     return costs
 
 
-def plan_layouts(spec, costs: dict[str, CostModel]) -> list[TargetLayout]:
-    """Chunk (= block) layout of every target for ``spec.block_target_seconds`` per block."""
+def plan_layouts(spec, costs: dict[str, CostModel], chunks=None) -> list[TargetLayout]:
+    """Chunk (= block) layout of every target for ``spec.block_target_seconds`` per block.
+
+    ``chunks = (rows, cols)`` forces the block extent along (m0, omega) instead
+    (clipped to the grid), for tests and tuning.
+    """
     itemsize = np.dtype(spec.dtype).itemsize
     layouts = []
     for target in spec.targets:
         whole = _whole_layout(spec, target)
-        rows, cols = choose_chunk(len(whole.m0_eV), len(whole.omega_eV), costs[target],
-                                  float(spec.block_target_seconds), itemsize)
+        if chunks is not None:
+            rows, cols = min(chunks[0], len(whole.m0_eV)), min(chunks[1], len(whole.omega_eV))
+        else:
+            rows, cols = choose_chunk(len(whole.m0_eV), len(whole.omega_eV), costs[target],
+                                      float(spec.block_target_seconds), itemsize)
         layouts.append(TargetLayout(**{**whole.__dict__, "chunk_rows": rows, "chunk_cols": cols}))
     return layouts
 
@@ -495,7 +503,7 @@ def lock_path(output) -> Path:
 
 
 def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwrite: bool = False,
-             progress: bool = True, handle_signals: bool = True) -> RunReport:
+             progress: bool = True, handle_signals: bool = True, chunks=None) -> RunReport:
     """Compute the cube of ``spec`` into ``output`` (resuming ``output.partial`` if present).
 
     Parameters
@@ -515,6 +523,9 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         Draw a tqdm bar on stderr.
     handle_signals : bool
         Turn SIGINT/SIGTERM into a clean stop (:class:`ScanInterrupted`).
+    chunks : (int, int), optional
+        Force the block extent (m0 rows, omega columns) of a new cube instead of
+        sizing blocks from the measured cost; a resumed partial keeps its own.
 
     Returns
     -------
@@ -528,6 +539,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                          "--scheduler the cluster's workers are used")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise InputError("workers", f"must be an integer >= 1, got {workers!r}")
+    if chunks is not None and (len(chunks) != 2 or min(int(c) for c in chunks) < 1):
+        raise InputError("chunks", f"must be two integers >= 1 (m0 rows, omega columns), got {chunks!r}")
     workers = default_workers() if workers is None else workers
     _check_output(out, overwrite)
     _check_disk(out, spec)
@@ -550,16 +563,16 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         else:
             created = True
             writer = create_partial(
-                partial, plan_layouts(spec, costs),
+                partial, plan_layouts(spec, costs, chunks),
                 target_attrs={t: target_attributes(t) for t in spec.targets},
                 root_attrs=physics_provenance(spec), dtype=spec.dtype,
                 compression=spec.compression, compression_level=spec.compression_level,
                 shuffle=spec.shuffle)
-        todo = [(lay, np.flatnonzero(~writer.done_mask(name)))
+        todo = [(lay, np.flatnonzero(~writer.done_mask(name)), writer.codec(name))
                 for name, lay in writer.layouts.items()]
-        n_todo = sum(len(idx) for _, idx in todo)
+        n_todo = sum(len(idx) for _, idx, _ in todo)
         n_total = writer.n_blocks()
-        tasks = (_task(spec, lay, int(i)) for lay, idx in todo for i in idx)
+        tasks = (_task(spec, lay, int(i), codec) for lay, idx, codec in todo for i in idx)
         bar = BlockProgress(n_total, n_total - n_todo, enabled=progress)
         computed = [0]
 
