@@ -1,0 +1,70 @@
+"""Shared fixtures: small scan files for the engine, cube and CLI tests."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+#: A scan of 2 x 2 x 2 x 2 x 3 x ~30 entries (16 lines), a few hundred ms to compute.
+SMALL_SCAN = """\
+[scan]
+name = "small"
+description = "small test scan"
+targets = ["Cs"]
+hierarchies = ["NH", "IH"]
+natures = ["majorana", "dirac"]
+channels = ["nucleus", "core"]
+
+[m0]
+values_eV = [0.0, 0.05, 0.1]
+
+[phases]
+unit = "deg"
+values = [[0.0, 0.0], [90.0, 180.0]]
+
+[omega]
+count = 30
+start_fraction = 0.0
+stop_fraction = 1.0
+
+[output]
+dtype = "{dtype}"
+compression = "{compression}"
+"""
+
+
+def small_scan_text(dtype="float64", compression="gzip", extra="") -> str:
+    """Text of :data:`SMALL_SCAN` with the given output settings and extra TOML appended."""
+    return SMALL_SCAN.format(dtype=dtype, compression=compression) + textwrap.dedent(extra)
+
+
+#: Two targets, one line each: exercises several groups in one cube.
+TWO_TARGET_SCAN = """\
+[scan]
+name = "two"
+targets = ["Cs", "Xe"]
+hierarchies = ["NH"]
+natures = ["majorana"]
+channels = ["nucleus"]
+
+[m0]
+values_eV = [0.05, 0.1]
+
+[omega]
+count = 20
+start_fraction = 0.1
+stop_fraction = 1.0
+"""
+
+
+@pytest.fixture
+def write_scan(tmp_path):
+    """Write scan text to ``tmp_path/name`` and return its path."""
+
+    def _write(text: str, name: str = "scan.toml"):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write
