@@ -151,12 +151,7 @@ def public_spectrum():
     """The public :func:`renp_scan.spectrum` (imported late: the package imports this layer)."""
     import renp_scan
 
-    try:
-        return renp_scan.spectrum
-    except AttributeError:  # TEMPORARY until the lead re-exports spectrum
-        from renp_scan.model.spectrum import spectrum
-
-        return spectrum
+    return renp_scan.spectrum
 
 
 def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:

@@ -417,15 +417,23 @@ def _drain(handoff, handle) -> None:
         handle(*item)
 
 
-def connect_scheduler(address: str):
-    """A ``distributed.Client`` on a running scheduler; InputError if none answers."""
+def connect_scheduler(address: str, timeout: str = "10s"):
+    """A ``distributed.Client`` on a running scheduler; InputError if none answers.
+
+    Parameters
+    ----------
+    address : str
+        Scheduler address, e.g. ``tcp://host:8786``.
+    timeout : str
+        How long to keep trying to connect (dask time string).
+    """
     try:
         from distributed import Client
     except ImportError:
         raise InputError("scheduler", "--scheduler needs the distributed package "
                          "(pip install 'renp_scan[distributed]')") from None
     try:
-        return Client(address, timeout="10s", set_as_default=False)
+        return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError("scheduler", f"cannot connect to a dask scheduler at {address!r}: {exc}") from None
 
@@ -445,7 +453,7 @@ def _run_distributed(tasks, client, handle) -> None:
         by_key[future.key] = task
         return future
 
-    pending = as_completed([submit(t) for t in itertools.islice(it, window)])
+    pending = as_completed([submit(t) for t in itertools.islice(it, window)], loop=client.loop)
     try:
         for future in pending:
             data = future.result()

@@ -1,0 +1,312 @@
+"""Sweep engine: block sizing, values equal renp_scan.spectrum bit for bit, resume,
+refusals, bounded memory, and the dask.distributed path (LocalCluster).
+
+Reference values are direct renp_scan.spectrum calls at the same parameters: the
+engine must store exactly what the public API returns.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import renp_scan
+from renp_scan.cube.writer import CubeWriter
+from renp_scan.errors import InputError
+from renp_scan.sweep import engine
+from renp_scan.sweep.blocks import MAX_CHUNK_BYTES, CostModel, choose_chunk
+from renp_scan.sweep.engine import estimate_scan, run_scan
+from renp_scan.sweep.scanfile import parse_scan
+
+from conftest import TWO_TARGET_SCAN, small_scan_text
+
+
+def reference_rate(spec, target):
+    """The cube of ``spec`` computed line by line with the public API."""
+    omega = spec.omega_eV[target]
+    ref = np.empty(spec.shape(target))
+    for ih, h in enumerate(spec.hierarchies):
+        for inat, nature in enumerate(spec.natures):
+            for ic, channel in enumerate(spec.channels):
+                for ip, phases in enumerate(spec.majorana_phases_rad):
+                    for im, m0 in enumerate(spec.m0_eV):
+                        ref[ih, inat, ic, ip, im] = renp_scan.spectrum(
+                            target, omega, float(m0), hierarchy=h,
+                            majorana=nature == "majorana", channel=channel,
+                            density_cm3=spec.density_cm3, volume_cm3=spec.volume_cm3,
+                            eta=spec.eta, majorana_phases_rad=tuple(phases))
+    return ref
+
+
+def read_rate(path, target="Cs"):
+    with h5py.File(path, "r") as f:
+        return f[target]["rate"][...]
+
+
+@pytest.fixture(scope="module")
+def small_spec():
+    return parse_scan(small_scan_text())
+
+
+@pytest.fixture(scope="module")
+def small_reference(small_spec):
+    return reference_rate(small_spec, "Cs")
+
+
+# ------------------------------------------------------------------ block sizing
+
+
+@settings(deadline=None, max_examples=200)
+@given(n_m0=st.integers(1, 5000), n_omega=st.integers(1, 2_000_000),
+       call_s=st.floats(1e-7, 1e-2), point_s=st.floats(1e-9, 1e-4),
+       target_s=st.floats(0.01, 2.0), itemsize=st.sampled_from([4, 8]))
+def test_choose_chunk_bounds(n_m0, n_omega, call_s, point_s, target_s, itemsize):
+    cost = CostModel(call_s=call_s, point_s=point_s)
+    rows, cols = choose_chunk(n_m0, n_omega, cost, target_s, itemsize)
+    assert 1 <= rows <= n_m0 and 1 <= cols <= n_omega
+    assert rows * cols * itemsize <= max(MAX_CHUNK_BYTES, itemsize)
+    # Never more than one whole row over the target unless a single point/call is.
+    if cost.block_seconds(1, 1) <= target_s / 2:
+        assert cost.block_seconds(rows, cols) <= 1.5 * target_s
+
+
+def test_choose_chunk_prefers_whole_rows():
+    cost = CostModel(call_s=20e-6, point_s=60e-9)
+    # 1000 omega points per row cost 80 us: about 0.3 s / 80 us = 3750 rows fit.
+    assert choose_chunk(200, 1000, cost, 0.3) == (200, 1000)
+    # ... but the 4 MiB chunk cap allows only 524 rows of 1000 float64 values.
+    rows, cols = choose_chunk(100_000, 1000, cost, 0.3)
+    assert cols == 1000 and rows == MAX_CHUNK_BYTES // 8 // 1000
+    # An expensive call (20 ms): 0.3 s / 20.06 ms = 14 rows per block.
+    assert choose_chunk(1000, 1000, CostModel(call_s=20e-3, point_s=60e-9), 0.3)[0] in (14, 15)
+    # A single row of 10^7 points takes 0.6 s and 80 MB: omega must be split.
+    rows, cols = choose_chunk(10, 10_000_000, cost, 0.3)
+    assert rows == 1 and cols < 10_000_000 and cols * 8 <= MAX_CHUNK_BYTES
+
+
+# ------------------------------------------------------------------ values
+
+
+def test_cube_equals_spectrum_bit_for_bit(tmp_path, small_spec, small_reference):
+    out = tmp_path / "cube.h5"
+    report = run_scan(small_spec, out, workers=2, progress=False)
+    assert report.n_entries == small_spec.n_entries() == small_reference.size
+    assert report.blocks_computed == report.blocks_total
+    rate = read_rate(out)
+    assert rate.dtype == np.float64
+    assert np.array_equal(rate, small_reference)  # exact, not approximate
+    assert np.all(np.isfinite(rate))
+    assert not (tmp_path / "cube.h5.partial").exists()
+    assert not (tmp_path / "cube.h5.lock").exists()
+    with renp_scan.open_cube(out, "Cs") as ds:
+        assert np.array_equal(ds["rate"].values, small_reference)
+        assert ds.attrs["eps_eg_eV"] == renp_scan.get_target("Cs").eps_eg_eV
+    with h5py.File(out) as f:
+        assert f.attrs["scan_text"] == small_spec.text
+        assert f.attrs["scan_sha256"] == small_spec.sha256
+        assert f.attrs["oscillation.normal.dm21_sq_eV2"] > 0
+        assert f.attrs["constant.G_F_EV2"] == pytest.approx(1.1663787e-23, rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype,compression", [("float32", "lzf"), ("float64", "none")])
+def test_other_storage_settings(tmp_path, small_reference, dtype, compression):
+    spec = parse_scan(small_scan_text(dtype=dtype, compression=compression))
+    run_scan(spec, tmp_path / "c.h5", workers=1, progress=False)
+    rate = read_rate(tmp_path / "c.h5")
+    assert rate.dtype == np.dtype(dtype)
+    assert np.array_equal(rate, small_reference.astype(dtype))
+
+
+def test_block_layout_does_not_change_values(tmp_path, small_spec, small_reference):
+    report = run_scan(small_spec, tmp_path / "c.h5", workers=2, progress=False, chunks=(1, 7))
+    # 16 lines x 3 m0 rows x ceil(30.../7) omega pieces
+    n_omega = len(small_spec.omega_eV["Cs"])
+    assert report.blocks_total == 16 * 3 * -(-n_omega // 7)
+    with h5py.File(tmp_path / "c.h5") as f:
+        assert f["Cs/rate"].chunks == (1, 1, 1, 1, 1, 7)
+    assert np.array_equal(read_rate(tmp_path / "c.h5"), small_reference)
+
+
+def test_two_targets(tmp_path):
+    spec = parse_scan(TWO_TARGET_SCAN)
+    run_scan(spec, tmp_path / "c.h5", workers=2, progress=False)
+    for target in ("Cs", "Xe"):
+        assert np.array_equal(read_rate(tmp_path / "c.h5", target), reference_rate(spec, target))
+
+
+def test_estimate(small_spec):
+    est = estimate_scan(small_spec, workers=2)
+    assert est.n_entries == small_spec.n_entries()
+    assert est.raw_bytes == 8 * small_spec.n_entries()
+    assert est.cpu_seconds > 0 and est.wall_seconds == pytest.approx(est.cpu_seconds / 2, rel=1e-12)
+    assert sum(lay.n_blocks for lay in est.layouts) >= 16
+
+
+# ------------------------------------------------------------------ resume
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def failing_after(n_ok, monkeypatch):
+    """Make the engine's block task fail after ``n_ok`` successful blocks."""
+    real = engine.compute_block
+    calls = iter(range(10**9))
+    lock = threading.Lock()
+
+    def flaky(task):
+        with lock:
+            k = next(calls)
+        if k >= n_ok:
+            raise Boom(f"block {k}")
+        return real(task)
+
+    monkeypatch.setattr(engine, "compute_block", flaky)
+
+
+def test_resume_after_failure_equals_uninterrupted_run(tmp_path, small_spec, small_reference,
+                                                       monkeypatch):
+    out = tmp_path / "c.h5"
+    with monkeypatch.context() as m:
+        failing_after(5, m)
+        with pytest.raises(Boom):
+            run_scan(small_spec, out, workers=1, progress=False, chunks=(1, 100))
+    partial = tmp_path / "c.h5.partial"
+    assert partial.exists() and not out.exists()
+    assert not (tmp_path / "c.h5.lock").exists()
+    with h5py.File(partial) as f:
+        done = int(f["_progress/Cs/done"][...].sum())
+    assert 1 <= done <= 5
+    report = run_scan(small_spec, out, workers=2, progress=False)
+    assert report.blocks_total == 48 and report.blocks_computed == 48 - done
+    assert np.array_equal(read_rate(out), small_reference)
+    with h5py.File(out) as f:
+        assert f.attrs["run_sessions"] == 2
+        assert f["Cs/rate"].chunks == (1, 1, 1, 1, 1, len(small_spec.omega_eV["Cs"]))
+
+
+def test_failure_before_any_block_leaves_no_file(tmp_path, small_spec, monkeypatch):
+    failing_after(0, monkeypatch)
+    with pytest.raises(Boom):
+        run_scan(small_spec, tmp_path / "c.h5", workers=2, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_partial_of_another_scan_is_refused(tmp_path, small_spec, monkeypatch):
+    out = tmp_path / "c.h5"
+    with monkeypatch.context() as m:
+        failing_after(2, m)
+        with pytest.raises(Boom):
+            run_scan(small_spec, out, workers=1, progress=False)
+    other = parse_scan(TWO_TARGET_SCAN)
+    with pytest.raises(InputError, match="different scan") as err:
+        run_scan(other, out, workers=1, progress=False)
+    assert err.value.field == "output"
+    run_scan(other, out, workers=1, progress=False, overwrite=True)
+    with h5py.File(out) as f:
+        assert f.attrs["scan_sha256"] == other.sha256
+
+
+def test_finished_output_needs_overwrite(tmp_path, small_spec):
+    out = tmp_path / "c.h5"
+    out.write_text("not a cube")
+    with pytest.raises(InputError, match="not a finished renp_scan cube"):
+        run_scan(small_spec, out, progress=False)
+    run_scan(small_spec, out, progress=False, overwrite=True)
+    with pytest.raises(InputError, match="is a finished cube.*--overwrite"):
+        run_scan(small_spec, out, progress=False)
+
+
+def test_bad_output_and_arguments_create_nothing(tmp_path, small_spec):
+    with pytest.raises(InputError, match="does not exist") as err:
+        run_scan(small_spec, tmp_path / "nope" / "c.h5", progress=False)
+    assert err.value.field == "output"
+    with pytest.raises(InputError, match="is a directory"):
+        run_scan(small_spec, tmp_path, progress=False)
+    with pytest.raises(InputError) as err:
+        run_scan(small_spec, tmp_path / "c.h5", workers=0, progress=False)
+    assert err.value.field == "workers"
+    with pytest.raises(InputError) as err:
+        run_scan(small_spec, tmp_path / "c.h5", workers=2, scheduler="tcp://x:1", progress=False)
+    assert err.value.field == "workers"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_live_lock_refuses_a_second_run(tmp_path, small_spec):
+    lock = tmp_path / "c.h5.lock"
+    import os
+    import socket
+
+    lock.write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    with pytest.raises(InputError, match="being written"):
+        run_scan(small_spec, tmp_path / "c.h5", progress=False)
+    assert not (tmp_path / "c.h5.partial").exists()
+    assert lock.exists()  # someone else's lock is left alone
+
+
+# ------------------------------------------------------------------ memory bound
+
+
+def test_in_flight_blocks_are_bounded(tmp_path, small_spec, small_reference, monkeypatch):
+    # A slow writer: computed-but-unwritten blocks must stay within the hand-off
+    # window plus the blocks being computed, however many blocks the cube has.
+    workers = 2
+    state = {"computed": 0, "written": 0, "max_backlog": 0}
+    lock = threading.Lock()
+    real_compute, real_write = engine.compute_block, CubeWriter.write_block
+
+    def counting_compute(task):
+        data = real_compute(task)
+        with lock:
+            state["computed"] += 1
+            state["max_backlog"] = max(state["max_backlog"], state["computed"] - state["written"])
+        return data
+
+    def slow_write(self, target, index, data):
+        time.sleep(0.01)
+        real_write(self, target, index, data)
+        with lock:
+            state["written"] += 1
+
+    monkeypatch.setattr(engine, "compute_block", counting_compute)
+    monkeypatch.setattr(CubeWriter, "write_block", slow_write)
+    report = run_scan(small_spec, tmp_path / "c.h5", workers=workers, progress=False,
+                      chunks=(1, 10))
+    assert report.blocks_total >= 100
+    assert state["written"] == report.blocks_total
+    assert state["max_backlog"] <= engine.WINDOW_PER_WORKER * workers + workers + 1
+    assert np.array_equal(read_rate(tmp_path / "c.h5"), small_reference)
+
+
+# ------------------------------------------------------------------ distributed
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        yield cluster
+
+
+def test_distributed_run_equals_threaded(tmp_path, small_spec, small_reference, local_cluster):
+    report = run_scan(small_spec, tmp_path / "c.h5", scheduler=local_cluster.scheduler_address,
+                      progress=False, chunks=(1, 10))
+    assert report.blocks_computed == report.blocks_total
+    assert np.array_equal(read_rate(tmp_path / "c.h5"), small_reference)
+
+
+def test_unreachable_scheduler_is_input_error(tmp_path, small_spec):
+    pytest.importorskip("distributed")
+    start = time.perf_counter()
+    with pytest.raises(InputError) as err:
+        engine.connect_scheduler("tcp://127.0.0.1:9", timeout="1s")
+    assert err.value.field == "scheduler"
+    assert time.perf_counter() - start < 15
