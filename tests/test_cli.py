@@ -1,0 +1,269 @@
+"""The ``renp-scan`` command line, run as a user runs it (the installed entry point).
+
+Includes kill -9 / SIGINT / SIGTERM mid-run followed by a resume that must equal an
+uninterrupted run bit for bit, and a run on a dask.distributed LocalCluster.
+Runs are slowed down with the test-only variable RENP_SCAN_TEST_BLOCK_DELAY.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+from conftest import TWO_TARGET_SCAN, small_scan_text
+
+import renp_scan
+from renp_scan.errors import InputError
+from renp_scan.sweep.scanfile import parse_scan
+
+EXE = shutil.which("renp-scan")
+ERROR_LINE = re.compile(r"^renp-scan: error: [\w.\-\[\]]+: \S.*$")
+pytestmark = pytest.mark.skipif(EXE is None, reason="renp-scan entry point not installed")
+N_ENTRIES = parse_scan(small_scan_text()).n_entries()
+
+
+def cli(*args, cwd, delay=None, timeout=120):
+    env = dict(os.environ)
+    env.pop("RENP_SCAN_TEST_BLOCK_DELAY", None)
+    if delay is not None:
+        env["RENP_SCAN_TEST_BLOCK_DELAY"] = str(delay)
+    return subprocess.run([EXE, *map(str, args)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def start(*args, cwd, delay):
+    env = dict(os.environ, RENP_SCAN_TEST_BLOCK_DELAY=str(delay))
+    return subprocess.Popen([EXE, *map(str, args)], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def assert_one_error_line(proc, field=None):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert ERROR_LINE.match(lines[0]), lines[0]
+    assert "Traceback" not in proc.stderr
+    if field is not None:
+        assert lines[0].startswith(f"renp-scan: error: {field}: "), lines[0]
+
+
+def blocks_done(partial):
+    """Done-block count of a partial being written by another process (0 if unreadable)."""
+    try:
+        with h5py.File(partial, "r", locking=False) as f:
+            return int(sum(f["_progress"][t]["done"][...].sum() for t in f["_progress"]))
+    except (OSError, KeyError):
+        return 0
+
+
+def wait_for_blocks(partial, n, proc, limit=60.0):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"run ended early: {proc.returncode} {proc.stderr.read()}")
+        if partial.exists() and blocks_done(partial) >= n:
+            return
+        time.sleep(0.05)
+    pytest.fail("run made no progress")
+
+
+def rate(path, target="Cs"):
+    with h5py.File(path, "r") as f:
+        return f[target]["rate"][...]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    (d / "small.toml").write_text(small_scan_text(), encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="module")
+def reference_cube(workdir):
+    """An uninterrupted run of small.toml (through the CLI)."""
+    proc = cli("run", "small.toml", "-o", "reference.h5", "--quiet", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == ""
+    return workdir / "reference.h5"
+
+
+def test_run_then_info_and_open_cube(workdir, reference_cube):
+    proc = cli("run", "small.toml", "-o", "run.h5", "--workers", "2", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"wrote run.h5: {N_ENTRIES:,} entries, ")
+    assert "block" in proc.stderr and "pts/s" in proc.stderr  # the tqdm bar
+    assert not (workdir / "run.h5.partial").exists() and not (workdir / "run.h5.lock").exists()
+    assert np.array_equal(rate(workdir / "run.h5"), rate(reference_cube))
+    info = cli("info", "run.h5", cwd=workdir)
+    assert info.returncode == 0, info.stderr
+    assert "complete" in info.stdout.splitlines()[0]
+    assert "rate (2, 2, 2, 2, 3," in info.stdout and "NuFIT" in info.stdout
+    with renp_scan.open_cube(workdir / "run.h5", "Cs") as ds:
+        values = ds["rate"].values
+    assert np.all(np.isfinite(values)) and np.all(values >= 0)
+    again = cli("run", "small.toml", "-o", "run.h5", cwd=workdir)
+    assert_one_error_line(again, "output")
+    assert "--overwrite" in again.stderr
+    over = cli("run", "small.toml", "-o", "run.h5", "--overwrite", "--quiet", cwd=workdir)
+    assert over.returncode == 0, over.stderr
+
+
+def test_python_dash_m_and_targets(workdir):
+    proc = subprocess.run([sys.executable, "-m", "renp_scan", "targets"], cwd=workdir,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    keys = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert "Cs" in keys and "Xe" in keys
+
+
+def test_validate_computes_no_cube(workdir):
+    before = sorted(p.name for p in workdir.iterdir())
+    proc = cli("validate", "small.toml", "--workers", "2", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert f"total: {N_ENTRIES:,} entries" in proc.stdout and "estimated time" in proc.stdout
+    assert sorted(p.name for p in workdir.iterdir()) == before
+
+
+@pytest.mark.parametrize("args,field", [
+    (["run", "missing.toml", "-o", "x.h5"], None),
+    (["run", "bad.toml", "-o", "x.h5"], "scan.natures"),
+    (["run", "small.toml", "-o", "nodir/x.h5"], "output"),
+    (["run", "small.toml", "-o", "x.h5", "--workers", "0"], "workers"),
+    (["run", "small.toml", "-o", "x.h5", "--workers", "two"], "arguments"),
+    (["run", "small.toml"], "arguments"),
+    (["frobnicate"], "arguments"),
+    (["validate", "bad.toml"], "scan.natures"),
+    (["info", "notes.txt"], "cube"),
+    (["info", "foreign.h5"], "cube"),
+    (["info", "missing.h5"], "cube"),
+    (["plot", "foreign.h5", "-o", "p.png"], "cube"),
+])
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, field):
+    (tmp_path / "small.toml").write_text(small_scan_text())
+    (tmp_path / "bad.toml").write_text(small_scan_text().replace('"dirac"]', '"diracc"]'))
+    (tmp_path / "notes.txt").write_text("not a cube\n")
+    with h5py.File(tmp_path / "foreign.h5", "w") as f:
+        f["x"] = np.arange(3)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = cli(*args, cwd=tmp_path)
+    assert_one_error_line(proc, field)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_output_directory(tmp_path):
+    (tmp_path / "small.toml").write_text(small_scan_text())
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o555)
+    proc = cli("run", "small.toml", "-o", "ro/x.h5", cwd=tmp_path)
+    assert_one_error_line(proc, "output")
+    assert list(ro.iterdir()) == []
+
+
+def test_kill_9_then_resume_equals_uninterrupted(workdir, reference_cube):
+    out, partial = workdir / "killed.h5", workdir / "killed.h5.partial"
+    proc = start("run", "small.toml", "-o", out.name, "--workers", "1", "--quiet",
+                 cwd=workdir, delay=0.25)
+    wait_for_blocks(partial, 3, proc)
+    proc.kill()  # SIGKILL: no cleanup at all
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert partial.exists() and not out.exists()
+    assert (workdir / "killed.h5.lock").exists()  # stale: its pid is dead
+    done = blocks_done(partial)
+    assert 3 <= done < 16
+    info = cli("info", partial.name, cwd=workdir)
+    assert info.returncode == 0, info.stderr
+    assert f"PARTIAL: {done} of 16 blocks done" in info.stdout
+    with pytest.raises(InputError, match="unfinished partial"):
+        renp_scan.open_cube(partial, "Cs")
+    resume = cli("run", "small.toml", "-o", out.name, cwd=workdir)
+    assert resume.returncode == 0, resume.stderr
+    assert f"({done} of 16 blocks from the resumed partial)" in resume.stdout
+    assert not partial.exists() and not (workdir / "killed.h5.lock").exists()
+    assert np.array_equal(rate(out), rate(reference_cube))
+
+
+@pytest.mark.parametrize("sig,status,name", [(signal.SIGINT, 130, "SIGINT"),
+                                             (signal.SIGTERM, 143, "SIGTERM")])
+def test_signal_stops_cleanly_and_resume_completes(workdir, reference_cube, sig, status, name):
+    out = workdir / f"sig{status}.h5"
+    partial = out.with_name(out.name + ".partial")
+    proc = start("run", "small.toml", "-o", out.name, "--workers", "2", "--quiet",
+                 cwd=workdir, delay=0.25)
+    wait_for_blocks(partial, 2, proc)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == status, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0], stderr
+    assert "rerun the same command to resume" in lines[0]
+    assert "Traceback" not in stderr
+    assert partial.exists() and not out.exists()
+    assert not out.with_name(out.name + ".lock").exists()
+    resume = cli("run", "small.toml", "-o", out.name, "--quiet", cwd=workdir)
+    assert resume.returncode == 0, resume.stderr
+    assert np.array_equal(rate(out), rate(reference_cube))
+
+
+def test_partial_of_another_scan_is_refused(workdir):
+    (workdir / "two.toml").write_text(TWO_TARGET_SCAN)
+    proc = start("run", "small.toml", "-o", "mixed.h5", "--workers", "1", "--quiet",
+                 cwd=workdir, delay=0.2)
+    wait_for_blocks(workdir / "mixed.h5.partial", 1, proc)
+    proc.kill()
+    proc.communicate(timeout=30)
+    refused = cli("run", "two.toml", "-o", "mixed.h5", cwd=workdir)
+    assert_one_error_line(refused, "output")
+    assert "different scan" in refused.stderr and "--overwrite" in refused.stderr
+    ok = cli("run", "two.toml", "-o", "mixed.h5", "--overwrite", "--quiet", cwd=workdir)
+    assert ok.returncode == 0, ok.stderr
+    with renp_scan.open_cube(workdir / "mixed.h5", "Xe") as ds:
+        assert ds.sizes["m0"] == 2
+
+
+def test_live_lock_refuses(workdir):
+    import socket
+
+    (workdir / "locked.h5.lock").write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    proc = cli("run", "small.toml", "-o", "locked.h5", cwd=workdir)
+    assert_one_error_line(proc, "output")
+    assert "being written" in proc.stderr
+    assert not (workdir / "locked.h5.partial").exists()
+
+
+def test_run_on_a_local_cluster(workdir, reference_cube):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        proc = cli("run", "small.toml", "-o", "cluster.h5", "--quiet",
+                   "--scheduler", cluster.scheduler_address, cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert np.array_equal(rate(workdir / "cluster.h5"), rate(reference_cube))
+
+
+def test_plot(workdir, reference_cube):
+    proc = cli("plot", reference_cube.name, "-o", "fig.png", "--hierarchy", "NH", "--m0", "0.1",
+               "--omega-min", "0.6", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "wrote fig.png: 2 lines"
+    assert (workdir / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    proc = cli("plot", reference_cube.name, "-o", "all.png", "--logy", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "wrote all.png: 12 lines"  # 2 hierarchies x 2 natures x 3 m0
+    bad = cli("plot", reference_cube.name, "-o", "bad.png", "--nature", "sterile", cwd=workdir)
+    assert_one_error_line(bad, "nature")
+    assert not (workdir / "bad.png").exists()
+    empty = cli("plot", reference_cube.name, "-o", "bad.png", "--omega-min", "0.7",
+                "--omega-max", "0.71", cwd=workdir)
+    assert_one_error_line(empty, "omega")
