@@ -58,7 +58,7 @@ def _pick_m0(wanted, grid_eV: np.ndarray) -> list[int]:
 
 
 def _threshold_values(eps_eg_eV: float, m0_eV: float, hierarchy: str):
-    """The six thresholds omega_ij (i <= j) [eV] of eq. 20 with their labels."""
+    """Return the six thresholds omega_ij (i <= j) [eV] of eq. 20 with their labels."""
     from .model.neutrinos import neutrino_masses
     from .model.spectrum import thresholds_eV
 

@@ -69,7 +69,7 @@ def test_blocks_tile_the_cube_exactly_once(n_m0, n_omega, rows, cols):
         sel = lay.block_selection(index)
         hits[sel] += 1
         # The block's offset is the corner of an HDF5 chunk: a multiple of the chunk shape.
-        assert all(o % c == 0 for o, c in zip(lay.block_offset(index), lay.chunks))
+        assert all(o % c == 0 for o, c in zip(lay.block_offset(index), lay.chunks, strict=True))
     assert np.all(hits == 1)
 
 
@@ -119,7 +119,7 @@ def test_round_trip_through_xarray(tmp_path, compression):
         writer.finalize(out)
     assert not part.exists() and out.exists()
     assert check_cube(out) == ["Cs", "Xe"]
-    for name, lay in zip(["Cs", "Xe"], layouts):
+    for name, lay in zip(["Cs", "Xe"], layouts, strict=True):
         with xr.open_dataset(out, engine="h5netcdf", group=name) as ds:
             assert ds["rate"].dims == DIMS
             assert np.array_equal(ds["rate"].values, truth[name])

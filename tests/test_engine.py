@@ -13,6 +13,7 @@ import time
 import h5py
 import numpy as np
 import pytest
+from conftest import TWO_TARGET_SCAN, small_scan_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,8 +24,6 @@ from renp_scan.sweep import engine
 from renp_scan.sweep.blocks import MAX_CHUNK_BYTES, CostModel, choose_chunk
 from renp_scan.sweep.engine import estimate_scan, run_scan
 from renp_scan.sweep.scanfile import parse_scan
-
-from conftest import TWO_TARGET_SCAN, small_scan_text
 
 
 def reference_rate(spec, target):
@@ -69,25 +68,27 @@ def small_reference(small_spec):
 def test_choose_chunk_bounds(n_m0, n_omega, call_s, point_s, target_s, itemsize):
     cost = CostModel(call_s=call_s, point_s=point_s)
     rows, cols = choose_chunk(n_m0, n_omega, cost, target_s, itemsize)
-    assert 1 <= rows <= n_m0 and 1 <= cols <= n_omega
-    assert rows * cols * itemsize <= max(MAX_CHUNK_BYTES, itemsize)
-    # Never more than one whole row over the target unless a single point/call is.
-    if cost.block_seconds(1, 1) <= target_s / 2:
+    assert cols == n_omega  # blocks never split omega (bit-for-bit identity with spectrum)
+    assert 1 <= rows <= n_m0
+    if rows > 1:
+        assert rows * cols * itemsize <= MAX_CHUNK_BYTES
         assert cost.block_seconds(rows, cols) <= 1.5 * target_s
+    # Not needlessly small: one more row per block would break a limit (up to balancing).
+    grown = 2 * rows + 1
+    assert (grown > n_m0 or grown * cols * itemsize > MAX_CHUNK_BYTES
+            or cost.block_seconds(grown, cols) > target_s)
 
 
-def test_choose_chunk_prefers_whole_rows():
+def test_choose_chunk_examples():
     cost = CostModel(call_s=20e-6, point_s=60e-9)
     # 1000 omega points per row cost 80 us: about 0.3 s / 80 us = 3750 rows fit.
     assert choose_chunk(200, 1000, cost, 0.3) == (200, 1000)
     # ... but the 4 MiB chunk cap allows only 524 rows of 1000 float64 values.
-    rows, cols = choose_chunk(100_000, 1000, cost, 0.3)
-    assert cols == 1000 and rows == MAX_CHUNK_BYTES // 8 // 1000
-    # An expensive call (20 ms): 0.3 s / 20.06 ms = 14 rows per block.
-    assert choose_chunk(1000, 1000, CostModel(call_s=20e-3, point_s=60e-9), 0.3)[0] in (14, 15)
-    # A single row of 10^7 points takes 0.6 s and 80 MB: omega must be split.
-    rows, cols = choose_chunk(10, 10_000_000, cost, 0.3)
-    assert rows == 1 and cols < 10_000_000 and cols * 8 <= MAX_CHUNK_BYTES
+    assert choose_chunk(100_000, 1000, cost, 0.3) == (MAX_CHUNK_BYTES // 8 // 1000, 1000)
+    # An expensive call (20 ms): 0.3 s / 20.06 ms = 14 rows, balanced over 1000 rows.
+    assert choose_chunk(1000, 1000, CostModel(call_s=20e-3, point_s=60e-9), 0.3) == (14, 1000)
+    # A row of 10^7 points (80 MB, 0.6 s) is still one block: omega is never split.
+    assert choose_chunk(10, 10_000_000, cost, 0.3) == (1, 10_000_000)
 
 
 # ------------------------------------------------------------------ values
@@ -124,12 +125,11 @@ def test_other_storage_settings(tmp_path, small_reference, dtype, compression):
 
 
 def test_block_layout_does_not_change_values(tmp_path, small_spec, small_reference):
-    report = run_scan(small_spec, tmp_path / "c.h5", workers=2, progress=False, chunks=(1, 7))
-    # 16 lines x 3 m0 rows x ceil(30.../7) omega pieces
+    report = run_scan(small_spec, tmp_path / "c.h5", workers=2, progress=False, block_rows=2)
+    assert report.blocks_total == 16 * 2  # 16 lines x (2 + 1) m0 rows
     n_omega = len(small_spec.omega_eV["Cs"])
-    assert report.blocks_total == 16 * 3 * -(-n_omega // 7)
     with h5py.File(tmp_path / "c.h5") as f:
-        assert f["Cs/rate"].chunks == (1, 1, 1, 1, 1, 7)
+        assert f["Cs/rate"].chunks == (1, 1, 1, 1, 2, n_omega)
     assert np.array_equal(read_rate(tmp_path / "c.h5"), small_reference)
 
 
@@ -177,7 +177,7 @@ def test_resume_after_failure_equals_uninterrupted_run(tmp_path, small_spec, sma
     with monkeypatch.context() as m:
         failing_after(5, m)
         with pytest.raises(Boom):
-            run_scan(small_spec, out, workers=1, progress=False, chunks=(1, 100))
+            run_scan(small_spec, out, workers=1, progress=False, block_rows=1)
     partial = tmp_path / "c.h5.partial"
     assert partial.exists() and not out.exists()
     assert not (tmp_path / "c.h5.lock").exists()
@@ -254,9 +254,11 @@ def test_live_lock_refuses_a_second_run(tmp_path, small_spec):
 # ------------------------------------------------------------------ memory bound
 
 
-def test_in_flight_blocks_are_bounded(tmp_path, small_spec, small_reference, monkeypatch):
+def test_in_flight_blocks_are_bounded(tmp_path, monkeypatch):
     # A slow writer: computed-but-unwritten blocks must stay within the hand-off
     # window plus the blocks being computed, however many blocks the cube has.
+    eight_m0 = "values_eV = [0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.1]"
+    spec = parse_scan(small_scan_text().replace("values_eV = [0.0, 0.05, 0.1]", eight_m0))
     workers = 2
     state = {"computed": 0, "written": 0, "max_backlog": 0}
     lock = threading.Lock()
@@ -277,12 +279,11 @@ def test_in_flight_blocks_are_bounded(tmp_path, small_spec, small_reference, mon
 
     monkeypatch.setattr(engine, "compute_block", counting_compute)
     monkeypatch.setattr(CubeWriter, "write_block", slow_write)
-    report = run_scan(small_spec, tmp_path / "c.h5", workers=workers, progress=False,
-                      chunks=(1, 10))
-    assert report.blocks_total >= 100
+    report = run_scan(spec, tmp_path / "c.h5", workers=workers, progress=False, block_rows=1)
+    assert report.blocks_total == 16 * 8
     assert state["written"] == report.blocks_total
     assert state["max_backlog"] <= engine.WINDOW_PER_WORKER * workers + workers + 1
-    assert np.array_equal(read_rate(tmp_path / "c.h5"), small_reference)
+    assert np.array_equal(read_rate(tmp_path / "c.h5"), reference_rate(spec, "Cs"))
 
 
 # ------------------------------------------------------------------ distributed
@@ -298,7 +299,8 @@ def local_cluster():
 
 def test_distributed_run_equals_threaded(tmp_path, small_spec, small_reference, local_cluster):
     report = run_scan(small_spec, tmp_path / "c.h5", scheduler=local_cluster.scheduler_address,
-                      progress=False, chunks=(1, 10))
+                      progress=False, block_rows=1)
+    assert report.blocks_total == 48
     assert report.blocks_computed == report.blocks_total
     assert np.array_equal(read_rate(tmp_path / "c.h5"), small_reference)
 

@@ -51,9 +51,10 @@ def _cmd_run(args) -> int:
     report = run_scan(spec, args.output, workers=args.workers, scheduler=args.scheduler,
                       overwrite=args.overwrite, progress=not args.quiet)
     resumed = report.blocks_total - report.blocks_computed
+    note = f" ({resumed} of {report.blocks_total} blocks from the resumed partial)" \
+        if resumed else ""
     _say(args.quiet, f"wrote {report.output}: {report.n_entries:,} entries, "
-         f"{_bytes(report.file_bytes)}, {_seconds(report.seconds)}"
-         + (f" ({resumed} of {report.blocks_total} blocks from the resumed partial)" if resumed else ""))
+         f"{_bytes(report.file_bytes)}, {_seconds(report.seconds)}{note}")
     return 0
 
 
@@ -68,7 +69,7 @@ def _cmd_validate(args) -> int:
         print(f"  {spec.description}")
     for lay in est.layouts:
         dims = ", ".join(f"{d}={n}" for d, n in zip(
-            ("hierarchy", "nature", "channel", "phase", "m0", "omega"), lay.shape))
+            ("hierarchy", "nature", "channel", "phase", "m0", "omega"), lay.shape, strict=True))
         print(f"target {lay.name}: rate ({dims}) = {lay.n_entries:,} entries; "
               f"omega {lay.omega_eV[0]:.6g}..{lay.omega_eV[-1]:.6g} eV, "
               f"m0 {lay.m0_eV[0]:.6g}..{lay.m0_eV[-1]:.6g} eV")
@@ -104,7 +105,8 @@ def _cmd_info(args) -> int:
     print(f"{info['path']}: {attrs.get('format')} v{attrs.get('format_version')}, "
           f"{_bytes(info['file_bytes'])}, {state}")
     print(f"scan {attrs.get('scan_name')!r}: {attrs.get('scan_description', '')}")
-    print(f"  scan file {attrs.get('scan_path') or '(text only)'}, sha256 {attrs.get('scan_sha256')}")
+    print(f"  scan file {attrs.get('scan_path') or '(text only)'}, "
+          f"sha256 {attrs.get('scan_sha256')}")
     print(f"  density {attrs.get('density_cm3'):g} cm^-3, volume {attrs.get('volume_cm3'):g} cm^3, "
           f"eta {attrs.get('eta'):g}")
     for t in info["targets"]:
@@ -167,7 +169,7 @@ def _split(values):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``renp-scan``."""
+    """Build the argument parser of ``renp-scan``."""
     from .. import __version__
 
     parser = _Parser(prog=PROG, description="Parameter scans of RENP spectra "

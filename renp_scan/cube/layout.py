@@ -108,7 +108,7 @@ class TargetLayout:
     @property
     def block_grid(self) -> tuple[int, ...]:
         """Number of blocks along each dim."""
-        return tuple(math.ceil(n / c) for n, c in zip(self.shape, self.chunks))
+        return tuple(math.ceil(n / c) for n, c in zip(self.shape, self.chunks, strict=True))
 
     @property
     def n_blocks(self) -> int:
@@ -165,7 +165,7 @@ class ChunkCodec:
     deflate_level: int | None
 
     def encode(self, block: np.ndarray, chunk_rows: int, chunk_cols: int, dtype) -> bytes:
-        """Filtered bytes of one chunk holding ``block`` (edge chunks padded with NaN).
+        """Return the filtered bytes of one chunk holding ``block`` (edges padded with NaN).
 
         Parameters
         ----------
@@ -214,9 +214,8 @@ def compression_options(compression: str, level: int | None, shuffle: bool) -> d
         try:
             import hdf5plugin
         except ImportError:
-            raise InputError("output.compression",
-                             "zstd needs the hdf5plugin package (pip install 'renp_scan[compression]')"
-                             ) from None
+            raise InputError("output.compression", "zstd needs the hdf5plugin package "
+                             "(pip install 'renp_scan[compression]')") from None
         opts.update(hdf5plugin.Zstd(clevel=int(DEFAULT_LEVELS["zstd"] if level is None else level)))
     return opts
 

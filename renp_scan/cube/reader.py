@@ -91,8 +91,8 @@ def check_cube(path, field: str = "cube") -> list[str]:
         targets = [str(t) for t in f.attrs["targets"]]
         if int(f.attrs.get("complete", 0)) != 1:
             done, total = _done_counts(f, targets)
-            raise InputError(field, f"{path} is an unfinished partial cube ({done} of {total} blocks "
-                             "done); rerun the same `renp-scan run` command to complete it")
+            raise InputError(field, f"{path} is an unfinished partial cube ({done} of {total} "
+                             "blocks done); rerun the same `renp-scan run` command to complete it")
     return targets
 
 

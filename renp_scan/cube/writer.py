@@ -49,7 +49,7 @@ _STR = h5py.string_dtype(encoding="utf-8")
 
 
 def utc_now() -> str:
-    """Current UTC time, ISO 8601 with seconds (e.g. ``2025-01-31T12:00:00+00:00``)."""
+    """Return the current UTC time, ISO 8601 with seconds (e.g. ``2025-01-31T12:00:00+00:00``)."""
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
@@ -148,11 +148,11 @@ class CubeWriter:
         return sum(lay.n_blocks for lay in self.layouts.values())
 
     def n_done(self) -> int:
-        """Number of blocks already computed and flushed."""
+        """Count the blocks already computed and flushed."""
         return int(sum(np.count_nonzero(d[...]) for d in self._done.values()))
 
     def codec(self, target: str) -> ChunkCodec | None:
-        """The filters of ``target``'s ``rate`` as a :class:`ChunkCodec`, or None.
+        """Return the filters of ``target``'s ``rate`` as a :class:`ChunkCodec`, or None.
 
         None when the pipeline holds a filter other than shuffle and deflate (lzf,
         zstd): such blocks must be passed to :meth:`write_block` as arrays.
@@ -181,7 +181,8 @@ class CubeWriter:
         """
         layout = self.layouts[target]
         if isinstance(data, bytes):
-            self._rate[target].id.write_direct_chunk(layout.block_offset(index), data, filter_mask=0)
+            offset = layout.block_offset(index)
+            self._rate[target].id.write_direct_chunk(offset, data, filter_mask=0)
         else:
             self._rate[target][layout.block_selection(index)] = data
         self._f.flush()
@@ -210,7 +211,8 @@ class CubeWriter:
             chunks = self._rate[name].id.get_num_chunks()
             if missing or chunks != layout.n_blocks:
                 raise RuntimeError(f"cube {self.path} target {name}: {missing} blocks not done, "
-                                   f"{chunks} of {layout.n_blocks} chunks stored; refusing to finish")
+                                   f"{chunks} of {layout.n_blocks} chunks stored; "
+                                   "refusing to finish")
         self._f.attrs["complete"] = np.int8(1)
         self._f.attrs["finished_utc"] = utc_now()
         self.close()
@@ -303,7 +305,8 @@ def open_partial(path, *, scan_sha256: str) -> CubeWriter:
     try:
         f = h5py.File(path, "r+")
     except OSError as exc:
-        raise InputError("output", f"cannot reopen the partial cube {path} ({exc}); {hint}") from None
+        raise InputError("output",
+                         f"cannot reopen the partial cube {path} ({exc}); {hint}") from None
     try:
         attrs = f.attrs
         if attrs.get("format") != FORMAT_NAME or attrs.get("format_version") != FORMAT_VERSION:
@@ -312,8 +315,8 @@ def open_partial(path, *, scan_sha256: str) -> CubeWriter:
         if attrs.get("scan_sha256") != scan_sha256:
             raise InputError(
                 "output",
-                f"{path} is the partial of a different scan (sha256 {attrs.get('scan_sha256')!s:.12}... "
-                f"vs {scan_sha256:.12}...); {hint}")
+                f"{path} is the partial of a different scan (sha256 "
+                f"{attrs.get('scan_sha256')!s:.12}... vs {scan_sha256:.12}...); {hint}")
         if int(attrs.get("complete", 0)) != 0:
             raise InputError("output", f"{path} is marked complete but was not renamed; {hint}")
         layouts = {name: read_layout(f[name]) for name in attrs["targets"]}

@@ -2,7 +2,7 @@
 
 A block is one HDF5 chunk of a target's ``rate`` (see
 :class:`renp_scan.cube.layout.TargetLayout`): a fixed (hierarchy, nature, channel,
-Majorana phase row), a range of m0 rows and a range of omega columns. Its task
+Majorana phase row), a range of m0 rows and the whole omega grid. Its task
 calls :func:`renp_scan.spectrum` once per m0 row, writing straight into that row of
 the block (``out=``). The kernels underneath are serial and release the GIL
 (``nogil=True``, ``parallel=False``): all parallelism lives in dask, one block per
@@ -63,8 +63,13 @@ def choose_chunk(n_m0: int, n_omega: int, cost: CostModel, target_seconds: float
                  itemsize: int = 8, max_chunk_bytes: int = MAX_CHUNK_BYTES) -> tuple[int, int]:
     """Block (= chunk) extent (rows along m0, cols along omega) for ~``target_seconds``.
 
-    Whole omega rows are preferred (one ``spectrum`` call per row); omega is split
-    only when one row alone would exceed the target or the byte cap.
+    A block always spans the whole omega grid (``cols == n_omega``): each cube row is
+    then one :func:`renp_scan.spectrum` call on exactly the cube's omega grid, which
+    is what makes the cube equal that call bit for bit. (The kernel's vectorised
+    loop can differ in the last bits between an omega array and slices of it, so
+    splitting omega would break that identity.) Only the number of m0 rows is sized:
+    about ``target_seconds`` of work and at most ``max_chunk_bytes``, but at least one
+    row, so a single row of a huge omega grid makes a larger chunk.
 
     Parameters
     ----------
@@ -77,23 +82,16 @@ def choose_chunk(n_m0: int, n_omega: int, cost: CostModel, target_seconds: float
     itemsize : int
         Bytes per stored value (8 for float64, 4 for float32).
     max_chunk_bytes : int
-        Upper bound on the chunk size in bytes.
+        Upper bound on the chunk size in bytes when more than one row fits.
 
     Returns
     -------
     (int, int)
-        ``(rows, cols)`` with 1 <= rows <= n_m0 and 1 <= cols <= n_omega.
+        ``(rows, n_omega)`` with 1 <= rows <= n_m0.
     """
-    max_points = max(1, max_chunk_bytes // itemsize)
-    cols = min(n_omega, max_points)
-    if cost.call_s + cols * cost.point_s > target_seconds:
-        budget = target_seconds - cost.call_s if target_seconds > cost.call_s else target_seconds
-        cols = min(cols, max(1, int(budget / cost.point_s)))
-    cols = _balanced(n_omega, cols)
-    row_seconds = cost.call_s + cols * cost.point_s
-    rows = max(1, int(target_seconds / row_seconds))
-    rows = min(rows, n_m0, max(1, max_points // cols))
-    return _balanced(n_m0, rows), cols
+    rows = int(target_seconds / cost.block_seconds(1, n_omega))
+    rows = max(1, min(rows, n_m0, max_chunk_bytes // (itemsize * n_omega)))
+    return _balanced(n_m0, rows), n_omega
 
 
 @dataclass(frozen=True)
@@ -148,7 +146,7 @@ class BlockTask:
 
 
 def public_spectrum():
-    """The public :func:`renp_scan.spectrum` (imported late: the package imports this layer)."""
+    """Return the public :func:`renp_scan.spectrum` (imported late, at call time)."""
     import renp_scan
 
     return renp_scan.spectrum
@@ -171,7 +169,7 @@ def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:
 
 
 def compute_block(task: BlockTask):
-    """The dask task: Gamma(omega) [Hz] of one block, ready for the writer.
+    """Compute one block for the writer (the dask task): Gamma(omega) [Hz].
 
     Returns
     -------

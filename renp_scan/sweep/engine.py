@@ -7,10 +7,10 @@ Flow of :func:`run_scan`:
    :func:`renp_scan.spectrum` call, timing it to size the blocks; all before any
    file is created;
 2. take ``OUT.lock``; create ``OUT.partial`` or resume it (same scan sha256 only);
-3. compute the missing blocks as dask tasks, on dask's local threaded scheduler
-   (default, ``workers`` threads) or on a running ``distributed`` scheduler; a
-   bounded window of tasks is in flight, so memory is a few blocks whatever the
-   cube size;
+3. compute the missing blocks (m0 rows x the whole omega grid) as dask tasks, on
+   dask's local threaded scheduler (default, ``workers`` threads) or on a running
+   ``distributed`` scheduler; a bounded window of tasks is in flight, so memory
+   is a few blocks whatever the cube size;
 4. the calling process is the single writer: each finished block is written and
    flushed as it arrives (HDF5 is never touched by workers);
 5. finish: mark complete, rename ``OUT.partial`` onto ``OUT`` atomically.
@@ -163,18 +163,19 @@ def preflight(spec) -> dict[str, CostModel]:
     return costs
 
 
-def plan_layouts(spec, costs: dict[str, CostModel], chunks=None) -> list[TargetLayout]:
+def plan_layouts(spec, costs: dict[str, CostModel], block_rows=None) -> list[TargetLayout]:
     """Chunk (= block) layout of every target for ``spec.block_target_seconds`` per block.
 
-    ``chunks = (rows, cols)`` forces the block extent along (m0, omega) instead
-    (clipped to the grid), for tests and tuning.
+    ``block_rows`` forces the number of m0 rows per block instead (clipped to the
+    grid), for tests and tuning. Blocks always span the whole omega grid (see
+    :func:`~renp_scan.sweep.blocks.choose_chunk`).
     """
     itemsize = np.dtype(spec.dtype).itemsize
     layouts = []
     for target in spec.targets:
         whole = _whole_layout(spec, target)
-        if chunks is not None:
-            rows, cols = min(chunks[0], len(whole.m0_eV)), min(chunks[1], len(whole.omega_eV))
+        if block_rows is not None:
+            rows, cols = min(block_rows, len(whole.m0_eV)), len(whole.omega_eV)
         else:
             rows, cols = choose_chunk(len(whole.m0_eV), len(whole.omega_eV), costs[target],
                                       float(spec.block_target_seconds), itemsize)
@@ -418,7 +419,7 @@ def _drain(handoff, handle) -> None:
 
 
 def connect_scheduler(address: str, timeout: str = "10s"):
-    """A ``distributed.Client`` on a running scheduler; InputError if none answers.
+    """Connect a ``distributed.Client`` to a running scheduler; InputError if none answers.
 
     Parameters
     ----------
@@ -435,7 +436,8 @@ def connect_scheduler(address: str, timeout: str = "10s"):
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError("scheduler", f"cannot connect to a dask scheduler at {address!r}: {exc}") from None
+        raise InputError("scheduler",
+                         f"cannot connect to a dask scheduler at {address!r}: {exc}") from None
 
 
 def _run_distributed(tasks, client, handle) -> None:
@@ -511,7 +513,8 @@ def lock_path(output) -> Path:
 
 
 def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwrite: bool = False,
-             progress: bool = True, handle_signals: bool = True, chunks=None) -> RunReport:
+             progress: bool = True, handle_signals: bool = True,
+             block_rows: int | None = None) -> RunReport:
     """Compute the cube of ``spec`` into ``output`` (resuming ``output.partial`` if present).
 
     Parameters
@@ -531,9 +534,9 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         Draw a tqdm bar on stderr.
     handle_signals : bool
         Turn SIGINT/SIGTERM into a clean stop (:class:`ScanInterrupted`).
-    chunks : (int, int), optional
-        Force the block extent (m0 rows, omega columns) of a new cube instead of
-        sizing blocks from the measured cost; a resumed partial keeps its own.
+    block_rows : int, optional
+        Force the m0 rows per block of a new cube instead of sizing blocks from the
+        measured cost; a resumed partial keeps its own.
 
     Returns
     -------
@@ -547,8 +550,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                          "--scheduler the cluster's workers are used")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise InputError("workers", f"must be an integer >= 1, got {workers!r}")
-    if chunks is not None and (len(chunks) != 2 or min(int(c) for c in chunks) < 1):
-        raise InputError("chunks", f"must be two integers >= 1 (m0 rows, omega columns), got {chunks!r}")
+    if block_rows is not None and (not isinstance(block_rows, int) or block_rows < 1):
+        raise InputError("block_rows", f"must be an integer >= 1, got {block_rows!r}")
     workers = default_workers() if workers is None else workers
     _check_output(out, overwrite)
     _check_disk(out, spec)
@@ -571,7 +574,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         else:
             created = True
             writer = create_partial(
-                partial, plan_layouts(spec, costs, chunks),
+                partial, plan_layouts(spec, costs, block_rows),
                 target_attrs={t: target_attributes(t) for t in spec.targets},
                 root_attrs=physics_provenance(spec), dtype=spec.dtype,
                 compression=spec.compression, compression_level=spec.compression_level,
