@@ -163,20 +163,27 @@ def plot_cube(cube_path, output_path, *, target=None, hierarchies=None, natures=
     draw_thresholds = len(lines) <= MAX_LINES_WITH_THRESHOLDS if thresholds is None else thresholds
     if draw_thresholds:
         annotate = len(first_color) == 1
+        span = omega[-1] - omega[0] if omega[-1] > omega[0] else 1.0
         for (h, m0), color in first_color.items():
-            for name, w in _threshold_values(eps_eg, m0, h):
-                if omega[0] <= w <= omega[-1]:
-                    ax.axvline(w, lw=0.5, ls=":", color=color, alpha=0.8)
-                    if annotate:
-                        ax.text(w, 1.0, name, transform=ax.get_xaxis_transform(), fontsize=6,
-                                ha="center", va="bottom", color=color)
+            last_x_by_row = {}
+            for name, w in sorted(_threshold_values(eps_eg, m0, h), key=lambda item: item[1]):
+                if not omega[0] <= w <= omega[-1]:
+                    continue
+                ax.axvline(w, lw=0.5, ls=":", color=color, alpha=0.8)
+                if annotate:
+                    # Thresholds can be closer than a label is wide: stack such labels.
+                    x = (w - omega[0]) / span
+                    row = next(r for r in range(7) if x - last_x_by_row.get(r, -1.0) > 0.03)
+                    last_x_by_row[row] = x
+                    ax.text(w, 0.98 - 0.045 * row, f"ω{name}", transform=ax.get_xaxis_transform(),
+                            fontsize=6, ha="center", va="top", color=color)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel("photon energy ω [eV]")
     ax.set_ylabel("Γ(ω) [Hz]")
     ax.set_xlim(omega[0], omega[-1])
     phase_text = f", (α21, α31) = ({alphas[0]:.3g}, {alphas[1]:.3g}) rad" if any(alphas) else ""
-    ax.set_title(title or f"{target} RENP, {ch} channel{phase_text}", fontsize=10, pad=12)
+    ax.set_title(title or f"{target} RENP, {ch} channel{phase_text}", fontsize=10)
     ax.legend(fontsize=7, ncol=1 if len(lines) <= 8 else 2)
     fig.tight_layout()
     try:
