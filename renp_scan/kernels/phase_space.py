@@ -48,10 +48,12 @@ def pair_delta(omega, eps_eg, m_i, m_j):
     """
     d = eps_eg * (eps_eg - 2.0 * omega)
     msum2 = (m_i + m_j) * (m_i + m_j)
-    if not (omega > 0.0 and d > msum2):
-        return 0.0
     mdiff2 = (m_i - m_j) * (m_i - m_j)
-    return math.sqrt((1.0 - msum2 / d) * (1.0 - mdiff2 / d))
+    r = 1.0 / d
+    value = math.sqrt((1.0 - msum2 * r) * (1.0 - mdiff2 * r))
+    # A select, not a branch (the value is computed either way and discarded when
+    # closed): grid loops over this function then vectorise.
+    return value if (omega > 0.0) & (d > msum2) else 0.0
 
 
 @jit
@@ -71,19 +73,19 @@ def pair_phase_space(omega, eps_eg, m_i, m_j, delta_m):
     """
     d = eps_eg * (eps_eg - 2.0 * omega)
     msum2 = (m_i + m_j) * (m_i + m_j)
-    if not (omega > 0.0 and d > msum2):
-        return 0.0
     w2 = omega * omega
     s2 = m_i * m_i + m_j * m_j
     dm2 = m_i * m_i - m_j * m_j
     e_minus_w = eps_eg - omega
-    return (
+    value = (
         w2 / 3.0
         + 0.5 * s2
         + w2 * s2 / (3.0 * d)
         + delta_m * m_i * m_j
         - dm2 * dm2 * (e_minus_w * e_minus_w + w2 / 3.0) / (2.0 * d * d)
     )
+    # select, not branch: see pair_delta
+    return value if (omega > 0.0) & (d > msum2) else 0.0
 
 
 @jit
@@ -131,11 +133,30 @@ def all_pairs_grid(omega, eps_eg, masses, delta_m, out_I, out_delta):
     out_I, out_delta : ndarray, shape (3, 3, n)
         Receive I_ij [eV^2] and Delta_ij.
     """
+    # I_ij and Delta_ij are symmetric in (i, j) (exactly, in floating point too: the
+    # formulas use m_i + m_j, (m_i - m_j)^2, m_i^2 + m_j^2, m_i m_j), so each of the six
+    # distinct pairs is computed once and written to both (i, j) and (j, i).
     for i in range(3):
-        for j in range(3):
-            for k in range(omega.shape[0]):
-                out_I[i, j, k] = pair_phase_space(omega[k], eps_eg, masses[i], masses[j], delta_m)
-                out_delta[i, j, k] = pair_delta(omega[k], eps_eg, masses[i], masses[j])
+        phase_space_grid(omega, eps_eg, masses[i], masses[i], delta_m, out_I[i, i], out_delta[i, i])
+        for j in range(i + 1, 3):
+            _pair_rows(omega, eps_eg, masses[i], masses[j], delta_m,
+                       out_I[i, j], out_delta[i, j], out_I[j, i], out_delta[j, i])
+
+
+@jit
+def _pair_rows(omega, eps_eg, m_i, m_j, delta_m, out_I, out_delta, out_I_t, out_delta_t):
+    """One pair's I and Delta on the grid, written to (i, j) and (j, i) rows (i != j).
+
+    The diagonal goes through :func:`phase_space_grid`: with the same row passed twice
+    the rows would alias and the loop would not vectorise.
+    """
+    for k in range(omega.shape[0]):
+        value = pair_phase_space(omega[k], eps_eg, m_i, m_j, delta_m)
+        delta = pair_delta(omega[k], eps_eg, m_i, m_j)
+        out_I[k] = value
+        out_delta[k] = delta
+        out_I_t[k] = value
+        out_delta_t[k] = delta
 
 
 def empty_pairs(n):

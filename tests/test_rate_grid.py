@@ -1,0 +1,175 @@
+"""The tiled grid kernels against their scalar formulas, point by point.
+
+``rate_grid`` evaluates Gamma in tiles with a sorted-tile fast path (per-pair index
+bounds found by bisection) and a masked path for any other order; ``all_pairs_grid``
+computes each distinct pair once. The reference here is the scalar ``rate_point`` /
+``pair_phase_space`` / ``pair_delta`` evaluated one omega at a time (the formulas
+that ``tests/test_phase_space.py`` checks against quadrature of eq. 39).
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from renp_scan.kernels.phase_space import (
+    all_pairs_grid,
+    empty_pairs,
+    pair_delta,
+    pair_phase_space,
+    pair_threshold,
+)
+from renp_scan.kernels.rate import TILE, rate_grid, rate_point
+
+EPS = 1.3859  # Cs 6P1/2 - 6S1/2 [eV], paper Sec. III
+A_EV = 1.3127  # eps_u - eps_e of Cs [eV]
+AMP = 2.5e3
+
+
+def nucleus_weights(majorana=True):
+    eye = np.eye(3)
+    return eye.copy(), eye * (1.0 if majorana else 0.0)
+
+
+def core_weights(seed):
+    rng = np.random.default_rng(seed)
+    b = rng.normal(size=(3, 3)) + 1j * rng.normal(size=(3, 3))
+    b = b + b.conj().T  # Hermitian, like b_ij of eq. 6
+    return np.abs(b) ** 2, (b * b).real  # V may be negative: sums can cancel
+
+
+def scalar_rates(omega, masses, w_kin, w_maj, eps=EPS):
+    return np.array([rate_point(w, eps, A_EV, AMP, masses, w_kin, w_maj) for w in omega])
+
+
+def term_scale(omega, masses, w_kin, w_maj, eps=EPS):
+    """Sum of |pair terms| at each omega: the size rounding errors are relative to."""
+    out = np.zeros(omega.size)
+    for k, w in enumerate(omega):
+        den = (A_EV + w) * (eps - w)
+        for i in range(3):
+            for j in range(3):
+                d = pair_delta(w, eps, masses[i], masses[j])
+                kin = abs(w * w / 3) + masses[i] ** 2 + masses[j] ** 2
+                out[k] += d * (abs(w_kin[i, j]) * kin + abs(w_maj[i, j]) * masses[i] * masses[j])
+        out[k] *= AMP / den**2
+    return out
+
+
+def check_against_scalar(omega, masses, w_kin, w_maj, rtol=1e-13, eps=EPS):
+    omega = np.ascontiguousarray(omega, dtype=float)
+    got = np.full(omega.size, np.nan)
+    rate_grid(omega, eps, A_EV, AMP, masses, w_kin, w_maj, got)
+    want = scalar_rates(omega, masses, w_kin, w_maj, eps)
+    assert not np.isnan(got).any()
+    # the same open/closed decision: exact zeros in the same places
+    np.testing.assert_array_equal(got == 0.0, want == 0.0)
+    scale = term_scale(omega, masses, w_kin, w_maj, eps)
+    # relative to the value, plus a few ulp of the largest term where V < 0 makes terms cancel
+    np.testing.assert_array_less(np.abs(got - want), rtol * np.abs(want) + 1e-15 * scale + 1e-300)
+    return got, want
+
+
+MASSES = np.array([0.01, 0.0132250, 0.0513225])  # NH, m0 = 0.01 eV
+
+
+def grid_with_thresholds(masses, n=3001):
+    th = np.unique([pair_threshold(EPS, mi, mj) for mi in masses for mj in masses])
+    near = np.concatenate([t * (1 + np.array([-1e-6, -1e-12, 0.0, 1e-12, 1e-6])) for t in th])
+    return np.sort(np.concatenate([np.linspace(0, EPS, n)[1:-1], near]))
+
+
+@pytest.mark.parametrize(
+    "weights", [nucleus_weights(True), nucleus_weights(False), core_weights(1)]
+)
+@pytest.mark.parametrize("order", ["ascending", "descending", "shuffled", "one_swap_per_tile"])
+def test_rate_grid_matches_rate_point_in_any_order(weights, order):
+    omega = grid_with_thresholds(MASSES)
+    if order == "descending":
+        omega = omega[::-1]
+    elif order == "shuffled":
+        omega = np.random.default_rng(0).permutation(omega)
+    elif order == "one_swap_per_tile":
+        omega = omega.copy()
+        for start in range(0, omega.size - 1, TILE):
+            omega[[start, start + 1]] = omega[[start + 1, start]]
+    check_against_scalar(omega, MASSES, *weights)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, TILE - 1, TILE, TILE + 1, 3 * TILE + 7])
+def test_rate_grid_sizes_around_the_tile(n):
+    omega = np.linspace(0.01, EPS * 0.999, n)
+    check_against_scalar(omega, MASSES, *core_weights(2))
+
+
+def test_rate_grid_zero_above_all_thresholds_and_outside_the_domain():
+    top = max(pair_threshold(EPS, mi, mj) for mi in MASSES for mj in MASSES)
+    omega = np.array([-1.0, 0.0, 1e-300, top * (1 - 1e-9), top, top * (1 + 1e-12), 0.9 * EPS, EPS,
+                      1.5 * EPS, np.nan, np.inf, -np.inf])
+    for o in (omega, np.sort(omega[np.isfinite(omega)])):
+        got = np.full(o.size, np.nan)
+        rate_grid(o, EPS, A_EV, AMP, MASSES, *nucleus_weights(), got)
+        assert not np.isnan(got).any()
+        expect_open = (o > 0) & (o < top)
+        np.testing.assert_array_equal(got > 0.0, expect_open)
+        np.testing.assert_array_equal(got[~expect_open], 0.0)
+
+
+def test_rate_grid_no_active_pair_gives_zeros():
+    zero = np.zeros((3, 3))
+    got = np.full(10, np.nan)
+    rate_grid(np.linspace(0.1, 0.6, 10), EPS, A_EV, AMP, MASSES, zero, zero, got)
+    np.testing.assert_array_equal(got, 0.0)
+
+
+def test_rate_grid_writes_only_its_slice():
+    omega = np.linspace(0.1, 0.6, 2 * TILE + 3)
+    buf = np.full(omega.size + 2, -7.0)
+    rate_grid(omega, EPS, A_EV, AMP, MASSES, *nucleus_weights(), buf[1:-1])
+    assert buf[0] == -7.0 and buf[-1] == -7.0
+    assert (buf[1:-1] > 0).all()
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    masses=st.lists(st.floats(0.0, 0.3), min_size=3, max_size=3),
+    seed=st.integers(0, 2**31),
+    n=st.integers(1, 3 * TILE),
+    sort=st.booleans(),
+    eps=st.sampled_from([EPS, 8.437]),
+)
+def test_rate_grid_property(masses, seed, n, sort, eps):
+    rng = np.random.default_rng(seed)
+    omega = rng.uniform(0.0, eps, n)
+    if sort:
+        omega.sort()
+    w_kin, w_maj = core_weights(seed)
+    w_kin[rng.random((3, 3)) < 0.3] = 0.0
+    w_kin = np.triu(w_kin) + np.triu(w_kin, 1).T  # keep symmetric after zeroing
+    check_against_scalar(omega, np.array(masses), w_kin, w_maj, rtol=1e-12, eps=eps)
+
+
+@pytest.mark.parametrize("sort", [True, False])
+def test_all_pairs_grid_every_point_and_symmetry(sort):
+    masses = np.array([0.0, 0.0086, 0.0502])
+    omega = grid_with_thresholds(masses, n=2001)
+    if not sort:
+        omega = np.random.default_rng(3).permutation(omega)
+    out_i, out_d = empty_pairs(omega.size)
+    out_i[:] = np.nan
+    out_d[:] = np.nan
+    all_pairs_grid(omega, EPS, masses, 1.0, out_i, out_d)
+    for i in range(3):
+        for j in range(3):
+            want_i = [pair_phase_space(w, EPS, masses[i], masses[j], 1.0) for w in omega]
+            want_d = [pair_delta(w, EPS, masses[i], masses[j]) for w in omega]
+            # the grid inlines the same scalar formula; only FMA contraction may differ
+            np.testing.assert_allclose(out_i[i, j], want_i, rtol=1e-13, atol=1e-13 * EPS**2)
+            np.testing.assert_allclose(out_d[i, j], want_d, rtol=1e-13, atol=1e-15)
+            np.testing.assert_array_equal(out_i[i, j] == 0.0, np.array(want_i) == 0.0)
+    # symmetric pairs are bitwise equal
+    np.testing.assert_array_equal(out_i, out_i.transpose(1, 0, 2))
+    np.testing.assert_array_equal(out_d, out_d.transpose(1, 0, 2))
+    assert math.isfinite(out_i.sum()) and math.isfinite(out_d.sum())
