@@ -34,7 +34,7 @@ from .neutrinos import check_phases, neutrino_masses, normalize_hierarchy
 from .oscillations import OscillationData, load_oscillation_data
 from .targets import Target, get_target
 
-COULOMB_MODELS = ("thomas-fermi",)
+COULOMB_MODELS = ("thomas-fermi", "valence")
 
 
 def thresholds_eV(eps_eg_eV, masses_eV) -> np.ndarray:
@@ -51,9 +51,22 @@ def gamma0_eV3(eps_eg_eV, density_cm3, volume_cm3) -> float:
 
 
 def coulomb_strength_eV(target: Target, channel: str, sin2_theta_W: float, coulomb_model="thomas-fermi"):
-    """C of F(omega): Q_w J_N (nucleus, eqs. 14–15) or J_C (core, eq. 10), in eV."""
+    """C of F(omega): Q_w J_N (nucleus, eqs. 14–15) or J_C (core, eq. 10), in eV.
+
+    ``coulomb_model="thomas-fermi"`` uses the paper's TF integrals; ``"valence"`` replaces
+    J_N by <u|Z alpha/r|e> and J_C by <u|alpha V_H|e> of the valence electron in the
+    TF-screened potential (paper Sec. II after eq. 16; ``docs/valence_coulomb.md``).
+    """
     if coulomb_model not in COULOMB_MODELS:
         raise InputError("coulomb_model", f"unknown model {coulomb_model!r}; allowed: {', '.join(COULOMB_MODELS)}")
+    if coulomb_model == "valence":
+        # Imported here so that this edit stays inside the function (module owned elsewhere).
+        from .valence import valence_coulomb_eV
+
+        integral = valence_coulomb_eV(target, channel)
+        if channel == "nucleus":
+            return target.weak_charge(sin2_theta_W) * integral
+        return integral
     ci = coulomb_integrals()
     if channel == "nucleus":
         return target.weak_charge(sin2_theta_W) * ci.J_N_eV(target.Z)
