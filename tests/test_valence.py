@@ -365,3 +365,23 @@ def test_state_arrays_are_read_only():
     state = valence.valence_state(55, 6, 1)
     with pytest.raises(ValueError):
         state.P_per_sqrt_cm[0] = 1.0
+
+
+# ------------------------------------------------------------ end to end
+
+
+@pytest.mark.parametrize("atom", ["Cs", "Xe", "K39"])
+@pytest.mark.parametrize("channel", ["nucleus", "core"])
+def test_valence_spectrum_scales_tf_spectrum_by_squared_ratio(atom, channel):
+    import renp_scan
+
+    target = get_target(atom)
+    ci = coulomb_integrals()
+    tf_integral = ci.J_N_eV(target.Z) if channel == "nucleus" else ci.J_C_eV(target.Z)
+    ratio = valence.valence_coulomb_eV(atom, channel) / tf_integral
+    omega = np.linspace(0.05, 0.45, 9) * target.eps_eg_eV
+    kwargs = dict(m0_eV=0.05, channel=channel, majorana_phases_rad=(0.3, 1.1))
+    tf = renp_scan.spectrum(atom, omega, **kwargs)
+    val = renp_scan.spectrum(atom, omega, coulomb_model="valence", **kwargs)
+    assert np.all(tf > 0)
+    np.testing.assert_allclose(val / tf, ratio**2, rtol=1e-12)
