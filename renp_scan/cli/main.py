@@ -77,9 +77,10 @@ def _cmd_validate(args) -> int:
         print(f"  {lay.n_blocks:,} blocks of {lay.chunk_rows} m0 x {lay.chunk_cols} omega; "
               f"measured {cost.point_s * 1e9:.3g} ns/point + {cost.call_s * 1e6:.3g} us/call")
     print(f"total: {est.n_entries:,} entries, {_bytes(est.raw_bytes)} uncompressed "
-          f"({spec.dtype}; the file is at most about this, {spec.compression} compression "
-          "makes it smaller)")
-    print(f"estimated time: {_seconds(est.cpu_seconds)} of compute, about "
+          f"({spec.dtype}); estimated file size {_bytes(est.file_bytes)} with "
+          f"{spec.compression} compression (from the first block of each target)")
+    print(f"estimated time: {_seconds(est.cpu_seconds)} of compute and "
+          f"{_seconds(est.encode_seconds)} of compression/storage, roughly "
           f"{_seconds(est.wall_seconds)} on {est.workers} threads")
     return 0
 

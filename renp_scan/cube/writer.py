@@ -248,6 +248,28 @@ class CubeWriter:
         self.close()
 
 
+def stored_chunk_bytes(block: np.ndarray, dtype="float64", compression="gzip",
+                       compression_level=None, shuffle=True) -> int:
+    """Bytes HDF5 stores for ``block`` as one chunk with the given filters (in memory).
+
+    Used to estimate a cube's file size from one computed block.
+
+    Parameters
+    ----------
+    block : ndarray, shape (rows, cols)
+        Values of one chunk.
+    dtype, compression, compression_level, shuffle
+        As for :func:`create_partial`.
+    """
+    filters = compression_options(compression, compression_level, shuffle)
+    with h5py.File(f"renp-scan-estimate-{id(block)}.h5", "w", driver="core",
+                   backing_store=False) as f:
+        dset = f.create_dataset("rate", shape=block.shape, chunks=block.shape, dtype=dtype,
+                                **filters)
+        dset[...] = block
+        return int(dset.id.get_chunk_info(0).size)
+
+
 def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype="float64",
                    compression="gzip", compression_level=None, shuffle=True) -> CubeWriter:
     """Create a fresh ``OUT.partial`` with every group, coordinate and empty ``rate``.
