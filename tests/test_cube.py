@@ -137,6 +137,20 @@ def test_round_trip_through_xarray(tmp_path, compression):
         assert ds["rate"].shape == layouts[1].shape
 
 
+def test_readable_by_the_netcdf_c_library(tmp_path):
+    netCDF4 = pytest.importorskip("netCDF4")  # optional: the reference netCDF-4 reader
+    rng = np.random.default_rng(2)
+    with new_partial(tmp_path / "c.partial", [make_layout()]) as writer:
+        truth = fill_random(writer, rng)["Cs"]
+        writer.finalize(tmp_path / "c.h5")
+    with netCDF4.Dataset(tmp_path / "c.h5") as ds:
+        rate = ds["Cs"]["rate"]
+        assert rate.dimensions == DIMS
+        assert rate.units == "Hz"
+        assert np.array_equal(rate[...], truth)
+        assert list(ds["Cs"]["nature"][:]) == ["majorana", "dirac"]
+
+
 def test_float32_storage(tmp_path):
     rng = np.random.default_rng(3)
     part = tmp_path / "c.h5.partial"

@@ -8,6 +8,7 @@ SIGINT/SIGTERM (the partial cube is kept and the same command resumes it).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import InputError
@@ -234,6 +235,10 @@ def main(argv=None) -> int:
     except InputError as exc:
         print(f"{PROG}: error: {exc.field}: {exc.message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # stdout closed early (`renp-scan info CUBE | head`): stop quietly, like SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:
         where = exc.filename if exc.filename is not None else "io"
         print(f"{PROG}: error: {where}: {exc.strerror or exc}", file=sys.stderr)
