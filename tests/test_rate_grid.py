@@ -173,3 +173,29 @@ def test_all_pairs_grid_every_point_and_symmetry(sort):
     np.testing.assert_array_equal(out_i, out_i.transpose(1, 0, 2))
     np.testing.assert_array_equal(out_d, out_d.transpose(1, 0, 2))
     assert math.isfinite(out_i.sum()) and math.isfinite(out_d.sum())
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    start=st.integers(0, 3000),
+    length=st.integers(1, 3000),
+    m0=st.sampled_from([0.0, 1e-3, 0.05, 0.3]),
+    seed=st.integers(0, 100),
+)
+def test_rate_grid_bits_do_not_depend_on_position(start, length, m0, seed):
+    """A grid and any slice of it give bit-identical values (blocks may split omega)."""
+    masses = np.sqrt(m0**2 + np.array([0.0, 7.4e-5, 2.5e-3]))
+    omega = np.linspace(0.0, EPS, 6003)[1:-1]
+    for w_kin, w_maj in (nucleus_weights(), core_weights(seed)):
+        full = np.empty(omega.size)
+        rate_grid(omega, EPS, A_EV, AMP, masses, w_kin, w_maj, full)
+        stop = min(start + length, omega.size)
+        part = np.empty(stop - start)
+        rate_grid(omega[start:stop], EPS, A_EV, AMP, masses, w_kin, w_maj, part)
+        np.testing.assert_array_equal(part, full[start:stop])
+        out_i, out_d = empty_pairs(omega.size)
+        all_pairs_grid(omega, EPS, masses, 1.0, out_i, out_d)
+        part_i, part_d = empty_pairs(stop - start)
+        all_pairs_grid(omega[start:stop], EPS, masses, 1.0, part_i, part_d)
+        np.testing.assert_array_equal(part_i, out_i[:, :, start:stop])
+        np.testing.assert_array_equal(part_d, out_d[:, :, start:stop])

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import SAFE_FASTMATH, jit
 from .phase_space import pair_delta, pair_phase_space
 
 
@@ -81,13 +81,19 @@ def rate_point(omega, eps_eg, a_eV, amplitude, masses, w_kin, w_maj):
     return amplitude * s / (den * den)
 
 
+#: Fastmath flags of the tiled grid path: the safe subset without ``reassoc``. With both
+#: ``reassoc`` and ``contract``, LLVM fuses the vectorised loop body and its scalar
+#: remainder differently, so a point's value depended (in the last bit) on where it
+#: fell in the array: a grid and its slices disagreed. Without ``reassoc`` every point
+#: goes through the same operations wherever it lands (tested bit for bit).
+NO_REASSOC = set(SAFE_FASTMATH) - {"reassoc"}
 #: Points per tile of :func:`rate_grid`: its five scratch rows (5 x 4 kB) stay in L1.
 TILE = 512
 #: Columns of the per-pair constants built by :func:`active_pairs`.
 _N_COEF = 6
 
 
-@jit
+@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
 def active_pairs(masses, w_kin, w_maj, out_coef):
     """Constants of the pairs i <= j with a nonzero weight, for :func:`rate_grid`.
 
@@ -134,7 +140,7 @@ def active_pairs(masses, w_kin, w_maj, out_coef):
     return n
 
 
-@jit
+@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
 def _open_end(d_open, lo, hi, msum2):
     """First index k in [lo, hi) with d_open[k] <= msum2 (hi if none); d_open non-increasing."""
     while lo < hi:
@@ -146,7 +152,7 @@ def _open_end(d_open, lo, hi, msum2):
     return lo
 
 
-@jit
+@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
 def _pair_term(inv_d, w2_3, q_2d2, c):
     """One pair's Delta_ij mult (W I^D_ij + V m_i m_j) at one point, from tile factors.
 
@@ -159,14 +165,14 @@ def _pair_term(inv_d, w2_3, q_2d2, c):
     return delta * (c[2] * w2_3 + c[3] + c[4] * w2_3 * inv_d - c[5] * q_2d2)
 
 
-@jit
+@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
 def _add_pair(inv_d, w2_3, q_2d2, acc, c):
     """Acc += pair term on points where the pair is open (all of them)."""
     for k in range(acc.shape[0]):
         acc[k] += _pair_term(inv_d[k], w2_3[k], q_2d2[k], c)
 
 
-@jit
+@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
 def _add_pair_masked(d_open, inv_d, w2_3, q_2d2, acc, c):
     """Acc += pair term where D > (m_i + m_j)^2 (the test of :func:`pair_delta`), else 0."""
     for k in range(acc.shape[0]):
@@ -174,7 +180,7 @@ def _add_pair_masked(d_open, inv_d, w2_3, q_2d2, acc, c):
         acc[k] += term if d_open[k] > c[0] else 0.0
 
 
-@jit
+@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
 def _closing_d(omega, eps_eg, d_open):
     """d_open[k] = D = eps (eps - 2 omega[k]) where omega[k] > 0, else -inf [eV^2].
 
@@ -190,7 +196,7 @@ def _closing_d(omega, eps_eg, d_open):
     return ascending
 
 
-@jit
+@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
 def _point_factors(omega, eps_eg, inv_d, w2_3, q_2d2, acc):
     """Per-point factors shared by all pairs: 1/D, omega^2/3, ((eps-omega)^2 + omega^2/3)/(2D^2)."""
     for k in range(omega.shape[0]):
@@ -203,7 +209,7 @@ def _point_factors(omega, eps_eg, inv_d, w2_3, q_2d2, acc):
         acc[k] = 0.0
 
 
-@jit
+@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
 def _finish(omega, eps_eg, a_eV, amplitude, acc, out):
     """Out = A acc / [(a + omega)(eps - omega)]^2, exactly 0 where acc is 0 (all pairs closed)."""
     for k in range(omega.shape[0]):
@@ -214,7 +220,7 @@ def _finish(omega, eps_eg, a_eV, amplitude, acc, out):
         out[k] = amplitude * s / (den * den) if s != 0.0 else 0.0
 
 
-@jit
+@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
 def _tile(omega, eps_eg, a_eV, amplitude, coef, n_pairs, widest_msum2,
           d_open, inv_d, w2_3, q_2d2, acc, out):
     """Rate on one tile ``omega`` (<= :data:`TILE` points) into ``out``; see :func:`rate_grid`."""
@@ -242,7 +248,7 @@ def _tile(omega, eps_eg, a_eV, amplitude, coef, n_pairs, widest_msum2,
     _finish(omega[lo:hi], eps_eg, a_eV, amplitude, acc[lo:hi], out[lo:hi])
 
 
-@jit
+@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
 def rate_grid(omega, eps_eg, a_eV, amplitude, masses, w_kin, w_maj, out):
     """Fill ``out[k] = Gamma(omega[k])`` (the value of :func:`rate_point`); any grid order.
 
