@@ -54,7 +54,7 @@ def deviance_terms(counts, mu):
     n, m = np.broadcast_arrays(n, m)
     out = np.empty(n.shape, dtype=float)
     positive = n > 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # n * log(n / mu) written with a ratio so that n ~ mu loses no digits.
         log_ratio = np.log(np.where(positive, n, 1.0) / m)
         out[...] = 2.0 * (m - n + np.where(positive, n * log_ratio, 0.0))
@@ -82,7 +82,7 @@ def poisson_deviance(counts, mu):
     return deviance_terms(counts, mu).sum(axis=-1)
 
 
-def best_normalization(counts, signal, background, iterations=100):
+def best_normalization(counts, signal, background, iterations=64):
     """Free signal normalisation a >= 0 that minimises D(n; a s + b), vectorised.
 
     The score g(a) = sum_k s_k (1 - n_k / (a s_k + b_k)) is increasing in a, so
@@ -115,17 +115,24 @@ def best_normalization(counts, signal, background, iterations=100):
         closed_form = np.where(s_total > 0.0, n_total / s_total, 0.0)
     if not np.any(b > 0.0):
         return closed_form
-    # With background the root lies below the background-free value: at that
-    # a, every (a s + b) exceeds a s, so g(a) >= 0.
-    lo = np.zeros_like(s_total)
-    hi = np.maximum(closed_form, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g0 = np.sum(s * (1.0 - n / b), axis=-1)
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.sum(s * (1.0 - n / (mid[..., None] * s + b)), axis=-1)
-        above = g > 0.0
-        hi = np.where(above, mid, hi)
-        lo = np.where(above, lo, mid)
-    return np.where(g0 >= 0.0, 0.0, 0.5 * (lo + hi))
+
+    def score(a):
+        mean = a[..., None] * s + b
+        # A point with neither signal nor background (zero time) carries no information.
+        ratio = np.divide(n, mean, out=np.zeros(np.broadcast(n, mean).shape), where=mean > 0.0)
+        return np.sum(np.where(s > 0.0, s * (1.0 - ratio), 0.0), axis=-1)
+
+    # Denormal backgrounds overflow n / b to inf, which is the right limit.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        n_over_b = np.where(b > 0.0, n / np.where(b > 0.0, b, 1.0), np.where(n > 0.0, np.inf, 0.0))
+        at_zero = np.sum(np.where(s > 0.0, s * (1.0 - n_over_b), 0.0), axis=-1)
+        # With background the root lies below the background-free value: at that
+        # a, every (a s + b) exceeds a s, so g(a) >= 0.
+        lo = np.zeros_like(s_total)
+        hi = np.maximum(closed_form, 0.0)
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            above = score(mid) > 0.0
+            hi = np.where(above, mid, hi)
+            lo = np.where(above, lo, mid)
+    return np.where(at_zero >= 0.0, 0.0, 0.5 * (lo + hi))

@@ -17,8 +17,9 @@ grid and adds, by cutting planes, the alternative that the exact profile
 (:func:`~renp_scan.analysis.sensitivity.dchi2_profiled`) finds for the current
 times until the exact value reaches the program's bound. The result is then
 compared with the reference plan (every reference frequency is a candidate, so
-the reference times are feasible) and the reference is returned if it were
-better, so an optimised plan is never worse than the plan it starts from.
+the reference times are feasible); the best plan met in the iterations is
+returned, and the reference itself if none beat it, so an optimised plan is never
+worse than the plan it starts from.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from .source import RateSource
 
 #: Initial signal scales of the alternative rows when the normalisation is free.
 _FREE_SCALES = np.geomspace(0.5, 2.0, 9)
+#: Cap on a row entry, in units of the reference plan's Delta chi^2 per second.
+_ROW_CAP = 1e6
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,16 @@ class PlanOptimum:
     reference_dchi2 : float
         The same for the reference plan.
     bound : float
-        Upper bound on Delta chi^2 from the last linear program.
+        Optimum of the last linear program (on the rows found so far, entries
+        capped; inf if none was solved).
     iterations : int
         Linear programs solved.
     converged : bool
         Whether the exact value reached the bound within ``rtol``.
     used_reference : bool
-        True if the reference plan was at least as good and is returned instead.
+        True if no plan found beat the reference, which is returned instead.
     candidate_omega_eV, candidate_time_s : ndarray
-        All candidate frequencies [eV] and the optimal time at each [s].
+        All candidate frequencies [eV] and the time the returned plan gives each [s].
     """
 
     plan: ResolvedPlan
@@ -79,20 +83,24 @@ class PlanOptimum:
 
 def _per_second(mu_true_rate, mu_alt_rate):
     """Per-second deviance d_k of each alternative row (rows, K); see module doc."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_ratio = np.log(mu_true_rate / mu_alt_rate)
         d = 2.0 * (mu_alt_rate - mu_true_rate + np.where(mu_true_rate > 0,
                                                          mu_true_rate * log_ratio, 0.0))
     return np.where((mu_alt_rate <= 0) & (mu_true_rate > 0), np.inf, d)
 
 
-def _solve_lp(rows: np.ndarray):
-    """Maximise z s.t. z <= rows @ f, sum f = 1, f >= 0; returns (f, z)."""
-    finite = rows[np.isfinite(rows)]
-    scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    # A point where an alternative predicts no signal at all makes that row
-    # infinite; a large finite value keeps the program well posed.
-    scaled = np.where(np.isfinite(rows), rows, 1e3 * scale) / scale
+def _solve_lp(rows: np.ndarray, scale: float):
+    """Maximise z s.t. z <= rows @ f, sum f = 1, f >= 0; returns (f, z) or None.
+
+    ``scale`` [1/s] is the size of a typical useful row entry (the reference
+    plan's Delta chi^2 per second): rows are divided by it so the program's
+    numbers are of order one, and entries above :data:`_ROW_CAP` times it
+    (including the infinite ones of points where an alternative predicts no
+    signal at all) are capped there, which keeps the program well posed and
+    only ever lowers a row.
+    """
+    scaled = np.minimum(np.nan_to_num(rows / scale, nan=0.0, posinf=_ROW_CAP), _ROW_CAP)
     n_rows, k = scaled.shape
     c = np.zeros(k + 1)
     c[-1] = -1.0
@@ -100,8 +108,8 @@ def _solve_lp(rows: np.ndarray):
     a_eq = np.hstack([np.ones((1, k)), np.zeros((1, 1))])
     res = linprog(c, A_ub=a_ub, b_ub=np.zeros(n_rows), A_eq=a_eq, b_eq=[1.0],
                   bounds=[(0, None)] * k + [(None, None)], method="highs")
-    if res.status != 0:
-        raise RuntimeError(f"plan optimisation: linear program failed ({res.message})")
+    if res.status != 0 or res.x is None:
+        return None
     fractions = np.maximum(res.x[:k], 0.0)
     return fractions / fractions.sum(), float(res.x[-1]) * scale
 
@@ -154,25 +162,34 @@ def optimize_plan(source: RateSource, truth: Hypothesis, alternatives,
 
     rows = np.vstack([rows_for(h, n, source.m0_scan_eV, scales) for h, n in alternatives])
     reference_dchi2 = dchi2_profiled(source, truth, alternatives, reference, normalization)[0]
-    converged = False
+    finite = rows[np.isfinite(rows) & (rows > 0)]
+    row_scale = reference_dchi2 / total if reference_dchi2 > 0 else (
+        float(np.median(finite)) if finite.size else 1.0)
+    best_plan, best_dchi2, best_times = reference, reference_dchi2, None
+    converged, bound, iteration = False, np.inf, 0
     for iteration in range(1, max_iterations + 1):
-        fractions, bound_per_s = _solve_lp(rows)
+        solved = _solve_lp(rows, row_scale)
+        if solved is None:
+            break
+        fractions, bound_per_s = solved
         times = fractions * total
-        trial = ResolvedPlan(omega, times, eff, bkg)
+        keep = times > 1e-9 * total
+        trial = ResolvedPlan(omega[keep], times[keep], eff, bkg)
         new_rows, exact = [], np.inf
         for h, n in alternatives:
             value, best = dchi2_profiled(source, truth, [(h, n)], trial, normalization)
             exact = min(exact, value)
             new_rows.append(rows_for(h, n, [best.m0_eV], [best.normalization]))
+        if exact > best_dchi2:
+            best_plan, best_dchi2, best_times = trial, exact, times
         bound = bound_per_s * total
         if exact >= bound * (1.0 - rtol):
             converged = True
             break
         rows = np.vstack([rows] + new_rows)
-    keep = times > 1e-9 * total
-    optimum = ResolvedPlan(omega[keep], times[keep], eff, bkg)
-    if exact < reference_dchi2:
-        return PlanOptimum(reference, reference_dchi2, reference_dchi2, bound, iteration,
-                           converged, True, omega, times)
-    return PlanOptimum(optimum, exact, reference_dchi2, bound, iteration, converged, False,
-                       omega, times)
+    used_reference = best_times is None
+    if used_reference:
+        best_times = np.zeros(omega.size)
+        best_times[np.searchsorted(omega, reference.omega_eV)] = reference.time_s
+    return PlanOptimum(best_plan, best_dchi2, reference_dchi2, bound, iteration, converged,
+                       used_reference, omega, best_times)
