@@ -1,0 +1,212 @@
+"""Spectrum kernel throughput: Gamma(omega) and all-pairs I_ij, 1 and 2 threads.
+
+Baselines timed in the same run:
+
+* ``numpy``: :mod:`benchmarks.numpy_reference`, the same formulas as whole-array NumPy
+  calls over 65536-point pieces (checked to agree with the kernel first);
+* ``mem``: one memory pass over the output, ``np.multiply(x, 1.0, out=buf)`` of the
+  same size (reads the input, writes the output: the bandwidth limit of a kernel that
+  reads omega and writes Gamma);
+* the divider floor of :mod:`benchmarks.roofline`.
+
+Goals (issue 4): kernel >= 20x NumPy, and kernel time <= 4x the memory pass.
+Two threads = the grid split in two halves on a ThreadPoolExecutor (kernels are nogil).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from renp_scan.kernels.phase_space import all_pairs_grid
+from renp_scan.model.spectrum import build_model
+
+from . import numpy_reference as npref
+from .common import median_time, repeats_for, split2
+from .roofline import divider_costs, open_fractions, rate_floor_ns
+
+#: One target and one mass triple (Cs, NH, m0 = 10 meV, Majorana), both channels.
+CASES = {
+    "nucleus": dict(atom="Cs", m0_eV=0.01, hierarchy="NH", majorana=True, channel="nucleus"),
+    "core": dict(
+        atom="Cs",
+        m0_eV=0.01,
+        hierarchy="NH",
+        majorana=True,
+        channel="core",
+        majorana_phases_rad=(1.0, 2.0),
+    ),
+}
+SIZES = {"smoke": [2_000], "quick": [10**5, 10**6, 10**7], "full": [10**5, 10**6, 10**7, 10**8]}
+PAIR_SIZES = {"smoke": [2_000], "quick": [10**5, 10**6], "full": [10**5, 10**6, 10**7]}
+#: Largest grid the NumPy baseline is timed on with 2 threads (time, not memory, bound).
+REPEATS = {"smoke": 1, "quick": 5, "full": 7}
+#: Points covered by one timing run (calls = budget / n): long enough to time reliably.
+BUDGET = {"smoke": 2e4, "quick": 2e7, "full": 4e7}
+
+
+def _model(case):
+    kw = dict(CASES[case])
+    return build_model(kw.pop("atom"), kw.pop("m0_eV"), **kw)
+
+
+def _grid(eps, n, kind):
+    """Photon energies [eV]: the scan files' linear grid over (0, eps_eg), or a variant."""
+    if kind == "linear":
+        return np.linspace(0.0, eps, n + 2)[1:-1]
+    if kind == "all_open":  # every pair open at every point: the divider-bound worst case
+        return np.linspace(0.0, 0.49 * eps, n + 2)[1:-1]
+    if kind == "shuffled":  # unsorted: the kernel's masked (general) path
+        return np.random.default_rng(0).permutation(np.linspace(0.0, eps, n + 2)[1:-1])
+    raise ValueError(kind)
+
+
+def _agreement(a, b) -> float:
+    scale = np.where(a == 0.0, 1.0, np.abs(a))
+    if np.any((a == 0.0) != (b == 0.0)):
+        return float("inf")
+    return float(np.max(np.abs(a - b) / scale))
+
+
+def rate_case(case, n, kind, repeats, costs, numpy_threads=(1, 2), budget=2e7) -> dict:
+    """Time Gamma(omega) on ``n`` points: kernel / NumPy / memory pass, 1 and 2 threads."""
+    model = _model(case)
+    args = (
+        model.eps_eg_eV,
+        model.a_eV,
+        model.amplitude_Hz_eV2,
+        model.masses_eV,
+        model.w_kin,
+        model.w_maj,
+    )
+    omega = _grid(model.eps_eg_eV, n, kind)
+    out = np.empty(n)
+    ref = np.empty(n)
+    buf = np.empty(n)
+    number = repeats_for(n, budget)
+
+    def kernel(o, r):
+        model.evaluate(o, r)
+
+    def numpy_rate(o, r):
+        npref.chunked(npref.rate_numpy, o, *args, out=r)
+
+    def mem(o, r):
+        np.multiply(o, 1.0, out=r)
+
+    kernel(omega, out)
+    numpy_rate(omega, ref)
+    res = {
+        "case": case,
+        "grid": kind,
+        "n": n,
+        "max_rel_diff_vs_numpy": _agreement(out, ref),
+        "nan_count": int(np.isnan(out).sum()),
+    }
+    t = {}
+    t["kernel_1t"] = median_time(lambda: kernel(omega, out), repeats, number)
+    t["kernel_2t"] = median_time(lambda: split2(kernel, omega, out), repeats, number)
+    t["mem_1t"] = median_time(lambda: mem(omega, buf), repeats, number)
+    t["mem_2t"] = median_time(lambda: split2(mem, omega, buf), repeats, number)
+    np_number = max(1, number // 20)
+    np_repeats = max(1, min(repeats, 3)) if n >= 10**8 else repeats
+    if 1 in numpy_threads:
+        t["numpy_1t"] = median_time(lambda: numpy_rate(omega, ref), np_repeats, np_number)
+    if 2 in numpy_threads:
+        t["numpy_2t"] = median_time(lambda: split2(numpy_rate, omega, ref), np_repeats, np_number)
+    res["timings"] = t
+    res["ns_per_point"] = {k: v["median_s"] / n * 1e9 for k, v in t.items()}
+    res["points_per_s"] = {k: n / v["median_s"] for k, v in t.items()}
+    fr, f_any = open_fractions(omega, *args[:1], model.masses_eV, model.w_kin, model.w_maj)
+    res["open_fraction_per_pair"] = fr
+    res["open_fraction_any"] = f_any
+    res["divider_floor_ns"] = rate_floor_ns(fr, f_any, costs)
+    ns = res["ns_per_point"]
+    ratios = {}
+    for th in ("1t", "2t"):
+        if f"numpy_{th}" in ns:
+            ratios[f"speedup_vs_numpy_{th}"] = ns[f"numpy_{th}"] / ns[f"kernel_{th}"]
+        ratios[f"kernel_over_mem_{th}"] = ns[f"kernel_{th}"] / ns[f"mem_{th}"]
+    ratios["kernel_over_floor_1t"] = ns["kernel_1t"] / res["divider_floor_ns"]
+    ratios["kernel_over_floor_plus_mem_1t"] = ns["kernel_1t"] / (
+        res["divider_floor_ns"] + ns["mem_1t"]
+    )
+    ratios["thread_scaling"] = ns["kernel_1t"] / ns["kernel_2t"]
+    res["ratios"] = ratios
+    return res
+
+
+def pairs_case(n, repeats, budget=2e6) -> dict:
+    """Time I_ij, Delta_ij for all nine pairs (3, 3, n): kernel / NumPy / memory pass."""
+    model = _model("nucleus")
+    eps, masses = model.eps_eg_eV, model.masses_eV
+    omega = _grid(eps, n, "linear")
+    out_i, out_d = np.empty((3, 3, n)), np.empty((3, 3, n))
+    ref_i, ref_d = np.empty((3, 3, n)), np.empty((3, 3, n))
+    buf = np.empty((18, n))
+    number = repeats_for(n, budget)
+
+    def kernel(o, a, b):
+        all_pairs_grid(o, eps, masses, 1.0, a, b)
+
+    def numpy_pairs(o, a, b):
+        npref.all_pairs_chunked(o, eps, masses, 1.0, a, b)
+
+    def mem(b):
+        # in place over the (18, n) output: reads and writes every byte once, like the
+        # kernel's write-allocate stores
+        np.multiply(b, 1.0, out=b)
+
+    kernel(omega, out_i, out_d)
+    numpy_pairs(omega, ref_i, ref_d)
+    res = {
+        "case": "all_pairs",
+        "grid": "linear",
+        "n": n,
+        "max_rel_diff_vs_numpy": max(_agreement(out_i, ref_i), _agreement(out_d, ref_d)),
+        "nan_count": int(np.isnan(out_i).sum() + np.isnan(out_d).sum()),
+    }
+    t = {
+        "kernel_1t": median_time(lambda: kernel(omega, out_i, out_d), repeats, number),
+        "kernel_2t": median_time(lambda: split2(kernel, omega, out_i, out_d), repeats, number),
+        "mem_1t": median_time(lambda: mem(buf), repeats, number),
+        "mem_2t": median_time(lambda: split2(mem, buf), repeats, number),
+        "numpy_1t": median_time(
+            lambda: numpy_pairs(omega, ref_i, ref_d), repeats, max(1, number // 20)
+        ),
+        "numpy_2t": median_time(
+            lambda: split2(numpy_pairs, omega, ref_i, ref_d), repeats, max(1, number // 20)
+        ),
+    }
+    res["timings"] = t
+    res["ns_per_point"] = {k: v["median_s"] / n * 1e9 for k, v in t.items()}
+    res["points_per_s"] = {k: n / v["median_s"] for k, v in t.items()}
+    ns = res["ns_per_point"]
+    res["ratios"] = {
+        "speedup_vs_numpy_1t": ns["numpy_1t"] / ns["kernel_1t"],
+        "speedup_vs_numpy_2t": ns["numpy_2t"] / ns["kernel_2t"],
+        "kernel_over_mem_1t": ns["kernel_1t"] / ns["mem_1t"],
+        "kernel_over_mem_2t": ns["kernel_2t"] / ns["mem_2t"],
+        "thread_scaling": ns["kernel_1t"] / ns["kernel_2t"],
+    }
+    return res
+
+
+def run(mode="quick") -> dict:
+    """All kernel measurements for ``mode`` in {"smoke", "quick", "full"}."""
+    repeats = REPEATS[mode]
+    budget = BUDGET[mode]
+    costs = divider_costs(
+        calls=20 if mode == "smoke" else 2000, repeats=3 if mode == "smoke" else 7
+    )
+    rows = []
+    for case in CASES:
+        for n in SIZES[mode]:
+            rows.append(rate_case(case, n, "linear", repeats, costs, budget=budget))
+        n_mid = SIZES[mode][min(1, len(SIZES[mode]) - 1)]
+        for kind in ("all_open", "shuffled"):
+            rows.append(
+                rate_case(case, n_mid, kind, repeats, costs, numpy_threads=(1,), budget=budget)
+            )
+    for n in PAIR_SIZES[mode]:
+        rows.append(pairs_case(n, repeats, budget=budget / 10))
+    return {"divider_costs": costs, "rows": rows}

@@ -1,0 +1,405 @@
+"""Render the benchmark JSON files into the README's generated section and a PNG plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+BEGIN = "<!-- BEGIN GENERATED (python benchmarks/run_all.py) -->"
+END = "<!-- END GENERATED -->"
+
+
+def _f(x, digits=3):
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    ax = abs(x)
+    if ax != 0 and (ax >= 1e5 or ax < 1e-3):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def _goal(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def _n(n) -> str:
+    return f"{n:.0e}".replace("e+0", "e") if n >= 1e5 else str(n)
+
+
+def _table(header, rows) -> list:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return out + [""]
+
+
+def machine_section(results) -> list:
+    any_payload = next(iter(results.values()))
+    m = any_payload["meta"]["machine"]
+    lines = ["### Machine and runs", ""]
+    lines += [
+        f"- CPU: {m['cpu_model']} (LLVM target `{m['llvm_host_cpu']}`; "
+        f"{', '.join(m['cpu_flags'][:6])}...), {m['usable_cpus']} usable cores, "
+        f"{m['ram_GiB']} GiB RAM; {m['platform']}",
+        f"- Python {m['python']}, NumPy {m['numpy']}, Numba {m['numba']} "
+        f"(llvmlite {m['llvmlite']}), SciPy {m['scipy']}, h5py {m['h5py']} "
+        f"(HDF5 {m['hdf5']}), hdf5plugin {m['hdf5plugin']}, dask {m['dask']}, "
+        f"distributed {m['distributed']}",
+        "",
+    ]
+    rows = []
+    for name, p in results.items():
+        meta = p["meta"]
+        rows.append(
+            [
+                name,
+                meta["mode"],
+                meta["date_utc"],
+                f"`{meta['command']}`",
+                meta["machine"]["git_commit"],
+                f"{meta['wall_s']:.0f}",
+                f"{meta['load_average_before']} / {meta['load_average_after']}",
+            ]
+        )
+    lines += _table(
+        [
+            "benchmark",
+            "mode",
+            "date (UTC)",
+            "command",
+            "commit",
+            "wall s",
+            "load avg before / after (1, 5, 15 min)",
+        ],
+        rows,
+    )
+    return lines
+
+
+def tf_section(p) -> list:
+    r = p["result"]
+    ours = r["renp_scan"]
+    lines = [
+        "### 1. Thomas-Fermi slope chi'(0)",
+        "",
+        f"Reference {r['reference_slope']!r} ({r['reference_source']}). Time ratio = "
+        "method time / renp_scan time, same run.",
+        "",
+    ]
+    rows = [
+        [
+            "renp_scan `solve_tf`",
+            f"rtol {ours['rtol']:g}",
+            _f(ours["rel_err"]),
+            f"{ours['time']['median_s'] * 1e3:.3f}",
+            "1",
+            "yes" if ours["converged"] else "no",
+        ]
+    ]
+    for s in r["scipy"]:
+        setting = f"tol {s['tol']:g}" if "tol" in s else f"rtol 1e-13, x_max {s['x_max']:g}"
+        conv = (
+            ("yes" if s["converged"] else f"no (status {s['status']})")
+            if "status" in s
+            else "bracket stalls"
+        )
+        rows.append(
+            [
+                s["method"],
+                setting,
+                _f(s["rel_err"]),
+                f"{s['time']['median_s'] * 1e3:.3g}",
+                _f(s["time_ratio_vs_renp"]),
+                conv,
+            ]
+        )
+    return lines + _table(
+        ["method", "setting", "rel. error of chi'(0)", "time [ms]", "time ratio", "converged"], rows
+    )
+
+
+def kernel_section(p) -> list:
+    r = p["result"]
+    c = r["divider_costs"]
+    lines = [
+        "### 2. Spectrum kernel throughput",
+        "",
+        "ns per omega point (median); speed-up = NumPy time / kernel time (goal >= 20); "
+        "mem = kernel time / one memory pass of the same size (goal <= 4); floor = "
+        f"divider-bound time from measured vectorised sqrt {c['sqrt_ns']:.2f} ns and "
+        f"divide {c['div_ns']:.2f} ns per element (`benchmarks/roofline.py`). "
+        "2t = grid split in two halves on two threads.",
+        "",
+    ]
+    rows = []
+    for row in r["rows"]:
+        ns, ra = row["ns_per_point"], row["ratios"]
+        floor = row.get("divider_floor_ns")
+        rows.append(
+            [
+                row["case"],
+                row["grid"],
+                _n(row["n"]),
+                f"{ns['kernel_1t']:.2f}",
+                f"{ns['kernel_2t']:.2f}",
+                f"{ns['numpy_1t']:.1f}" if "numpy_1t" in ns else "-",
+                f"{ns['mem_1t']:.2f}",
+                f"{ns['mem_2t']:.2f}",
+                f"{ra['speedup_vs_numpy_1t']:.0f}"
+                + ("" if ra["speedup_vs_numpy_1t"] >= 20 else " (no)"),
+                f"{ra['speedup_vs_numpy_2t']:.0f}" if "speedup_vs_numpy_2t" in ra else "-",
+                f"{ra['kernel_over_mem_1t']:.1f}"
+                + ("" if ra["kernel_over_mem_1t"] <= 4 else " (no)"),
+                f"{ra['kernel_over_mem_2t']:.1f}"
+                + ("" if ra["kernel_over_mem_2t"] <= 4 else " (no)"),
+                f"{floor:.2f}" if floor else "-",
+                f"{ra['kernel_over_floor_1t']:.2f}" if "kernel_over_floor_1t" in ra else "-",
+                f"{ra['thread_scaling']:.2f}",
+                _f(row["max_rel_diff_vs_numpy"], 2),
+            ]
+        )
+    return lines + _table(
+        [
+            "case",
+            "grid",
+            "n",
+            "kernel 1t",
+            "kernel 2t",
+            "NumPy 1t",
+            "mem 1t",
+            "mem 2t",
+            "x NumPy 1t",
+            "x NumPy 2t",
+            "/mem 1t",
+            "/mem 2t",
+            "floor",
+            "/floor",
+            "2t speed-up",
+            "max rel diff vs NumPy",
+        ],
+        rows,
+    )
+
+
+def sweep_section(p) -> list:
+    r = p["result"]
+    lines = [
+        "### 3. Sweep end to end",
+        "",
+        f"Scan: {r['scan']} ({r['entries']:.3g} entries), engine on {r['workers']} "
+        "worker threads. Raw write = the same arrays written again with plain h5py, "
+        "same chunks and filters, chunk by chunk (one thread; compression inside HDF5).",
+        "",
+    ]
+    rows = [
+        [
+            f"kernel alone, {k['threads']} thread(s)",
+            f"{k['seconds']:.2f}",
+            f"{k['entries_per_s'] / 1e6:.0f}",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+        ]
+        for k in r["kernel_alone"]
+    ]
+    for c in r["compression"]:
+        name = c["compression"] + (f" {c['level']}" if c["level"] is not None else "")
+        eng, raw = c["engine"], c["raw_write"]
+        if eng is None:
+            rows.append(
+                [
+                    name + " (raw write only)",
+                    "-",
+                    "-",
+                    f"{raw['seconds']:.2f}",
+                    f"{raw['entries_per_s'] / 1e6:.0f}",
+                    "-",
+                    f"{raw['file_bytes'] / 1e6:.0f}",
+                    f"{c['compression_ratio']:.2f}",
+                ]
+            )
+            continue
+        ratio = c["engine_over_raw_throughput"]
+        rows.append(
+            [
+                name,
+                f"{eng['seconds']:.2f}",
+                f"{eng['entries_per_s'] / 1e6:.0f}",
+                f"{raw['seconds']:.2f}",
+                f"{raw['entries_per_s'] / 1e6:.0f}",
+                f"{ratio:.2f}" + ("" if ratio >= 0.5 else " (no)"),
+                f"{eng['file_bytes'] / 1e6:.0f}",
+                f"{c['compression_ratio']:.2f}",
+            ]
+        )
+    lines += _table(
+        [
+            "run",
+            "engine s",
+            "engine M entries/s",
+            "raw write s",
+            "raw M entries/s",
+            "engine / raw (goal >= 0.5)",
+            "file MB",
+            "raw bytes / file",
+        ],
+        rows,
+    )
+    if r.get("default_gzip4"):
+        d = r["default_gzip4"]
+        lines += [
+            f"Default (gzip 4 + shuffle): engine / raw-write throughput "
+            f"{d['engine_over_raw_throughput']:.2f}, engine / kernel-alone (2 threads) "
+            f"{d['engine_over_kernel_2t_throughput']:.3f}.",
+            "",
+        ]
+    if r["scaling"]:
+        lines += ["#### 4. Scaling (`renp-scan run` under `/usr/bin/time -v`, gzip 4)", ""]
+        base = next((s for s in r["scaling"] if "wall_s" in s and s["entries"] >= 1e8), None)
+        rows = []
+        for s in r["scaling"]:
+            if "skipped" in s:
+                rows.append([f"{s['entries']:.2g}", "skipped: " + s["skipped"], "", "", "", ""])
+                continue
+            per = s["wall_s"] / s["entries"] * 1e9
+            rel = (per / (base["wall_s"] / base["entries"] * 1e9)) if base else None
+            rows.append(
+                [
+                    f"{s['entries']:.3g}",
+                    f"{s['wall_s']:.1f}",
+                    f"{per:.1f}",
+                    _f(rel),
+                    f"{s['peak_rss_MiB']:.0f}",
+                    f"{s['file_bytes'] / 1e9:.2f}",
+                ]
+            )
+        lines += _table(
+            [
+                "entries",
+                "wall s",
+                "ns / entry",
+                "ns/entry relative to 1e8 run",
+                "peak RSS MiB",
+                "file GB",
+            ],
+            rows,
+        )
+    return lines
+
+
+def coldstart_section(p) -> list:
+    r = p["result"]
+    lines = ["### 5. Cold start", ""]
+    if "first_call" not in r:
+        return lines + ["(smoke run only)", ""]
+    fc = r["first_call"]
+    warm = sorted(w["first_call_s"] for w in fc["warm"])
+    lines += [
+        f"- First `spectrum` calls (Cs, both channels) in a fresh process: "
+        f"{fc['cold']['first_call_s']:.2f} s with an empty Numba cache (compile), "
+        f"{warm[len(warm) // 2]:.2f} s with the cache it wrote "
+        f"(ratio {fc['compile_over_warm_first_call']:.0f}); `import renp_scan` "
+        f"{fc['cold']['import_s']:.2f} s; cache: {fc['cache_after_cold']['index_files']} "
+        f"kernels, {fc['cache_after_cold']['bytes'] / 1e6:.1f} MB."
+    ]
+    if "cli" in r:
+        c = r["cli"]
+        lines += [
+            f"- `{c['command']}` with a warm cache: {c['warm_median_s']:.2f} s wall "
+            f"(goal <= {c['goal_s']:g} s: {_goal(c['meets_goal'])}); bare interpreter "
+            f"{c['python_start_s']:.2f} s, `import renp_scan` {c['import_renp_scan_s']:.2f} s; "
+            f"first run with an empty cache {c['cold_cache_s']:.1f} s."
+        ]
+    if "dask" in r:
+        d = r["dask"]
+        verdict = (
+            "rewrote nothing (no torn or stale entries)"
+            if d["fresh_process_compiled_nothing"]
+            else "**recompiled** (cache entries unusable)"
+        )
+        cold = ", ".join(f"{w['first_call_s']:.1f}" for w in d["cold"])
+        warm = ", ".join(f"{w['first_call_s']:.2f}" for w in d["warm"])
+        lines += [
+            f"- dask LocalCluster, 2 worker processes, one shared empty cache, first calls "
+            f"started together: first call {cold} s (each worker compiles once); "
+            f"after a restart (warm cache) {warm} s. Cache after: "
+            f"{d['cache_after_workers']['index_files']} index / "
+            f"{d['cache_after_workers']['data_files']} data files; a third fresh process "
+            f"then took {d['fresh_process_after']['first_call_s']:.2f} s and "
+            f"{verdict}."
+        ]
+    return lines + [""]
+
+
+def render(results) -> str:
+    lines = [BEGIN, ""]
+    if results:
+        lines += machine_section(results)
+    for name, fn in (
+        ("tf", tf_section),
+        ("kernel", kernel_section),
+        ("sweep", sweep_section),
+        ("coldstart", coldstart_section),
+    ):
+        if name in results:
+            lines += fn(results[name])
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def render_readme(results, path: Path) -> None:
+    """Replace the generated section of ``path`` (appended if the markers are missing)."""
+    path = Path(path)
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    block = render(results)
+    if BEGIN in text and END in text:
+        head = text[: text.index(BEGIN)]
+        tail = text[text.index(END) + len(END) :].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text)
+
+
+def throughput_plot(kernel_payload, path: Path) -> None:
+    """Points per second vs grid size, per mode, one panel per case."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in kernel_payload["result"]["rows"] if r["grid"] == "linear"]
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    fig, axes = plt.subplots(1, len(cases), figsize=(4.6 * len(cases), 4), squeeze=False)
+    styles = {
+        "kernel_1t": ("C0", "-", "kernel 1 thread"),
+        "kernel_2t": ("C0", "--", "kernel 2 threads"),
+        "numpy_1t": ("C1", "-", "NumPy 1 thread"),
+        "numpy_2t": ("C1", "--", "NumPy 2 threads"),
+        "mem_1t": ("C7", "-", "memory pass 1 thread"),
+        "mem_2t": ("C7", "--", "memory pass 2 threads"),
+    }
+    for ax, case in zip(axes[0], cases, strict=True):
+        sub = sorted((r for r in rows if r["case"] == case), key=lambda r: r["n"])
+        for key, (color, ls, label) in styles.items():
+            pts = [(r["n"], r["points_per_s"][key]) for r in sub if key in r["points_per_s"]]
+            if pts:
+                ax.loglog(
+                    *zip(*pts, strict=True), color=color, ls=ls, marker="o", ms=3, label=label
+                )
+        ax.set_title(
+            {"all_pairs": "I_ij, Delta_ij: all nine pairs"}.get(
+                case, f"Gamma(omega), {case} channel"
+            )
+        )
+        ax.set_xlabel("omega points")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("points / s")
+    axes[0][-1].legend(fontsize=7)
+    meta = kernel_payload["meta"]
+    fig.suptitle(f"{meta['machine']['cpu_model']}, {meta['date_utc'][:10]}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
