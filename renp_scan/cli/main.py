@@ -220,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("targets", help="list the available targets")
     p.set_defaults(func=_cmd_targets)
+
+    from .sensitivity import add_subcommands  # sensitivity, fit (analysis layer)
+
+    add_subcommands(sub)
     return parser
 
 
