@@ -49,6 +49,10 @@ class FitResult:
         of more than a few per point to mean much).
     normalization : str
         ``"fixed"`` or ``"free"``.
+    scan_m0_eV : ndarray, shape (J,)
+        The m0 grid [eV] every profile was first scanned on.
+    scan_deviance : ndarray, shape (H, J)
+        D on that grid for every hypothesis tried (the profile curves).
     """
 
     best: ProfileResult
@@ -60,6 +64,8 @@ class FitResult:
     dof: int
     p_value: float
     normalization: str
+    scan_m0_eV: np.ndarray
+    scan_deviance: np.ndarray
 
     def summary(self) -> str:
         """A few human-readable lines."""
@@ -119,7 +125,67 @@ def fit_counts(source: RateSource, plan: ResolvedPlan, counts, hypotheses=None,
         intervals=tuple(intervals),
         dchi2_to_best=tuple(p.deviance - best.deviance for p in profiles),
         deviance=best.deviance, dof=dof, p_value=float(chi2.sf(best.deviance, dof)),
-        normalization=normalization)
+        normalization=normalization, scan_m0_eV=np.asarray(source.m0_scan_eV, dtype=float),
+        scan_deviance=np.array([c.scan_deviance for c in curves]))
+
+
+def fit_dataset(result: FitResult, plan: ResolvedPlan, counts, attrs=None):
+    """A fit result as an xarray.Dataset (units and long_name on every variable).
+
+    Parameters
+    ----------
+    result : FitResult
+    plan : ResolvedPlan
+        The plan the counts belong to.
+    counts : array_like, shape (K,)
+        The counts fitted.
+    attrs : dict, optional
+        Extra provenance.
+    """
+    import xarray as xr
+
+    labels = [f"{p.hierarchy}/{p.nature}" for p in result.profiles]
+    dims = ("hypothesis",)
+    data = {
+        "m0_best": (dims, [p.m0_eV for p in result.profiles],
+                    {"units": "eV", "long_name": "best-fit smallest mass m0 per hypothesis"}),
+        "deviance_min": (dims, [p.deviance for p in result.profiles],
+                         {"units": "1", "long_name": "minimum Poisson deviance per hypothesis"}),
+        "dchi2_to_best": (dims, list(result.dchi2_to_best),
+                          {"units": "1", "long_name": "deviance minimum minus the best one"}),
+        "normalization_best": (dims, [p.normalization for p in result.profiles],
+                               {"units": "1", "long_name": "signal scale at the best fit"}),
+        "interval_low": (dims, [iv.low_eV for iv in result.intervals],
+                         {"units": "eV", "long_name": "lower end of the likelihood-ratio "
+                                                      "interval on m0"}),
+        "interval_high": (dims, [iv.high_eV for iv in result.intervals],
+                          {"units": "eV", "long_name": "upper end of the likelihood-ratio "
+                                                       "interval on m0"}),
+        "deviance_scan": (("hypothesis", "m0_scan"), result.scan_deviance,
+                          {"units": "1", "long_name": "Poisson deviance D(m0) on the scan grid"}),
+        "counts": (("point",), np.asarray(counts, dtype=float),
+                   {"units": "1", "long_name": "counts fitted at omega_k"}),
+        "plan_omega": (("point",), plan.omega_eV.copy(),
+                       {"units": "eV", "long_name": "laser-fixed photon energy omega_k"}),
+        "plan_time": (("point",), plan.time_s.copy(),
+                      {"units": "s", "long_name": "measuring time t_k at omega_k"}),
+    }
+    coords = {
+        "hypothesis": ("hypothesis", labels, {"units": "1",
+                       "long_name": "neutrino mass ordering / nature"}),
+        "m0_scan": ("m0_scan", result.scan_m0_eV, {"units": "eV",
+                    "long_name": "smallest mass grid of the profile scan"}),
+    }
+    ds = xr.Dataset(data, coords=coords)
+    ds.attrs.update({
+        "title": "RENP fit of m0 (Yoshimura & Sasao, arXiv:1310.6472)",
+        "best_hypothesis": f"{result.best.hierarchy}/{result.best.nature}",
+        "best_m0_eV": result.best.m0_eV, "interval_level_dchi2": result.interval.level,
+        "deviance": result.deviance, "dof": np.int64(result.dof), "p_value": result.p_value,
+        "normalization": result.normalization, "efficiency": float(plan.efficiency),
+        "background_Hz": float(plan.background_Hz)})
+    ds.attrs.update(attrs or {})
+    return ds
 
 
 def pseudo_counts(source: RateSource, plan: ResolvedPlan, hierarchy: str, nature: str,

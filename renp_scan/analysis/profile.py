@@ -157,6 +157,7 @@ class DevianceCurve:
         grid = self.source.m0_scan_eV
         dev = self(grid)
         self._grid, self._grid_dev = grid, dev
+        self.scan_deviance = dev
         i = int(np.argmin(dev))
         best_m0, best_dev, converged = float(grid[i]), float(dev[i]), True
         if grid.size > 1 and np.isfinite(best_dev):
