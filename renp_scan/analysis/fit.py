@@ -69,11 +69,12 @@ class FitResult:
 
     def summary(self) -> str:
         """A few human-readable lines."""
-        iv = self.interval
-        lo = f"{'<= ' if iv.low_at_limit else ''}{iv.low_eV:.6g}"
-        hi = f"{iv.high_eV:.6g}{' (range end)' if iv.high_at_limit else ''}"
-        lines = [f"best: {self.best.hierarchy}/{self.best.nature}, m0 = {self.best.m0_eV:.6g} eV, "
-                 f"Delta chi^2 = {iv.level:g} interval [{lo}, {hi}] eV"
+        iv, m0 = self.interval, self.best.m0_eV
+        low = "range end" if iv.low_at_limit else f"-{m0 - iv.low_eV:.3g}"
+        high = "range end" if iv.high_at_limit else f"+{iv.high_eV - m0:.3g}"
+        lines = [f"best: {self.best.hierarchy}/{self.best.nature}, m0 = {m0:.8g} eV "
+                 f"({low} / {high} eV); Delta chi^2 = {iv.level:g} interval "
+                 f"[{iv.low_eV:.8g}, {iv.high_eV:.8g}] eV"
                  + (" (disjoint regions also allowed)" if iv.disjoint else ""),
                  f"deviance {self.deviance:.6g} for {self.dof} degrees of freedom "
                  f"(p = {self.p_value:.3g})"]

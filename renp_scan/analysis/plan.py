@@ -373,6 +373,9 @@ class MeasurementPlan:
             if np.any(bad):
                 raise InputError(where, f"gives omega = {omega[bad][0]:.9g} eV outside "
                                  f"(0, eps_eg) = (0, {eps:g}) eV of target {key}")
+        if self.values_eV and _merge(sources[0][1], MERGE_RTOL * eps).size < len(self.values_eV):
+            raise InputError("frequencies.values_eV", f"has values closer than {MERGE_RTOL:g} "
+                             "eps_eg (the same laser frequency twice)")
         if self.times_s is not None:
             order = np.argsort(sources[0][1])
             omega = sources[0][1][order]
