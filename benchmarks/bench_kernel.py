@@ -21,7 +21,7 @@ from renp_scan.kernels.phase_space import all_pairs_grid
 from renp_scan.model.spectrum import build_model
 
 from . import numpy_reference as npref
-from .common import median_time, repeats_for, split2
+from .common import interleaved_times, repeats_for, split2
 from .roofline import divider_costs, open_fractions, rate_floor_ns
 
 #: One target and one mass triple (Cs, NH, m0 = 10 meV, Majorana), both channels.
@@ -102,17 +102,19 @@ def rate_case(case, n, kind, repeats, costs, numpy_threads=(1, 2), budget=2e7) -
         "max_rel_diff_vs_numpy": _agreement(out, ref),
         "nan_count": int(np.isnan(out).sum()),
     }
-    t = {}
-    t["kernel_1t"] = median_time(lambda: kernel(omega, out), repeats, number)
-    t["kernel_2t"] = median_time(lambda: split2(kernel, omega, out), repeats, number)
-    t["mem_1t"] = median_time(lambda: mem(omega, buf), repeats, number)
-    t["mem_2t"] = median_time(lambda: split2(mem, omega, buf), repeats, number)
-    np_number = max(1, number // 20)
-    np_repeats = max(1, min(repeats, 3)) if n >= 10**8 else repeats
+    funcs = {
+        "kernel_1t": lambda: kernel(omega, out),
+        "kernel_2t": lambda: split2(kernel, omega, out),
+        "mem_1t": lambda: mem(omega, buf),
+        "mem_2t": lambda: split2(mem, omega, buf),
+    }
     if 1 in numpy_threads:
-        t["numpy_1t"] = median_time(lambda: numpy_rate(omega, ref), np_repeats, np_number)
+        funcs["numpy_1t"] = lambda: numpy_rate(omega, ref)
     if 2 in numpy_threads:
-        t["numpy_2t"] = median_time(lambda: split2(numpy_rate, omega, ref), np_repeats, np_number)
+        funcs["numpy_2t"] = lambda: split2(numpy_rate, omega, ref)
+    # NumPy is ~20-40x slower: fewer calls per run keep every mode's run similar in length
+    counts = {k: (max(1, number // 20) if k.startswith("numpy") else number) for k in funcs}
+    t = interleaved_times(funcs, min(repeats, 3) if n >= 10**8 else repeats, counts)
     res["timings"] = t
     res["ns_per_point"] = {k: v["median_s"] / n * 1e9 for k, v in t.items()}
     res["points_per_s"] = {k: n / v["median_s"] for k, v in t.items()}
@@ -165,18 +167,16 @@ def pairs_case(n, repeats, budget=2e6) -> dict:
         "max_rel_diff_vs_numpy": max(_agreement(out_i, ref_i), _agreement(out_d, ref_d)),
         "nan_count": int(np.isnan(out_i).sum() + np.isnan(out_d).sum()),
     }
-    t = {
-        "kernel_1t": median_time(lambda: kernel(omega, out_i, out_d), repeats, number),
-        "kernel_2t": median_time(lambda: split2(kernel, omega, out_i, out_d), repeats, number),
-        "mem_1t": median_time(lambda: mem(buf), repeats, number),
-        "mem_2t": median_time(lambda: split2(mem, buf), repeats, number),
-        "numpy_1t": median_time(
-            lambda: numpy_pairs(omega, ref_i, ref_d), repeats, max(1, number // 20)
-        ),
-        "numpy_2t": median_time(
-            lambda: split2(numpy_pairs, omega, ref_i, ref_d), repeats, max(1, number // 20)
-        ),
+    funcs = {
+        "kernel_1t": lambda: kernel(omega, out_i, out_d),
+        "kernel_2t": lambda: split2(kernel, omega, out_i, out_d),
+        "mem_1t": lambda: mem(buf),
+        "mem_2t": lambda: split2(mem, buf),
+        "numpy_1t": lambda: numpy_pairs(omega, ref_i, ref_d),
+        "numpy_2t": lambda: split2(numpy_pairs, omega, ref_i, ref_d),
     }
+    counts = {k: (max(1, number // 20) if k.startswith("numpy") else number) for k in funcs}
+    t = interleaved_times(funcs, repeats, counts)
     res["timings"] = t
     res["ns_per_point"] = {k: v["median_s"] / n * 1e9 for k, v in t.items()}
     res["points_per_s"] = {k: n / v["median_s"] for k, v in t.items()}

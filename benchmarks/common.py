@@ -73,6 +73,36 @@ def median_time(func, repeats=5, number=1, warmup=1) -> dict:
     }
 
 
+def interleaved_times(funcs: dict, repeats=5, number=1, warmup=1) -> dict:
+    """Like :func:`median_time` for several functions, timed round-robin.
+
+    Each repeat times every function once in turn, so a load spike from other users
+    of the machine hits the kernel and its baselines alike and their ratio survives.
+    ``number`` may be an int or a dict giving each function its own call count.
+    """
+    counts = number if isinstance(number, dict) else dict.fromkeys(funcs, number)
+    for func in funcs.values():
+        for _ in range(warmup):
+            func()
+    times = {name: [] for name in funcs}
+    for _ in range(repeats):
+        for name, func in funcs.items():
+            start = time.perf_counter()
+            for _ in range(counts[name]):
+                func()
+            times[name].append((time.perf_counter() - start) / counts[name])
+    return {
+        name: {
+            "median_s": float(np.median(t)),
+            "min_s": float(min(t)),
+            "max_s": float(max(t)),
+            "repeats": repeats,
+            "number": counts[name],
+        }
+        for name, t in times.items()
+    }
+
+
 def repeats_for(n_points: int, budget_points: float = 2e7) -> int:
     """Calls per timing run so that one run covers about ``budget_points`` points."""
     return max(1, int(budget_points // max(1, n_points)))
