@@ -145,3 +145,59 @@ def test_toys_depend_on_the_seed_only(spline):
     with pytest.raises(InputError) as err:
         run_toys(spline, p, truth, n_toys=0)
     assert err.value.field == "n_toys"
+
+
+def test_cli_fit_counts_file_and_pseudo_data(tmp_path):
+    import shutil
+    import subprocess
+
+    from renp_scan.analysis.io import FIT_FORMAT, read_result
+    from renp_scan.analysis.plan import parse_plan
+    from renp_scan.sweep.engine import run_scan
+    from renp_scan.sweep.scanfile import parse_scan
+
+    exe = shutil.which("renp-scan")
+    if exe is None:
+        pytest.skip("renp-scan entry point not installed")
+    scan = ('[scan]\nname = "cli_fit"\ntargets = ["Cs"]\nhierarchies = ["NH", "IH"]\n'
+            'natures = ["majorana"]\nchannels = ["nucleus"]\n[m0]\nstart_eV = 0.0\n'
+            "stop_eV = 0.2\ncount = 41\n[omega]\nstart_eV = 0.40\nstop_eV = 0.62\ncount = 6\n")
+    run_scan(parse_scan(scan), tmp_path / "cube.h5", workers=1, progress=False)
+    plan_text = ('[plan]\nname = "fit"\ntarget = "Cs"\n[frequencies]\n[[frequencies.uniform]]\n'
+                 "start_eV = 0.40\nstop_eV = 0.62\ncount = 6\n[exposure]\n"
+                 "time_per_point_s = 1000.0\nbackground_Hz = 2.0\nefficiency = 0.5\n")
+    (tmp_path / "plan.toml").write_text(plan_text)
+    plan = parse_plan(plan_text).resolve()
+    source = SplineRates(RateTable.from_cube(tmp_path / "cube.h5", "Cs"))
+    counts = pseudo_counts(source, plan, "IH", "majorana", 0.06, np.random.default_rng(5))
+    rows = "\n".join(f"{float(w)!r},{int(c)}" for w, c in zip(plan.omega_eV, counts))
+    (tmp_path / "counts.csv").write_text("omega_eV,counts\n" + rows + "\n")
+
+    def run(*args):
+        return subprocess.run([exe, "fit", "cube.h5", "--plan", "plan.toml", *args],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    proc = run("--counts", "counts.csv", "-o", "fit.h5")
+    assert proc.returncode == 0, proc.stderr
+    assert "best: " in proc.stdout
+    back = read_result(tmp_path / "fit.h5", FIT_FORMAT)
+    direct = fit_counts(source, plan, counts)
+    assert back.attrs["best_hypothesis"] == f"{direct.best.hierarchy}/{direct.best.nature}"
+    assert back.attrs["best_m0_eV"] == pytest.approx(direct.best.m0_eV, abs=1e-9)
+    np.testing.assert_array_equal(back["counts"].values, counts)
+    assert back["interval_low"].attrs["units"] == "eV"
+
+    proc = run("--asimov", "NH", "majorana", "0.1")
+    assert proc.returncode == 0, proc.stderr
+    import re
+
+    found = re.search(r"best: (\w+)/(\w+), m0 = ([0-9.e+-]+) eV", proc.stdout)
+    assert found and found.group(1, 2) == ("NH", "majorana")
+    assert float(found.group(3)) == pytest.approx(0.1, abs=1e-6)
+    proc = run("--asimov", "NH", "majorana", "0.1", "--seed", "1")
+    assert proc.returncode == 0 and "pseudo-data (seed 1)" in proc.stdout
+    proc = run("--asimov", "NH", "dirac", "0.1")
+    assert proc.returncode == 2 and proc.stderr.startswith("renp-scan: error: asimov: ")
+    (tmp_path / "short.csv").write_text("omega_eV,counts\n0.4,3\n")
+    proc = run("--counts", "short.csv")
+    assert proc.returncode == 2 and "error: counts.omega_eV: " in proc.stderr
