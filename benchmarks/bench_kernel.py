@@ -22,7 +22,7 @@ from renp_scan.model.spectrum import build_model
 
 from . import numpy_reference as npref
 from .common import interleaved_times, repeats_for, split2
-from .roofline import divider_costs, open_fractions, rate_floor_ns
+from .roofline import divider_costs, open_fractions, rate_floor_ns, vector_census
 
 #: One target and one mass triple (Cs, NH, m0 = 10 meV, Majorana), both channels.
 CASES = {
@@ -209,4 +209,7 @@ def run(mode="quick") -> dict:
             )
     for n in PAIR_SIZES[mode]:
         rows.append(pairs_case(n, repeats, budget=budget / 10))
-    return {"divider_costs": costs, "rows": rows}
+    result = {"divider_costs": costs, "rows": rows}
+    if mode != "smoke":  # a compile in a subprocess: seconds, too slow for the smoke test
+        result["vector_census"] = vector_census()
+    return result

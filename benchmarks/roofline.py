@@ -71,3 +71,52 @@ def open_fractions(omega, eps_eg, masses, w_kin, w_maj) -> tuple[list, float]:
 def rate_floor_ns(fractions, any_fraction, costs) -> float:
     """Divider-bound time per point [ns] of the rate kernel (see module docstring)."""
     return sum(fractions) * costs["sqrt_ns"] + any_fraction * 2.0 * costs["div_ns"]
+
+
+_CENSUS = r"""
+import collections, json, re
+import numpy as np
+from renp_scan.kernels import rate
+from renp_scan.model.spectrum import build_model
+m = build_model("Cs", 0.01, "NH", True, "core")
+o = np.linspace(0.01, 1.3, 5000)
+m.evaluate(o, np.empty(o.size))
+out = {}
+for name in ("_add_pair", "_add_pair_masked", "_point_factors", "_finish", "_closing_d"):
+    f = getattr(rate, name)
+    asm = f.inspect_asm(f.signatures[0])
+    c = collections.Counter()
+    for mnem, reg in re.findall(r"\n\s*(v\w+)\s+[^\n]*?%([xyz])mm", asm):
+        if re.search(r"sqrt|div|fn?m(add|sub)|mul|add|sub", mnem):
+            c[f"{mnem} {reg}mm"] += 1
+    out[name] = dict(sorted(c.items()))
+print(json.dumps(out))
+"""
+
+
+def vector_census() -> dict:
+    """Floating-point instructions in the machine code of the rate kernel's loops.
+
+    Compiled in a subprocess with an empty Numba cache (machine code of cached functions
+    cannot be inspected). ``ymm``/``zmm`` operands are the vectorised loop bodies (4/8
+    doubles); ``xmm`` with an ``sd`` suffix are scalar remainders. Static counts, not
+    executed counts: hardware counters are not available in this VM (no ``perf``).
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="renp-census-") as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+        proc = subprocess.run(
+            [sys.executable, "-W", "ignore", "-c", _CENSUS],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    if proc.returncode != 0:
+        return {"error": proc.stderr[-2000:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
