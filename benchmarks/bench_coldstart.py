@@ -69,7 +69,18 @@ if __name__ == "__main__":
         cold = client.run(first_call, time.time() + 1.0)
         client.restart()
         warm = client.run(first_call, time.time() + 1.0)
-    print(json.dumps({"cold": list(cold.values()), "warm": list(warm.values())}))
+        # the real engine on the cluster (workers restarted: cache warm, nothing imported)
+        import tempfile
+        from renp_scan.sweep.engine import run_scan
+        from renp_scan.sweep.scanfile import load_scan
+        client.restart()
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            report = run_scan(load_scan("scans/quick.toml"), tmp + "/quick.h5", scheduler=client,
+                              progress=False, handle_signals=False)
+            engine_s = time.perf_counter() - t0
+    print(json.dumps({"cold": list(cold.values()), "warm": list(warm.values()),
+                      "engine_quick_on_cluster_s": engine_s, "engine_entries": report.n_entries}))
 """
 
 

@@ -340,7 +340,9 @@ def coldstart_section(p) -> list:
             f"{d['cache_after_workers']['index_files']} index / "
             f"{d['cache_after_workers']['data_files']} data files; a third fresh process "
             f"then took {d['fresh_process_after']['first_call_s']:.2f} s and "
-            f"{verdict}."
+            f"{verdict}. `run_scan(scans/quick.toml, scheduler=client)` on the restarted "
+            f"cluster (warm cache): {d['engine_quick_on_cluster_s']:.2f} s for "
+            f"{d['engine_entries']} entries."
         ]
     return lines + [""]
 
