@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
+from .faults import kill_point
 from .layout import (
     BLOCK_DIM,
     DIMS,
@@ -138,6 +139,7 @@ class CubeWriter:
         self.layouts = layouts
         self._rate = {name: h5file[name][RATE] for name in layouts}
         self._done = {name: h5file[PROGRESS_GROUP][name][DONE] for name in layouts}
+        self._written = 0  # blocks stored by this session (numbers the test kill points)
 
     def done_mask(self, target: str) -> np.ndarray:
         """Boolean copy of ``target``'s done mask (one entry per block)."""
@@ -186,8 +188,11 @@ class CubeWriter:
         else:
             self._rate[target][layout.block_selection(index)] = data
         self._f.flush()
+        self._written += 1
+        kill_point("after-chunk", self._written)
         self._done[target][index] = 1
         self._f.flush()
+        kill_point("after-block", self._written)
 
     def _verify_done_chunks(self) -> int:
         """Clear done flags whose chunk is not in the file; return how many were cleared."""
@@ -216,13 +221,16 @@ class CubeWriter:
         self._f.attrs["complete"] = np.int8(1)
         self._f.attrs["finished_utc"] = utc_now()
         self.close()
+        kill_point("after-mark-complete")
         fd = os.open(self.path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+        kill_point("after-fsync")
         out_path = Path(out_path)
         os.replace(self.path, out_path)
+        kill_point("after-rename")
         try:
             dir_fd = os.open(out_path.parent, os.O_RDONLY)
         except OSError:
@@ -339,8 +347,9 @@ def open_partial(path, *, scan_sha256: str) -> CubeWriter:
                 "output",
                 f"{path} is the partial of a different scan (sha256 "
                 f"{attrs.get('scan_sha256')!s:.12}... vs {scan_sha256:.12}...); {hint}")
-        if int(attrs.get("complete", 0)) != 0:
-            raise InputError("output", f"{path} is marked complete but was not renamed; {hint}")
+        # complete = 1 in a partial: a run died between marking it complete and the
+        # rename. It is resumed like any partial (every block re-verified, then
+        # finished again), so the finished work is not lost.
         layouts = {name: read_layout(f[name]) for name in attrs["targets"]}
         writer = CubeWriter(f, path, layouts)
     except InputError:
@@ -350,6 +359,7 @@ def open_partial(path, *, scan_sha256: str) -> CubeWriter:
         f.close()
         raise InputError("output", f"the partial cube {path} is damaged ({exc}); {hint}") from None
     writer._verify_done_chunks()
+    f.attrs["complete"] = np.int8(0)
     f.attrs["run_sessions"] = np.int64(int(f.attrs.get("run_sessions", 1)) + 1)
     f.flush()
     return writer

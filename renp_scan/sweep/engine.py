@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cube.faults import kill_point
 from ..cube.layout import TargetLayout
 from ..cube.lock import LockFile
 from ..cube.reader import check_cube
@@ -583,9 +584,10 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
     _check_disk(out, spec)
     costs = preflight(spec)
     lock.acquire()
+    kill_point("after-lock")
     client = own_client = None
     writer = None
-    created = False
+    created = finished = False
     guard = _SignalGuard()
     try:
         if scheduler is not None:
@@ -605,6 +607,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                 root_attrs=physics_provenance(spec), dtype=spec.dtype,
                 compression=spec.compression, compression_level=spec.compression_level,
                 shuffle=spec.shuffle)
+        kill_point("after-create")
         todo = [(lay, np.flatnonzero(~writer.done_mask(name)), writer.codec(name))
                 for name, lay in writer.layouts.items()]
         n_todo = sum(len(idx) for _, idx, _ in todo)
@@ -630,7 +633,9 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
             guard.restore()
             bar.close()
         n_entries = sum(lay.n_entries for lay in writer.layouts.values())
+        kill_point("before-finalize")
         writer.finalize(out)
+        finished = True
     except _Stop as stop:
         done = writer.n_done() if writer is not None else 0
         total = writer.n_blocks() if writer is not None else 0
@@ -645,6 +650,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
             writer.close()
         if own_client is not None:
             own_client.close()
+        if finished:
+            kill_point("before-lock-release")
         lock.release()
     return RunReport(output=out, blocks_total=n_total, blocks_computed=computed[0],
                      n_entries=n_entries, seconds=time.perf_counter() - start,
