@@ -51,6 +51,10 @@ def _cmd_run(args) -> int:
     spec = load_scan(args.spec)
     report = run_scan(spec, args.output, workers=args.workers, scheduler=args.scheduler,
                       overwrite=args.overwrite, progress=not args.quiet)
+    if report.blocks_repaired:
+        n = report.blocks_repaired
+        print(f"{PROG}: note: the resumed partial flagged {n} block{'s' * (n != 1)} done "
+              f"without {'their' if n != 1 else 'its'} data; computed again", file=sys.stderr)
     resumed = report.blocks_total - report.blocks_computed
     note = f" ({resumed} of {report.blocks_total} blocks from the resumed partial)" \
         if resumed else ""

@@ -8,7 +8,8 @@ its dimensions attached as HDF5 dimension scales), holding:
   variables (see :data:`DIMS`, :data:`VARIABLE_ATTRS`);
 * a group ``/_progress/<target>`` with the per-block done mask ``done`` on dim
   ``block`` (uint8, one entry per chunk of ``rate``), which lets a killed run
-  resume;
+  resume, and ``crc32`` (uint32), the checksum of each stored chunk, which lets a
+  resume detect damaged data;
 * the file-level provenance attributes (see :mod:`renp_scan.cube.writer`).
 
 A *block* (the unit of work of the sweep engine) is exactly one HDF5 chunk of
@@ -44,6 +45,8 @@ PROGRESS_GROUP = "_progress"
 #: Name of the done-mask dataset and of its dimension.
 DONE = "done"
 BLOCK_DIM = "block"
+#: Per-block CRC-32 of the stored (filtered) chunk bytes, checked on resume.
+CRC = "crc32"
 
 #: (units, long_name) of every variable the layout writes.
 VARIABLE_ATTRS = {
@@ -58,6 +61,7 @@ VARIABLE_ATTRS = {
     "omega": ("eV", "photon energy omega"),
     BLOCK_DIM: ("1", "block (chunk of rate) index, C order over the chunk grid"),
     DONE: ("1", "1 where the block has been computed and flushed"),
+    CRC: ("1", "CRC-32 (zlib) of the block's stored chunk bytes, set before its done flag"),
 }
 
 #: Values of ``compression`` accepted by :func:`compression_options`.

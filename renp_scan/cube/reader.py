@@ -57,6 +57,17 @@ def _open_h5(path: Path, field: str) -> h5py.File:
         raise InputError(field, f"cannot open {path}: {exc}") from None
 
 
+#: What h5py raises on a file whose structure is damaged (missing objects, bad metadata).
+_DAMAGE = (KeyError, ValueError, TypeError, OSError, RuntimeError, IndexError)
+
+
+def _damaged(field: str, path: Path, exc: BaseException) -> InputError:
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return InputError(field, f"{path} is a damaged renp_scan cube ({detail}); if it is a "
+                      "partial, rerun with --overwrite to start again, else recompute or "
+                      "copy it again")
+
+
 def _check_format(f, path: Path, field: str) -> None:
     fmt = f.attrs.get("format")
     if fmt != FORMAT_NAME:
@@ -88,9 +99,16 @@ def check_cube(path, field: str = "cube") -> list[str]:
     path = Path(path)
     with _open_h5(path, field) as f:
         _check_format(f, path, field)
-        targets = [str(t) for t in f.attrs["targets"]]
-        if int(f.attrs.get("complete", 0)) != 1:
-            done, total = _done_counts(f, targets)
+        try:
+            targets = [str(t) for t in f.attrs["targets"]]
+            for name in targets:
+                f[name][RATE]  # noqa: B018  (an access check: raises if the group is gone)
+            complete = int(f.attrs.get("complete", 0)) == 1
+            if not complete:
+                done, total = _done_counts(f, targets)
+        except _DAMAGE as exc:
+            raise _damaged(field, path, exc) from None
+        if not complete:
             raise InputError(field, f"{path} is an unfinished partial cube ({done} of {total} "
                              "blocks done); rerun the same `renp-scan run` command to complete it")
     return targets
@@ -122,7 +140,10 @@ def open_cube(path, atom: str | None = None):
         atom = targets[0]
     if atom not in targets:
         raise InputError("atom", f"target {atom!r} is not in the cube; it holds {targets}")
-    return xr.open_dataset(path, engine="h5netcdf", group=atom)
+    try:
+        return xr.open_dataset(path, engine="h5netcdf", group=atom)
+    except _DAMAGE as exc:
+        raise _damaged("cube", Path(path), exc) from None
 
 
 def describe_cube(path) -> dict:
@@ -139,37 +160,45 @@ def describe_cube(path) -> dict:
     path = Path(path)
     with _open_h5(path, "cube") as f:
         _check_format(f, path, "cube")
-        targets = [str(t) for t in f.attrs["targets"]]
-        done, total = _done_counts(f, targets)
-        info = {
-            "path": str(path),
-            "file_bytes": os.path.getsize(path),
-            "complete": int(f.attrs.get("complete", 0)) == 1,
-            "blocks_done": done,
-            "blocks_total": total,
-            "attrs": {k: _plain(v) for k, v in f.attrs.items()},
-            "targets": [],
-        }
-        for name in targets:
-            g = f[name]
-            layout = read_layout(g)
-            rate = g[RATE]
-            info["targets"].append({
-                "name": name,
-                "shape": tuple(rate.shape),
-                "chunks": tuple(rate.chunks),
-                "dtype": str(rate.dtype),
-                "compression": _filter_names(rate),
-                "axes": {
-                    "hierarchy": list(layout.hierarchies),
-                    "nature": list(layout.natures),
-                    "channel": list(layout.channels),
-                    "phase": layout.phases_rad.tolist(),
-                    "m0": layout.m0_eV,
-                    "omega": layout.omega_eV,
-                },
-                "attrs": {k: _plain(v) for k, v in g.attrs.items()},
-            })
+        try:
+            return _describe(f, path)
+        except _DAMAGE as exc:
+            raise _damaged("cube", path, exc) from None
+
+
+def _describe(f, path: Path) -> dict:
+    """The body of :func:`describe_cube` on an open, format-checked file."""
+    targets = [str(t) for t in f.attrs["targets"]]
+    done, total = _done_counts(f, targets)
+    info = {
+        "path": str(path),
+        "file_bytes": os.path.getsize(path),
+        "complete": int(f.attrs.get("complete", 0)) == 1,
+        "blocks_done": done,
+        "blocks_total": total,
+        "attrs": {k: _plain(v) for k, v in f.attrs.items()},
+        "targets": [],
+    }
+    for name in targets:
+        g = f[name]
+        layout = read_layout(g)
+        rate = g[RATE]
+        info["targets"].append({
+            "name": name,
+            "shape": tuple(rate.shape),
+            "chunks": tuple(rate.chunks),
+            "dtype": str(rate.dtype),
+            "compression": _filter_names(rate),
+            "axes": {
+                "hierarchy": list(layout.hierarchies),
+                "nature": list(layout.natures),
+                "channel": list(layout.channels),
+                "phase": layout.phases_rad.tolist(),
+                "m0": layout.m0_eV,
+                "omega": layout.omega_eV,
+            },
+            "attrs": {k: _plain(v) for k, v in g.attrs.items()},
+        })
     return info
 
 

@@ -22,6 +22,7 @@ import os
 import platform
 import socket
 import sys
+import zlib
 from pathlib import Path
 
 import h5py
@@ -31,6 +32,7 @@ from ..errors import InputError
 from .faults import kill_point
 from .layout import (
     BLOCK_DIM,
+    CRC,
     DIMS,
     DONE,
     FORMAT_NAME,
@@ -118,6 +120,9 @@ def _write_target(f, layout: TargetLayout, attrs: dict, dtype, filters: dict) ->
     done = p.create_dataset(DONE, data=np.zeros(layout.n_blocks, dtype=np.uint8))
     done.dims[0].attach_scale(block)
     _set_var_attrs(done, DONE)
+    crc = p.create_dataset(CRC, data=np.zeros(layout.n_blocks, dtype=np.uint32))
+    crc.dims[0].attach_scale(block)
+    _set_var_attrs(crc, CRC)
 
 
 class CubeWriter:
@@ -139,7 +144,10 @@ class CubeWriter:
         self.layouts = layouts
         self._rate = {name: h5file[name][RATE] for name in layouts}
         self._done = {name: h5file[PROGRESS_GROUP][name][DONE] for name in layouts}
+        self._crc = {name: h5file[PROGRESS_GROUP][name][CRC] for name in layouts}
         self._written = 0  # blocks stored by this session (numbers the test kill points)
+        #: Done flags cleared on resume because their chunk was never stored.
+        self.repaired = 0
 
     def done_mask(self, target: str) -> np.ndarray:
         """Boolean copy of ``target``'s done mask (one entry per block)."""
@@ -182,11 +190,15 @@ class CubeWriter:
             already encoded by :meth:`codec` (stored as is).
         """
         layout = self.layouts[target]
+        offset = layout.block_offset(index)
         if isinstance(data, bytes):
-            offset = layout.block_offset(index)
             self._rate[target].id.write_direct_chunk(offset, data, filter_mask=0)
+            crc = zlib.crc32(data)
         else:
             self._rate[target][layout.block_selection(index)] = data
+            self._f.flush()  # the chunk leaves HDF5's chunk cache for the file
+            crc = zlib.crc32(self._rate[target].id.read_direct_chunk(offset)[1])
+        self._crc[target][index] = crc
         self._f.flush()
         self._written += 1
         kill_point("after-chunk", self._written)
@@ -194,20 +206,48 @@ class CubeWriter:
         self._f.flush()
         kill_point("after-block", self._written)
 
-    def _verify_done_chunks(self) -> int:
-        """Clear done flags whose chunk is not in the file; return how many were cleared."""
-        cleared = 0
+    def audit(self) -> list[tuple[str, int]]:
+        """Check every block flagged done (reads only); return the flagged but unstored ones.
+
+        A flagged block whose chunk is stored must have the CRC-32 recorded when it
+        was written; any mismatch means the file was damaged after the fact.
+
+        Returns
+        -------
+        list of (str, int)
+            (target, block) flagged done whose chunk was never stored (possible
+            after a power cut reorders writes): they must be computed again.
+
+        Raises
+        ------
+        InputError
+            ``field="output"`` naming the damaged blocks.
+        """
+        unstored, damaged = [], []
         for name, layout in self.layouts.items():
             rate_id = self._rate[name].id
-            done = self._done[name]
-            for index in np.flatnonzero(done[...]):
-                info = rate_id.get_chunk_info_by_coord(layout.block_offset(int(index)))
+            crcs = self._crc[name][...]
+            for index in np.flatnonzero(self._done[name][...]):
+                offset = layout.block_offset(int(index))
+                info = rate_id.get_chunk_info_by_coord(offset)
                 if info.byte_offset is None or info.size == 0:
-                    done[int(index)] = 0
-                    cleared += 1
-        if cleared:
-            self._f.flush()
-        return cleared
+                    unstored.append((name, int(index)))
+                    continue
+                mask, stored = rate_id.read_direct_chunk(offset)
+                if mask != 0 or zlib.crc32(stored) != int(crcs[index]):
+                    damaged.append(f"{name} block {int(index)}")
+        if damaged:
+            more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+            raise InputError("output", f"the partial cube {self.path} is damaged: stored data "
+                             f"of {', '.join(damaged[:3])}{more} fails its CRC-32 check; "
+                             "pass --overwrite to start again")
+        return unstored
+
+    def clear_done(self, blocks) -> None:
+        """Clear the done flags of ``blocks`` ((target, index) pairs) so they are recomputed."""
+        for name, index in blocks:
+            self._done[name][index] = 0
+        self._f.flush()
 
     def finalize(self, out_path) -> Path:
         """Check completeness, mark the file complete and rename it atomically to ``out_path``."""
@@ -319,8 +359,81 @@ def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype
     return CubeWriter(f, path, {lay.name: lay for lay in layouts})
 
 
-def open_partial(path, *, scan_sha256: str) -> CubeWriter:
-    """Reopen ``OUT.partial`` to resume it; InputError if it belongs elsewhere.
+def _same_value(stored, expected) -> bool:
+    if isinstance(expected, str) or isinstance(stored, (str, bytes)):
+        stored = stored.decode("utf-8") if isinstance(stored, bytes) else stored
+        return isinstance(stored, str) and stored == expected
+    stored, expected = np.asarray(stored), np.asarray(expected)
+    return (stored.shape == expected.shape and stored.dtype.kind in "biuf"
+            and bool(np.array_equal(stored, expected)))
+
+
+def _check_attrs(where: str, attrs, expected: dict, path: Path, hint: str) -> None:
+    for key, value in expected.items():
+        if key not in attrs or not _same_value(attrs[key], value):
+            stored = attrs.get(key, "(missing)")
+            raise InputError("output", f"the partial cube {path} was started with other data: "
+                             f"{where} attribute {key!r} is {_short(stored)} in the file but "
+                             f"{_short(value)} now (damaged, or renp_scan or its data files "
+                             f"changed since); {hint}")
+
+
+def _short(value) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_layout(stored: TargetLayout, expected: TargetLayout, path: Path, hint: str) -> None:
+    for axis in ("hierarchies", "natures", "channels"):
+        if tuple(getattr(stored, axis)) != tuple(getattr(expected, axis)):
+            raise InputError("output", f"the partial cube {path} is damaged: its {axis} of "
+                             f"target {stored.name} differ from the scan's; {hint}")
+    for axis in ("phases_rad", "m0_eV", "omega_eV"):
+        a, b = np.asarray(getattr(stored, axis)), np.asarray(getattr(expected, axis))
+        if a.shape != b.shape or not np.array_equal(a, b):
+            raise InputError("output", f"the partial cube {path} is damaged: its {axis} axis "
+                             f"of target {stored.name} differs from the scan's; {hint}")
+
+
+def _check_partial(f, path: Path, scan_sha256: str, layouts, root_attrs, target_attrs, dtype,
+                   hint: str) -> dict:
+    """Read-only checks of an open partial; return its layouts by target."""
+    attrs = f.attrs
+    if attrs.get("format") != FORMAT_NAME or attrs.get("format_version") != FORMAT_VERSION:
+        raise InputError("output", f"{path} is not a renp_scan cube of format version "
+                         f"{FORMAT_VERSION}; {hint}")
+    if attrs.get("scan_sha256") != scan_sha256:
+        raise InputError(
+            "output",
+            f"{path} is the partial of a different scan (sha256 "
+            f"{attrs.get('scan_sha256')!s:.12}... vs {scan_sha256:.12}...); {hint}")
+    names = [str(t) for t in attrs["targets"]]
+    stored = {name: read_layout(f[name]) for name in names}
+    if layouts is not None:
+        expected = {lay.name: lay for lay in layouts}
+        if names != list(expected):
+            raise InputError("output", f"the partial cube {path} is damaged: it holds targets "
+                             f"{names}, the scan {list(expected)}; {hint}")
+        for name in names:
+            _check_layout(stored[name], expected[name], path, hint)
+    if dtype is not None:
+        for name in names:
+            if f[name][RATE].dtype != np.dtype(dtype):
+                raise InputError("output", f"the partial cube {path} is damaged: rate of "
+                                 f"{name} is {f[name][RATE].dtype}, the scan says {dtype}; {hint}")
+    _check_attrs("file", attrs, root_attrs or {}, path, hint)
+    for name, expected_attrs in (target_attrs or {}).items():
+        _check_attrs(f"target {name}", f[name].attrs, expected_attrs, path, hint)
+    return stored
+
+
+def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | None = None,
+                 target_attrs: dict | None = None, dtype=None) -> CubeWriter:
+    """Reopen ``OUT.partial`` to resume it; InputError if it belongs elsewhere or is damaged.
+
+    Every check runs on a read-only handle first, so a refused partial is left
+    exactly as it was. Then the blocks flagged done are verified (stored chunk,
+    CRC-32; see :meth:`CubeWriter.verify`).
 
     Parameters
     ----------
@@ -328,38 +441,54 @@ def open_partial(path, *, scan_sha256: str) -> CubeWriter:
         The partial file.
     scan_sha256 : str
         sha256 of the scan file of this run; a partial from another scan is refused.
+    layouts : sequence of TargetLayout, optional
+        The scan's targets and axes (chunk sizes are not compared: a partial keeps
+        its own). Any difference in target order, labels or grid values is damage.
+    root_attrs, target_attrs : dict, optional
+        Provenance the partial must hold unchanged (file attributes; per-target
+        attributes), e.g. the physics constants and oscillation data: a resume must
+        never mix blocks computed from different data.
+    dtype : str, optional
+        Storage type ``rate`` must have.
     """
     path = Path(path)
     register_filter_plugins()
-    hint = "delete it or pass --overwrite to start again"
+    hint = "pass --overwrite to start again"
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise InputError("output", f"cannot reopen the partial cube {path}: damaged or not "
+                         f"HDF5 ({_one_line(exc)}); {hint}") from None
+    try:
+        with f:
+            stored = _check_partial(f, path, scan_sha256, layouts, root_attrs, target_attrs,
+                                    dtype, hint)
+            unstored = CubeWriter(f, path, stored).audit()
+    except InputError:
+        raise
+    except (KeyError, ValueError, TypeError, OSError, RuntimeError) as exc:
+        raise InputError("output", f"the partial cube {path} is damaged ({_one_line(exc)}); "
+                         f"{hint}") from None
     try:
         f = h5py.File(path, "r+")
     except OSError as exc:
-        raise InputError("output",
-                         f"cannot reopen the partial cube {path} ({exc}); {hint}") from None
+        raise InputError("output", f"cannot reopen the partial cube {path} for writing "
+                         f"({_one_line(exc)}); {hint}") from None
     try:
-        attrs = f.attrs
-        if attrs.get("format") != FORMAT_NAME or attrs.get("format_version") != FORMAT_VERSION:
-            raise InputError("output", f"{path} is not a renp_scan cube of format version "
-                             f"{FORMAT_VERSION}; {hint}")
-        if attrs.get("scan_sha256") != scan_sha256:
-            raise InputError(
-                "output",
-                f"{path} is the partial of a different scan (sha256 "
-                f"{attrs.get('scan_sha256')!s:.12}... vs {scan_sha256:.12}...); {hint}")
+        writer = CubeWriter(f, path, stored)
+        writer.clear_done(unstored)
+        writer.repaired = len(unstored)
         # complete = 1 in a partial: a run died between marking it complete and the
-        # rename. It is resumed like any partial (every block re-verified, then
+        # rename. It is resumed like any partial (every block verified above, then
         # finished again), so the finished work is not lost.
-        layouts = {name: read_layout(f[name]) for name in attrs["targets"]}
-        writer = CubeWriter(f, path, layouts)
-    except InputError:
+        f.attrs["complete"] = np.int8(0)
+        f.attrs["run_sessions"] = np.int64(int(f.attrs.get("run_sessions", 1)) + 1)
+        f.flush()
+    except BaseException:
         f.close()
         raise
-    except (KeyError, ValueError, OSError) as exc:
-        f.close()
-        raise InputError("output", f"the partial cube {path} is damaged ({exc}); {hint}") from None
-    writer._verify_done_chunks()
-    f.attrs["complete"] = np.int8(0)
-    f.attrs["run_sessions"] = np.int64(int(f.attrs.get("run_sessions", 1)) + 1)
-    f.flush()
     return writer
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -100,6 +100,9 @@ class RunReport:
         Wall time of the run [s].
     file_bytes : int
         Size of the finished file [bytes].
+    blocks_repaired : int
+        Blocks the resumed partial flagged done without their data (found by the
+        resume's check and computed again).
     """
 
     output: Path
@@ -108,6 +111,7 @@ class RunReport:
     n_entries: int
     seconds: float
     file_bytes: int
+    blocks_repaired: int = 0
 
 
 # ---------------------------------------------------------------- planning
@@ -597,14 +601,22 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                 client = scheduler
         if partial.exists() and overwrite:
             partial.unlink()
+        target_attrs = {t: target_attributes(t) for t in spec.targets}
+        root_attrs = physics_provenance(spec)
         if partial.exists():
-            writer = open_partial(partial, scan_sha256=spec.sha256)
+            # The partial must hold the same axes and the same physics data (constants,
+            # oscillation data, target levels) as this run computes with; the scan
+            # path may differ (the same file reached from another directory).
+            writer = open_partial(
+                partial, scan_sha256=spec.sha256,
+                layouts=[_whole_layout(spec, t) for t in spec.targets],
+                root_attrs={k: v for k, v in root_attrs.items() if k != "scan_path"},
+                target_attrs=target_attrs, dtype=spec.dtype)
         else:
             created = True
             writer = create_partial(
-                partial, plan_layouts(spec, costs, block_rows),
-                target_attrs={t: target_attributes(t) for t in spec.targets},
-                root_attrs=physics_provenance(spec), dtype=spec.dtype,
+                partial, plan_layouts(spec, costs, block_rows), target_attrs=target_attrs,
+                root_attrs=root_attrs, dtype=spec.dtype,
                 compression=spec.compression, compression_level=spec.compression_level,
                 shuffle=spec.shuffle)
         kill_point("after-create")
@@ -655,5 +667,5 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         lock.release()
     return RunReport(output=out, blocks_total=n_total, blocks_computed=computed[0],
                      n_entries=n_entries, seconds=time.perf_counter() - start,
-                     file_bytes=out.stat().st_size)
+                     file_bytes=out.stat().st_size, blocks_repaired=writer.repaired)
 
