@@ -239,8 +239,10 @@ def spectrum(
         Extractable fraction eta_omega(t) of eq. 18, in (0, 1] (paper: 1e-6).
     majorana_phases_rad : (float, float)
         (alpha21, alpha31) [rad]; matter only for channel "core" with Majorana neutrinos.
-    coulomb_model : {"thomas-fermi"}
-        Model of the Coulomb integrals (the paper's TF estimate).
+    coulomb_model : {"thomas-fermi", "valence"}
+        Model of the Coulomb integrals: the paper's Thomas-Fermi estimate (default,
+        eqs. 10, 15) or matrix elements between valence orbitals solved in the
+        TF-screened potential (paper Sec. II after eq. 16; ``docs/valence_coulomb.md``).
     oscillation_data : OscillationData, optional
         Replaces the package's NuFIT 6.0 data file.
     out : ndarray, optional
