@@ -340,10 +340,14 @@ def coldstart_section(p) -> list:
             f"{d['cache_after_workers']['index_files']} index / "
             f"{d['cache_after_workers']['data_files']} data files; a third fresh process "
             f"then took {d['fresh_process_after']['first_call_s']:.2f} s and "
-            f"{verdict}. `run_scan(scans/quick.toml, scheduler=client)` on the restarted "
-            f"cluster (warm cache): {d['engine_quick_on_cluster_s']:.2f} s for "
-            f"{d['engine_entries']} entries."
+            f"{verdict}."
         ]
+        if "engine_quick_on_cluster_s" in d:
+            lines[-1] += (
+                f" `run_scan(scans/quick.toml, scheduler=client)` on the restarted cluster "
+                f"(warm cache): {d['engine_quick_on_cluster_s']:.2f} s for "
+                f"{d['engine_entries']} entries."
+            )
     return lines + [""]
 
 
