@@ -1,8 +1,11 @@
 """The ``renp-scan`` command line: run, validate, info, plot, targets.
 
 Exit status: 0 success; 2 bad input (one line ``renp-scan: error: <field>: <message>``
-on stderr, no traceback, nothing left on disk); 130/143 a run stopped by
-SIGINT/SIGTERM (the partial cube is kept and the same command resumes it).
+on stderr, no traceback, nothing left on disk); 1 a run that could not store its
+cube (disk full, quota, file-size limit, I/O error: one line ``renp-scan: error:
+output: ...``; the partial is kept and the same command resumes it once the cause is
+fixed); 130/143 a run stopped by SIGINT/SIGTERM (the partial cube is kept and the
+same command resumes it).
 """
 
 from __future__ import annotations
@@ -233,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Entry point of ``renp-scan``; returns the exit status."""
+    from ..cube.space import StorageError
     from ..sweep.engine import ScanInterrupted
 
     try:
@@ -247,6 +251,10 @@ def main(argv=None) -> int:
         # stdout closed early (`renp-scan info CUBE | head`): stop quietly, like SIGPIPE.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except StorageError as exc:
+        # Disk full, quota, file-size limit, I/O error: not bad input; the partial is kept.
+        print(f"{PROG}: error: output: {exc.strerror}", file=sys.stderr)
+        return 1
     except OSError as exc:
         where = exc.filename if exc.filename is not None else "io"
         print(f"{PROG}: error: {where}: {exc.strerror or exc}", file=sys.stderr)

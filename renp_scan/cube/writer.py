@@ -18,7 +18,9 @@ against ``kill -9``:
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import os
+import re
 import platform
 import socket
 import sys
@@ -47,6 +49,7 @@ from .layout import (
     register_filter_plugins,
 )
 from .reader import read_layout
+from .space import SPACE_ERRNOS, SpaceGuard, StorageError
 
 _STR = h5py.string_dtype(encoding="utf-8")
 
@@ -125,6 +128,48 @@ def _write_target(f, layout: TargetLayout, attrs: dict, dtype, filters: dict) ->
     _set_var_attrs(crc, CRC)
 
 
+def _stray_chunks(rate_id, layout: TargetLayout) -> int:
+    """Count stored chunks that are not at a block corner (a damaged chunk index)."""
+    if rate_id.get_num_chunks() > layout.n_blocks:
+        return rate_id.get_num_chunks() - layout.n_blocks
+    chunks, shape = layout.chunks, layout.shape
+    strays = [0]
+
+    def visit(info):
+        offset = info.chunk_offset
+        if any(o % c or o >= n for o, c, n in zip(offset, chunks, shape, strict=True)):
+            strays[0] += 1
+
+    if hasattr(rate_id, "chunk_iter"):  # h5py >= 3.8 with HDF5 >= 1.12.3
+        rate_id.chunk_iter(visit)
+    return strays[0]
+
+
+class PartialWriteError(StorageError):
+    """HDF5 failed to store data in the partial (disk full, quota, I/O error).
+
+    The writer has already detached the file (see :meth:`CubeWriter.abandon`), so
+    the partial stays as it was after the last block stored before the failure.
+    """
+
+
+def _scratch_fd() -> int:
+    """A writable, truncatable file that is on no disk (memfd), or an unlinked temp file."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("renp-scan-abandoned")
+    import tempfile
+
+    with tempfile.TemporaryFile() as tmp:
+        return os.dup(tmp.fileno())
+
+
+def _errno_of(exc: BaseException) -> int:
+    if isinstance(exc, OSError) and exc.errno:
+        return exc.errno
+    found = re.search(r"errno = (\d+)", str(exc))
+    return int(found.group(1)) if found else errno.EIO
+
+
 class CubeWriter:
     """An open ``OUT.partial`` being filled block by block.
 
@@ -146,8 +191,13 @@ class CubeWriter:
         self._done = {name: h5file[PROGRESS_GROUP][name][DONE] for name in layouts}
         self._crc = {name: h5file[PROGRESS_GROUP][name][CRC] for name in layouts}
         self._written = 0  # blocks stored by this session (numbers the test kill points)
+        self._n_done = int(sum(np.count_nonzero(d[...]) for d in self._done.values()))
+        #: Optional :class:`~renp_scan.cube.space.SpaceGuard` consulted around each write.
+        self.guard: SpaceGuard | None = None
         #: Done flags cleared on resume because their chunk was never stored.
         self.repaired = 0
+        #: Set by :meth:`abandon`: the file must not be touched again.
+        self.abandoned = False
 
     def done_mask(self, target: str) -> np.ndarray:
         """Boolean copy of ``target``'s done mask (one entry per block)."""
@@ -159,7 +209,13 @@ class CubeWriter:
 
     def n_done(self) -> int:
         """Count the blocks already computed and flushed."""
-        return int(sum(np.count_nonzero(d[...]) for d in self._done.values()))
+        return self._n_done
+
+    def max_block_bytes(self) -> int:
+        """Upper bound on the stored size of one block [bytes] (compression may expand a bit)."""
+        largest = max(lay.chunk_rows * lay.chunk_cols * self._rate[name].dtype.itemsize
+                      for name, lay in self.layouts.items())
+        return int(largest * 1.1) + 2**16
 
     def codec(self, target: str) -> ChunkCodec | None:
         """Return the filters of ``target``'s ``rate`` as a :class:`ChunkCodec`, or None.
@@ -191,20 +247,58 @@ class CubeWriter:
         """
         layout = self.layouts[target]
         offset = layout.block_offset(index)
-        if isinstance(data, bytes):
-            self._rate[target].id.write_direct_chunk(offset, data, filter_mask=0)
-            crc = zlib.crc32(data)
-        else:
-            self._rate[target][layout.block_selection(index)] = data
-            self._f.flush()  # the chunk leaves HDF5's chunk cache for the file
-            crc = zlib.crc32(self._rate[target].id.read_direct_chunk(offset)[1])
-        self._crc[target][index] = crc
-        self._f.flush()
-        self._written += 1
-        kill_point("after-chunk", self._written)
-        self._done[target][index] = 1
-        self._f.flush()
+        if self.guard is not None:
+            self.guard.before_write(self._f.id.get_filesize())
+        try:
+            if isinstance(data, bytes):
+                self._rate[target].id.write_direct_chunk(offset, data, filter_mask=0)
+                crc = zlib.crc32(data)
+            else:
+                self._rate[target][layout.block_selection(index)] = data
+                self._f.flush()  # the chunk leaves HDF5's chunk cache for the file
+                crc = zlib.crc32(self._rate[target].id.read_direct_chunk(offset)[1])
+            self._crc[target][index] = crc
+            self._f.flush()
+            self._written += 1
+            kill_point("after-chunk", self._written)
+            self._done[target][index] = 1
+            self._f.flush()
+        except (OSError, RuntimeError) as exc:
+            raise self.abandon(exc, f"storing block {index} of {target}") from exc
+        self._n_done += 1
         kill_point("after-block", self._written)
+        if self.guard is not None:
+            self.guard.after_write()
+
+    def abandon(self, exc: BaseException, what: str) -> PartialWriteError:
+        """Detach and close the file after a failed write; return the error to raise.
+
+        After a failed write HDF5's in-memory state no longer matches the file, and
+        letting it flush on close could write a half-updated chunk index. So the
+        file descriptor is first pointed at an anonymous scratch file (in memory):
+        nothing more reaches the partial, which stays as it was after the last fully
+        stored block (the state a ``kill -9`` at that moment would leave, which a
+        resume handles), and HDF5 closes without errors.
+        """
+        try:
+            fd = self._f.id.get_vfd_handle()
+            scratch = _scratch_fd()
+            try:
+                os.dup2(scratch, fd)
+            finally:
+                os.close(scratch)
+        except (OSError, RuntimeError, ValueError, TypeError):
+            pass  # no descriptor to detach (closed, or not the sec2 driver)
+        self.abandoned = True
+        try:
+            self._f.close()
+        except (OSError, RuntimeError, ValueError):
+            # Still failing (e.g. the file-size limit applies to the scratch file too):
+            # the handle is left alone from now on; the partial on disk is not touched.
+            pass
+        code = _errno_of(exc)
+        reason = os.strerror(code) if code in SPACE_ERRNOS else _one_line(exc)
+        return PartialWriteError(code, f"{what} in {self.path} failed: {reason}")
 
     def audit(self) -> list[tuple[str, int]]:
         """Check every block flagged done (reads only); return the flagged but unstored ones.
@@ -226,6 +320,11 @@ class CubeWriter:
         unstored, damaged = [], []
         for name, layout in self.layouts.items():
             rate_id = self._rate[name].id
+            strays = _stray_chunks(rate_id, layout)
+            if strays:
+                raise InputError("output", f"the partial cube {self.path} is damaged: target "
+                                 f"{name} stores {strays} chunk(s) outside its block grid; "
+                                 "pass --overwrite to start again")
             crcs = self._crc[name][...]
             for index in np.flatnonzero(self._done[name][...]):
                 offset = layout.block_offset(int(index))
@@ -247,6 +346,7 @@ class CubeWriter:
         """Clear the done flags of ``blocks`` ((target, index) pairs) so they are recomputed."""
         for name, index in blocks:
             self._done[name][index] = 0
+            self._n_done -= 1
         self._f.flush()
 
     def finalize(self, out_path) -> Path:
@@ -254,17 +354,30 @@ class CubeWriter:
         for name, layout in self.layouts.items():
             missing = layout.n_blocks - int(np.count_nonzero(self._done[name][...]))
             chunks = self._rate[name].id.get_num_chunks()
+            if not missing and chunks != layout.n_blocks:
+                raise InputError("output", f"the partial cube {self.path} is damaged: target "
+                                 f"{name} stores {chunks} chunks for {layout.n_blocks} blocks; "
+                                 "pass --overwrite to start again")
             if missing or chunks != layout.n_blocks:
                 raise RuntimeError(f"cube {self.path} target {name}: {missing} blocks not done, "
                                    f"{chunks} of {layout.n_blocks} chunks stored; "
                                    "refusing to finish")
-        self._f.attrs["complete"] = np.int8(1)
-        self._f.attrs["finished_utc"] = utc_now()
-        self.close()
+        if self.guard is not None:
+            self.guard.release()  # the last flush and close need a little room
+        try:
+            self._f.attrs["complete"] = np.int8(1)
+            self._f.attrs["finished_utc"] = utc_now()
+            self.close()
+        except (OSError, RuntimeError) as exc:
+            raise self.abandon(exc, "finishing the cube") from exc
         kill_point("after-mark-complete")
         fd = os.open(self.path, os.O_RDONLY)
         try:
             os.fsync(fd)
+        except OSError as exc:
+            # e.g. EDQUOT or EIO reported late by a network file system
+            raise PartialWriteError(exc.errno or errno.EIO, f"writing {self.path} to disk "
+                                    f"failed: {exc.strerror or exc}") from exc
         finally:
             os.close(fd)
         kill_point("after-fsync")
@@ -285,7 +398,7 @@ class CubeWriter:
 
     def close(self) -> None:
         """Flush and close the file (idempotent); the partial stays on disk."""
-        if self._f.id.valid:
+        if self._f.id.valid and not self.abandoned:
             self._f.flush()
             self._f.close()
 
@@ -352,6 +465,11 @@ def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype
         for layout in layouts:
             _write_target(f, layout, target_attrs.get(layout.name, {}), np.dtype(dtype), filters)
         f.flush()
+    except (OSError, RuntimeError) as exc:
+        # A new partial holds no work yet: detach it (see CubeWriter.abandon) and remove it.
+        error = CubeWriter(f, path, {}).abandon(exc, "creating the partial cube")
+        path.unlink(missing_ok=True)
+        raise error from exc
     except BaseException:
         f.close()
         path.unlink(missing_ok=True)

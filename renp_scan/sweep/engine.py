@@ -40,7 +40,8 @@ import numpy as np
 from ..cube.faults import kill_point
 from ..cube.layout import TargetLayout
 from ..cube.lock import LockFile
-from ..cube.reader import check_cube
+from ..cube.reader import check_cube, describe_cube
+from ..cube.space import METADATA_HEADROOM, SpaceGuard, StorageError
 from ..cube.writer import create_partial, open_partial, stored_chunk_bytes
 from ..errors import InputError
 from .blocks import BlockTask, CostModel, choose_chunk, compute_block, fill_block, measure_cost
@@ -504,7 +505,7 @@ def _run_distributed(tasks, client, handle) -> None:
 # ---------------------------------------------------------------- run
 
 
-def _check_output(out: Path, overwrite: bool) -> None:
+def _check_output(out: Path, overwrite: bool, scan_sha256: str = "") -> None:
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise InputError("output", f"directory {parent} does not exist")
@@ -515,20 +516,54 @@ def _check_output(out: Path, overwrite: bool) -> None:
     if out.exists() and not overwrite:
         try:
             check_cube(out, field="output")
-            what = "is a finished cube"
+            same = describe_cube(out)["attrs"].get("scan_sha256") == scan_sha256
+            what = "is a finished cube of this same scan (nothing to do)" if same \
+                else "is a finished cube"
         except InputError:
             what = "exists and is not a finished renp_scan cube"
         raise InputError("output", f"{out} {what}; pass --overwrite to replace it")
 
 
-def _check_disk(out: Path, spec) -> None:
-    if spec.compression != "none":
-        return  # compressed size is unknown before computing; only an uncompressed cube is checked
-    need = spec.n_entries() * np.dtype(spec.dtype).itemsize
+#: omega points of the sample row compressed to estimate a cube's size before a run.
+SIZE_SAMPLE_POINTS = 4096
+
+
+def estimated_file_bytes(spec) -> int:
+    """Rough size of the finished cube [bytes], from one compressed sample row per target.
+
+    Exact for ``compression = "none"``; otherwise the raw size times the compression
+    ratio of the first m0 row's first :data:`SIZE_SAMPLE_POINTS` omega values (good to
+    a factor of about 2: enough to refuse a scan that cannot fit).
+    """
+    itemsize = np.dtype(spec.dtype).itemsize
+    total = 0
+    for target in spec.targets:
+        raw = math.prod(spec.shape(target)) * itemsize
+        if spec.compression == "none":
+            total += raw
+            continue
+        task = _task(spec, _whole_layout(spec, target), 0)
+        sample = BlockTask(**{**task.__dict__, "m0_eV": task.m0_eV[:1],
+                              "omega_eV": task.omega_eV[:SIZE_SAMPLE_POINTS]})
+        row = fill_block(sample, np.empty((1, len(sample.omega_eV))))
+        stored = stored_chunk_bytes(row.astype(spec.dtype), spec.dtype, spec.compression,
+                                    spec.compression_level, spec.shuffle)
+        total += int(raw * stored / (row.size * itemsize))
+    return total
+
+
+def _check_space(out: Path, spec, kept_bytes: int) -> None:
+    """Refuse a scan whose cube cannot fit in the free space of the output's file system.
+
+    ``kept_bytes`` is the size of a partial this run resumes (already on disk).
+    """
+    need = max(0, estimated_file_bytes(spec) + 2 * METADATA_HEADROOM - kept_bytes)
     free = shutil.disk_usage(out.parent if str(out.parent) else ".").free
     if need > free:
-        raise InputError("output", f"the uncompressed cube needs {need / 1e9:.3g} GB, "
-                         f"{out.parent} has {free / 1e9:.3g} GB free")
+        how = "" if spec.compression == "none" else f" (estimated, {spec.compression})"
+        raise InputError("output", f"the cube needs about {need / 1e9:.3g} GB{how} but "
+                         f"{out.parent if str(out.parent) else '.'} has {free / 1e9:.3g} GB "
+                         "free; shrink the grids, free space or write elsewhere")
 
 
 def partial_path(output) -> Path:
@@ -584,14 +619,15 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
     if block_rows is not None and (not isinstance(block_rows, int) or block_rows < 1):
         raise InputError("block_rows", f"must be an integer >= 1, got {block_rows!r}")
     workers = default_workers() if workers is None else workers
-    _check_output(out, overwrite)
-    _check_disk(out, spec)
+    _check_output(out, overwrite, spec.sha256)
     costs = preflight(spec)
+    _check_space(out, spec, partial.stat().st_size if partial.exists() and not overwrite else 0)
     lock.acquire()
     kill_point("after-lock")
     client = own_client = None
     writer = None
     created = finished = False
+    space = None
     guard = _SignalGuard()
     try:
         if scheduler is not None:
@@ -620,6 +656,10 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                 compression=spec.compression, compression_level=spec.compression_level,
                 shuffle=spec.shuffle)
         kill_point("after-create")
+        # Each block must fit before HDF5 sees it (HDF5 does not survive a failed write).
+        space = SpaceGuard(partial, writer.max_block_bytes())
+        space.open()
+        writer.guard = space
         todo = [(lay, np.flatnonzero(~writer.done_mask(name)), writer.codec(name))
                 for name, lay in writer.layouts.items()]
         n_todo = sum(len(idx) for _, idx, _ in todo)
@@ -645,6 +685,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
             guard.restore()
             bar.close()
         n_entries = sum(lay.n_entries for lay in writer.layouts.values())
+        space.close()  # gives the reserve back for the final flush
         kill_point("before-finalize")
         writer.finalize(out)
         finished = True
@@ -652,6 +693,18 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         done = writer.n_done() if writer is not None else 0
         total = writer.n_blocks() if writer is not None else 0
         raise ScanInterrupted(stop.signum, partial, done, total) from None
+    except StorageError as exc:
+        done = writer.n_done() if writer is not None else 0
+        total = writer.n_blocks() if writer is not None else 0
+        if created and done == 0:
+            if writer is not None:
+                writer.close()
+            partial.unlink(missing_ok=True)
+            kept = "nothing was kept; free space and run again"
+        else:
+            kept = (f"{done} of {total} blocks are kept in {partial}: free space (or raise "
+                    "the limit) and rerun the same command to resume")
+        raise type(exc)(exc.errno, f"{exc.strerror}; {kept}") from None
     except BaseException:
         if created and writer is not None and writer.n_done() == 0:
             writer.close()
@@ -660,6 +713,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
     finally:
         if writer is not None:
             writer.close()
+        if space is not None:
+            space.close()
         if own_client is not None:
             own_client.close()
         if finished:
