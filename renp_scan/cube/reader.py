@@ -7,7 +7,9 @@ Any file that is not a finished renp_scan cube of the supported format version
 
 from __future__ import annotations
 
+import errno
 import os
+import zlib
 from pathlib import Path
 
 import h5py
@@ -57,8 +59,11 @@ def _open_h5(path: Path, field: str) -> h5py.File:
         raise InputError(field, f"cannot open {path}: {exc}") from None
 
 
+#: errno values of a file system that has no POSIX locks (HDF5 cannot lock there).
+_NO_LOCKS = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP)
 #: What h5py raises on a file whose structure is damaged (missing objects, bad metadata).
-_DAMAGE = (KeyError, ValueError, TypeError, OSError, RuntimeError, IndexError)
+_DAMAGE = (KeyError, ValueError, TypeError, OSError, RuntimeError, IndexError, AttributeError,
+           zlib.error)
 
 
 def _damaged(field: str, path: Path, exc: BaseException) -> InputError:
@@ -141,7 +146,21 @@ def open_cube(path, atom: str | None = None):
     if atom not in targets:
         raise InputError("atom", f"target {atom!r} is not in the cube; it holds {targets}")
     try:
-        return xr.open_dataset(path, engine="h5netcdf", group=atom)
+        try:
+            return xr.open_dataset(path, engine="h5netcdf", group=atom)
+        except OSError as exc:
+            if not any(f"errno = {code}," in str(exc) for code in _NO_LOCKS):
+                raise
+        # A file system without POSIX locks (NFS without lockd): a finished cube is
+        # never written again, so reading it without HDF5's lock is safe.
+        import h5netcdf
+
+        handle = h5netcdf.File(path, "r", locking=False)
+        try:
+            return xr.open_dataset(xr.backends.H5NetCDFStore(handle, group=atom))
+        except BaseException:
+            handle.close()
+            raise
     except _DAMAGE as exc:
         raise _damaged("cube", Path(path), exc) from None
 

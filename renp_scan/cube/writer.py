@@ -52,6 +52,32 @@ from .reader import read_layout
 from .space import SPACE_ERRNOS, SpaceGuard, StorageError
 
 _STR = h5py.string_dtype(encoding="utf-8")
+#: errno values of a file system that has no POSIX locks (HDF5 cannot lock there).
+_NO_LOCKS = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP}
+#: What h5py and zlib raise on a file whose structure or data is damaged.
+_DAMAGE = (KeyError, ValueError, TypeError, OSError, RuntimeError, AttributeError, IndexError,
+           zlib.error)
+
+
+def open_locked(path, mode: str) -> h5py.File:
+    """``h5py.File(path, mode)``, without HDF5's own file lock where the file system has none.
+
+    HDF5 locks every file it opens; on file systems without POSIX locks (NFS without
+    lockd: ``ENOLCK``) that fails with "unable to lock file". The sweep holds
+    ``OUT.lock`` while it writes, which already keeps other runs away, so the file is
+    then opened unlocked, as ``HDF5_USE_FILE_LOCKING=FALSE`` would do.
+    """
+    try:
+        return h5py.File(path, mode)
+    except OSError as exc:
+        if "unable to lock file" not in str(exc):
+            raise
+        code = _errno_of(exc)
+        if code not in _NO_LOCKS:
+            # The lock is held: another program has the file open.
+            raise InputError("output", f"{path} is open in another program (its HDF5 file "
+                             f"lock is held: {os.strerror(code)}); close it and rerun") from None
+    return h5py.File(path, mode, locking=False)
 
 
 def utc_now() -> str:
@@ -453,7 +479,7 @@ def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype
     """
     filters = compression_options(compression, compression_level, shuffle)
     path = Path(path)
-    f = h5py.File(path, "w")
+    f = open_locked(path, "w")
     try:
         f.attrs["format"] = FORMAT_NAME
         f.attrs["format_version"] = np.int64(FORMAT_VERSION)
@@ -573,7 +599,7 @@ def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | Non
     register_filter_plugins()
     hint = "pass --overwrite to start again"
     try:
-        f = h5py.File(path, "r")
+        f = open_locked(path, "r")
     except OSError as exc:
         raise InputError("output", f"cannot reopen the partial cube {path}: damaged or not "
                          f"HDF5 ({_one_line(exc)}); {hint}") from None
@@ -584,11 +610,11 @@ def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | Non
             unstored = CubeWriter(f, path, stored).audit()
     except InputError:
         raise
-    except (KeyError, ValueError, TypeError, OSError, RuntimeError) as exc:
+    except _DAMAGE as exc:
         raise InputError("output", f"the partial cube {path} is damaged ({_one_line(exc)}); "
                          f"{hint}") from None
     try:
-        f = h5py.File(path, "r+")
+        f = open_locked(path, "r+")
     except OSError as exc:
         raise InputError("output", f"cannot reopen the partial cube {path} for writing "
                          f"({_one_line(exc)}); {hint}") from None
@@ -602,6 +628,11 @@ def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | Non
         f.attrs["complete"] = np.int8(0)
         f.attrs["run_sessions"] = np.int64(int(f.attrs.get("run_sessions", 1)) + 1)
         f.flush()
+    except _DAMAGE as exc:
+        # Damaged metadata the read-only checks did not touch (found when writing).
+        error = CubeWriter(f, path, {}).abandon(exc, "reopening")
+        raise InputError("output", f"the partial cube {path} is damaged ({error.strerror}); "
+                         f"{hint}") from None
     except BaseException:
         f.close()
         raise
