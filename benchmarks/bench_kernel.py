@@ -40,6 +40,8 @@ SIZES = {"smoke": [2_000], "quick": [10**5, 10**6, 10**7], "full": [10**5, 10**6
 PAIR_SIZES = {"smoke": [2_000], "quick": [10**5, 10**6], "full": [10**5, 10**6, 10**7]}
 #: Largest grid the NumPy baseline is timed on with 2 threads (time, not memory, bound).
 REPEATS = {"smoke": 1, "quick": 5, "full": 7}
+#: Largest grid for the unchunked NumPy baseline (~15 temporaries of n doubles each).
+PLAIN_NUMPY_MAX = 10**7
 #: Points covered by one timing run (calls = budget / n): long enough to time reliably.
 BUDGET = {"smoke": 2e4, "quick": 2e7, "full": 4e7}
 
@@ -112,6 +114,9 @@ def rate_case(case, n, kind, repeats, costs, numpy_threads=(1, 2), budget=2e7) -
         funcs["numpy_1t"] = lambda: numpy_rate(omega, ref)
     if 2 in numpy_threads:
         funcs["numpy_2t"] = lambda: split2(numpy_rate, omega, ref)
+    if n <= PLAIN_NUMPY_MAX:
+        # the unchunked NumPy code, as one would first write it (temporaries of size n)
+        funcs["numpy_plain_1t"] = lambda: npref.rate_numpy(omega, *args, ref)
     # NumPy is ~20-40x slower: fewer calls per run keep every mode's run similar in length
     counts = {k: (max(1, number // 20) if k.startswith("numpy") else number) for k in funcs}
     t = interleaved_times(funcs, min(repeats, 3) if n >= 10**8 else repeats, counts)
@@ -128,6 +133,8 @@ def rate_case(case, n, kind, repeats, costs, numpy_threads=(1, 2), budget=2e7) -
         if f"numpy_{th}" in ns:
             ratios[f"speedup_vs_numpy_{th}"] = ns[f"numpy_{th}"] / ns[f"kernel_{th}"]
         ratios[f"kernel_over_mem_{th}"] = ns[f"kernel_{th}"] / ns[f"mem_{th}"]
+    if "numpy_plain_1t" in ns:
+        ratios["speedup_vs_plain_numpy_1t"] = ns["numpy_plain_1t"] / ns["kernel_1t"]
     ratios["kernel_over_floor_1t"] = ns["kernel_1t"] / res["divider_floor_ns"]
     ratios["kernel_over_floor_plus_mem_1t"] = ns["kernel_1t"] / (
         res["divider_floor_ns"] + ns["mem_1t"]
