@@ -10,8 +10,15 @@ Each test records what it observed as a row of docs/reliability.md.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import resource
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -27,6 +34,8 @@ from reliability_support import (
     error_line,
     listing,
     record,
+    start,
+    wait_for_blocks,
 )
 
 pytestmark = pytest.mark.skipif(EXE is None, reason="renp-scan entry point not installed")
@@ -277,3 +286,290 @@ def test_changed_axis_or_physics_data_is_refused(workdir, half_partials, referen
     line = refused_then_overwrite(workdir, scan, out, partial, reference, recover=False)
     assert key in line
     record("damage-physics-changed", f"`{key}` scaled by 1.01; `{line}`")
+
+
+case("kill9-twice", "`kill -9` after block 3, then again after block 4 of the resumed run, "
+     "then the same command a third time",
+     "each rerun keeps every block done before; the cube equals the reference")
+
+
+def test_kill_9_during_a_resumed_run(workdir, reference):
+    out = workdir / "twice.h5"
+    partial = out.with_name(out.name + ".partial")
+    first = cli("run", "small.toml", "-o", out.name, "--quiet", "--workers", "1", cwd=workdir,
+                kill_at="after-block-3")
+    assert first.returncode == -9 and blocks_done(partial) == 3
+    second = cli("run", "small.toml", "-o", out.name, "--quiet", "--workers", "1", cwd=workdir,
+                 kill_at="after-block-4")
+    assert second.returncode == -9 and blocks_done(partial) == 7
+    third = cli("run", "small.toml", "-o", out.name, "--workers", "1", cwd=workdir)
+    assert third.returncode == 0, third.stderr
+    assert f"(7 of {N_BLOCKS} blocks from the resumed partial)" in third.stdout
+    assert_same_cube(out, reference)
+    with h5py.File(out) as f:
+        assert f.attrs["run_sessions"] == 3
+    record("kill9-twice", "3 blocks, then 3 + 4 = 7 blocks kept; third run resumed 7 of 16; "
+           "run_sessions = 3; rate bit-identical")
+
+
+# ------------------------------------------------------------------ SIGINT / SIGTERM
+
+for _sig in ("SIGINT", "SIGTERM"):
+    case(f"signal-{_sig}", f"`{_sig}` sent to a running `renp-scan run` (after 2 blocks)",
+         "clean stop between blocks: exit 128+signal, one line saying how to resume, partial "
+         "kept, lock released; the rerun completes the reference cube")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_stops_cleanly(workdir, reference, sig):
+    name = signal.Signals(sig).name
+    out = workdir / f"signal-{name}.h5"
+    partial = out.with_name(out.name + ".partial")
+    proc = start("run", "small.toml", "-o", out.name, "--quiet", "--workers", "2",
+                 cwd=workdir, delay=0.2)
+    wait_for_blocks(partial, 2, proc)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0], stderr
+    assert "rerun the same command to resume" in lines[0]
+    done = blocks_done(partial)
+    assert 2 <= done < N_BLOCKS
+    assert listing(workdir).count(partial.name) == 1
+    assert not out.exists()
+    assert not out.with_name(out.name + ".lock").exists()
+    assert not out.with_name(out.name + ".reserve").exists()
+    rerun = cli("run", "small.toml", "-o", out.name, "--quiet", cwd=workdir)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_same_cube(out, reference)
+    record(f"signal-{name}", f"exit {proc.returncode}; `{lines[0]}`; rerun exit 0; rate "
+           "bit-identical")
+
+
+# ------------------------------------------------------------------ two runs at once
+
+case("lock-live-holder", "a second `renp-scan run` on the same output while the first runs",
+     "second refused at once (exit 2, one line naming the holder's pid and host); the first "
+     "finishes the reference cube")
+case("lock-stale-dead-pid", "`OUT.lock` left by a SIGKILLed run (pid gone)",
+     "taken over by the next run, which finishes")
+case("lock-stale-recycled-pid", "`OUT.lock` naming a live pid whose start time differs from "
+     "the recorded one (pid recycled after the owner died)", "taken over")
+case("lock-other-host", "`OUT.lock` written on another host",
+     "respected: refused with one line naming that host and how to remove the lock")
+
+
+def test_second_run_is_refused_while_the_first_runs(workdir, reference):
+    out = workdir / "busy.h5"
+    first = start("run", "small.toml", "-o", out.name, "--quiet", "--workers", "1",
+                  cwd=workdir, delay=0.1)
+    wait_for_blocks(out.with_name(out.name + ".partial"), 1, first)
+    second = cli("run", "small.toml", "-o", out.name, "--workers", "1", cwd=workdir)
+    line = error_line(second, "output")
+    assert f"pid {first.pid} on host {socket.gethostname()}" in line
+    first.communicate(timeout=120)
+    assert first.returncode == 0
+    assert_same_cube(out, reference)
+    record("lock-live-holder", f"`{line}`; the first run exit 0, rate bit-identical")
+
+
+def test_stale_locks_are_taken_over_and_foreign_ones_respected(workdir, reference):
+    from renp_scan.cube.lock import owner_line
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    out = workdir / "stale.h5"
+    lock = out.with_name(out.name + ".lock")
+    lock.write_text(owner_line(int(dead.stdout)))
+    proc = cli("run", "small.toml", "-o", out.name, "--quiet", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert not lock.exists()
+    assert_same_cube(out, reference)
+    record("lock-stale-dead-pid", f"lock of dead pid {dead.stdout.strip()}: run exit 0, "
+           "lock removed, rate bit-identical")
+
+    # This very process is alive, but the lock claims it started at another time.
+    pid, host, start_ticks, boot = owner_line().split()
+    out = workdir / "recycled.h5"
+    lock = out.with_name(out.name + ".lock")
+    lock.write_text(f"{pid} {host} {int(start_ticks) - 1000} {boot}\n")
+    proc = cli("run", "small.toml", "-o", out.name, "--quiet", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert_same_cube(out, reference)
+    # ... and with the true start time the same pid is a live holder.
+    (workdir / "recycled3.h5.lock").write_text(owner_line())
+    refused = cli("run", "small.toml", "-o", "recycled3.h5", cwd=workdir)
+    error_line(refused, "output")
+    record("lock-stale-recycled-pid", f"pid {pid} alive with another start time: taken over, "
+           "exit 0; with its true start time: refused")
+
+    (workdir / "foreign.h5.lock").write_text("4242 node17.cluster 123 x\n")
+    refused = cli("run", "small.toml", "-o", "foreign.h5", cwd=workdir)
+    line = error_line(refused, "output")
+    assert "node17.cluster" in line and "delete the lock file" in line
+    assert (workdir / "foreign.h5.lock").read_text() == "4242 node17.cluster 123 x\n"
+    record("lock-other-host", f"`{line}`")
+
+
+# ------------------------------------------------------------------ disk full, size limits
+
+#: 8 blocks of 1 MB (uncompressed, one line of 8 m0 x 16000 omega each): sizes are exact.
+BIG_SCAN = """\
+[scan]
+name = "big"
+targets = ["Cs"]
+hierarchies = ["NH", "IH"]
+natures = ["majorana", "dirac"]
+channels = ["nucleus", "core"]
+
+[m0]
+values_eV = [0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.2]
+
+[omega]
+count = 16000
+start_fraction = 0.0
+stop_fraction = 1.0
+
+[output]
+compression = "none"
+"""
+BIG_BLOCKS = 8
+
+#: A child that runs the CLI with the space guard switched off, so HDF5 itself meets
+#: the full disk / size limit (tests the fallback: the file is detached, not flushed).
+UNGUARDED = """\
+import sys
+from renp_scan.cube import space
+space.SpaceGuard.open = lambda self: None
+space.SpaceGuard.before_write = lambda self, partial_bytes: None
+space.SpaceGuard.after_write = lambda self: None
+from renp_scan.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture(scope="module")
+def big_reference(workdir):
+    (workdir / "big.toml").write_text(BIG_SCAN, encoding="utf-8")
+    (workdir / "unguarded.py").write_text(UNGUARDED, encoding="utf-8")
+    proc = cli("run", "big.toml", "-o", "big-reference.h5", "--quiet", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    return workdir / "big-reference.h5"
+
+
+def file_size_limit(limit):
+    def preexec():
+        # SIGXFSZ ignored: a write past the limit then fails with EFBIG (instead of a kill).
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return preexec
+
+
+def assert_stopped_for_space(proc, out, directory) -> tuple[str, int]:
+    """A storage stop: exit 1, one line, partial kept (not complete), no OUT/lock/reserve."""
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("renp-scan: error: output: "), proc.stderr
+    assert "rerun the same command to resume" in lines[0]
+    partial = out.with_name(out.name + ".partial")
+    assert not out.exists()  # nothing that looks like a finished cube
+    with h5py.File(partial, "r") as f:
+        assert int(f.attrs["complete"]) == 0
+    for leftover in (".lock", ".reserve"):
+        assert not out.with_name(out.name + leftover).exists(), listing(directory)
+    return lines[0], blocks_done(partial)
+
+
+case("disk-fsize-limit", "run under a 5 MB file-size limit (`RLIMIT_FSIZE`, SIGXFSZ "
+     "ignored) for an 8 MB cube; then rerun without the limit",
+     "stops before the write that would not fit: exit 1, one line, partial kept and not "
+     "complete, no OUT; rerun resumes to the reference cube")
+case("disk-fsize-limit-unguarded", "as above at 3.3 MB, with the engine's space guard "
+     "switched off so HDF5 itself gets EFBIG mid-write",
+     "the failed write is detected, the file detached (never flushed half-way): exit 1, "
+     "one line, no crash; the partial resumes to the reference cube")
+
+
+@pytest.mark.parametrize("guarded", [True, False], ids=["guarded", "unguarded"])
+def test_file_size_limit(workdir, big_reference, guarded):
+    out = workdir / f"fsize-{guarded}.h5"
+    limit = 5_000_000 if guarded else 3_300_000
+    command = [EXE] if guarded else [sys.executable, "unguarded.py"]
+    proc = subprocess.run([*command, "run", "big.toml", "-o", out.name, "--quiet",
+                           "--workers", "1"], cwd=workdir, capture_output=True, text=True,
+                          timeout=120, preexec_fn=file_size_limit(limit))
+    line, done = assert_stopped_for_space(proc, out, workdir)
+    assert ("file-size limit" in line) if guarded else ("File too large" in line)
+    assert 1 <= done < BIG_BLOCKS
+    rerun = cli("run", "big.toml", "-o", out.name, "--workers", "1", cwd=workdir)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"({done} of {BIG_BLOCKS} blocks from the resumed partial)" in rerun.stdout
+    assert_same_cube(out, big_reference)
+    record("disk-fsize-limit" if guarded else "disk-fsize-limit-unguarded",
+           f"exit 1; `{line}`; rerun resumed {done} of {BIG_BLOCKS}; rate bit-identical")
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 24 MiB tmpfs (needs root and mount); skipped where it cannot be mounted."""
+    mount = tmp_path / "tmpfs"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def fill_up(directory) -> Path:
+    """Fill the file system of ``directory`` with one file until ENOSPC."""
+    filler = Path(directory) / "filler"
+    chunk = bytes(2**20)
+    with open(filler, "wb") as fh:
+        try:
+            while True:
+                fh.write(chunk)
+                fh.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    return filler
+
+
+case("disk-full", "the output file system (a 24 MiB tmpfs) is filled by another file "
+     "while the run is at block 2; the file is deleted, the command rerun",
+     "stops cleanly (exit 1, one line), partial kept, not complete; rerun resumes to the "
+     "reference cube")
+case("disk-full-unguarded", "as above with the space guard switched off (HDF5 gets ENOSPC)",
+     "the failed write is detected, the file detached: exit 1, one line; the partial "
+     "resumes to the reference cube")
+
+
+@pytest.mark.parametrize("guarded", [True, False], ids=["guarded", "unguarded"])
+def test_disk_fills_up_during_a_run(workdir, big_reference, small_tmpfs, guarded):
+    shutil.copyfile(workdir / "big.toml", small_tmpfs / "big.toml")
+    out = small_tmpfs / "full.h5"
+    command = [EXE] if guarded else [sys.executable, str(workdir / "unguarded.py")]
+    env = dict(os.environ, RENP_SCAN_TEST_BLOCK_DELAY="0.3")
+    env.pop("RENP_SCAN_TEST_KILL_AT", None)
+    proc = subprocess.Popen([*command, "run", "big.toml", "-o", out.name, "--quiet",
+                             "--workers", "1"], cwd=small_tmpfs, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_blocks(out.with_name(out.name + ".partial"), 2, proc)
+    filler = fill_up(small_tmpfs)
+    _, stderr = proc.communicate(timeout=120)
+    line, done = assert_stopped_for_space(subprocess.CompletedProcess(
+        proc.args, proc.returncode, "", stderr), out, small_tmpfs)
+    assert ("no room" in line) if guarded else ("No space left on device" in line)
+    assert 2 <= done < BIG_BLOCKS
+    filler.unlink()
+    rerun = cli("run", "big.toml", "-o", out.name, "--quiet", "--workers", "1",
+                cwd=small_tmpfs)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_same_cube(out, big_reference)
+    record("disk-full" if guarded else "disk-full-unguarded",
+           f"exit 1; `{line}`; rerun resumed {done} of {BIG_BLOCKS}; rate bit-identical")
