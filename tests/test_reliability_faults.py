@@ -573,3 +573,133 @@ def test_disk_fills_up_during_a_run(workdir, big_reference, small_tmpfs, guarded
     assert_same_cube(out, big_reference)
     record("disk-full" if guarded else "disk-full-unguarded",
            f"exit 1; `{line}`; rerun resumed {done} of {BIG_BLOCKS}; rate bit-identical")
+
+
+# ------------------------------------------------------------------ a dask worker dies
+
+case("dask-worker-killed", "`renp-scan run --scheduler` on a LocalCluster of 2 worker "
+     "processes; one worker process is SIGKILLed after 3 blocks",
+     "the scheduler reruns its tasks elsewhere; the run completes (exit 0) with the "
+     "reference cube")
+
+
+def test_killed_dask_worker(workdir, reference, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    # Worker processes inherit the environment: every block then takes >= 0.3 s.
+    monkeypatch.setenv("RENP_SCAN_TEST_BLOCK_DELAY", "0.3")
+    out = workdir / "dask.h5"
+    partial = out.with_name(out.name + ".partial")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, protocol="tcp",
+                                  host="127.0.0.1") as cluster, \
+            distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)
+        proc = start("run", "small.toml", "-o", out.name, "--quiet", "--scheduler",
+                     cluster.scheduler_address, cwd=workdir, delay=0.3)
+        wait_for_blocks(partial, 3, proc, limit=120)
+        victim = sorted(pids.values())[0]
+        os.kill(victim, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=180)
+        restarted = client.run(os.getpid)
+    assert proc.returncode == 0, stderr
+    assert victim not in restarted.values()
+    assert_same_cube(out, reference)
+    record("dask-worker-killed", f"worker pid {victim} SIGKILLed at >= 3 of {N_BLOCKS} blocks; "
+           f"run exit 0; {len(restarted)} workers after (nanny restart); rate bit-identical")
+
+
+# ------------------------------------------------------------------ no HDF5 file locking
+
+#: LD_PRELOAD shim: a file system without POSIX locks (flock/fcntl locks fail with
+#: NOLOCK_ERRNO, default ENOLCK as on NFS without lockd).
+NOLOCK_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/file.h>
+static int lock_errno(void) { const char *e = getenv("NOLOCK_ERRNO"); return e ? atoi(e) : ENOLCK; }
+int flock(int fd, int op) { (void)fd; (void)op; errno = lock_errno(); return -1; }
+int fcntl(int fd, int cmd, ...) {
+    static int (*real)(int, int, ...) = 0;
+    va_list ap; va_start(ap, cmd); void *arg = va_arg(ap, void *); va_end(ap);
+    if (cmd == F_SETLK || cmd == F_SETLKW || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW) {
+        errno = lock_errno(); return -1;
+    }
+    if (!real) real = (int (*)(int, int, ...))dlsym(RTLD_NEXT, "fcntl");
+    return real(fd, cmd, arg);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def nolock_env(tmp_path_factory):
+    """Environment that runs a process as if on a file system without locks."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None or sys.platform != "linux":
+        pytest.skip("needs a C compiler on Linux to build the LD_PRELOAD shim")
+    d = tmp_path_factory.mktemp("nolock")
+    (d / "nolock.c").write_text(NOLOCK_C)
+    subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", str(d / "nolock.so"),
+                    str(d / "nolock.c"), "-ldl"], check=True, capture_output=True)
+    return {"LD_PRELOAD": str(d / "nolock.so"), "NOLOCK_ERRNO": str(errno.ENOLCK)}
+
+
+case("hdf5-locking-unavailable", "every `renp-scan` process runs as if on a file system "
+     "without POSIX locks (LD_PRELOAD shim: flock/fcntl locks fail with ENOLCK, like NFS "
+     "without lockd): run, kill -9, resume, `info`, `open_cube`",
+     "works: HDF5's own lock is skipped where the file system has none (OUT.lock still "
+     "guards the output); the cube equals the reference")
+case("hdf5-lock-held", "the partial is open in another program (h5py, which holds HDF5's "
+     "file lock) when the run is resumed",
+     "refused with one line saying the file is open elsewhere, exit 2; resumes once closed")
+
+
+def test_no_file_locking(workdir, reference, nolock_env):
+    out = workdir / "nolock.h5"
+    # Sanity: the shim really takes locks away (plain h5py fails to create a file).
+    probe = subprocess.run([sys.executable, "-c", "import h5py; h5py.File('probe.h5', 'w')"],
+                           cwd=workdir, env=dict(os.environ, **nolock_env),
+                           capture_output=True, text=True)
+    assert probe.returncode != 0 and "unable to lock file" in probe.stderr
+    killed = cli("run", "small.toml", "-o", out.name, "--quiet", cwd=workdir, env=nolock_env,
+                 kill_at="after-block-5")
+    assert killed.returncode == -9
+    rerun = cli("run", "small.toml", "-o", out.name, cwd=workdir, env=nolock_env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"(5 of {N_BLOCKS} blocks from the resumed partial)" in rerun.stdout
+    info = cli("info", out.name, cwd=workdir, env=nolock_env)
+    assert info.returncode == 0 and "complete" in info.stdout.splitlines()[0], info.stderr
+    reader = subprocess.run(
+        [sys.executable, "-c", "import renp_scan, numpy as np\n"
+         f"with renp_scan.open_cube({out.name!r}, 'Cs') as ds:\n"
+         "    print(int(np.isfinite(ds['rate'].values).sum()))"],
+        cwd=workdir, env=dict(os.environ, **nolock_env), capture_output=True, text=True)
+    assert reader.returncode == 0, reader.stderr
+    rates = assert_same_cube(out, reference)
+    assert int(reader.stdout) == rates["Cs"].size
+    record("hdf5-locking-unavailable", "plain h5py: 'unable to lock file' (errno 37); "
+           "renp-scan: killed at block 5, resumed 5 of 16 (exit 0), info exit 0, open_cube "
+           "read every value; rate bit-identical")
+
+
+def test_partial_open_elsewhere_is_refused(workdir, half_partials, reference):
+    scan, out, partial = damaged_copy(workdir, half_partials, "heldopen")
+    holder = subprocess.Popen([sys.executable, "-c", "import h5py, sys\n"
+                               f"f = h5py.File({partial.name!r}, 'r')\n"
+                               "print('open', flush=True)\nsys.stdin.read()"],
+                              cwd=workdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        refused = cli("run", scan, "-o", out.name, "--workers", "1", cwd=workdir)
+        line = error_line(refused, "output")
+        assert "open in another program" in line
+    finally:
+        holder.communicate("", timeout=30)
+    rerun = cli("run", scan, "-o", out.name, "--quiet", "--workers", "1", cwd=workdir)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_same_cube(out, reference)
+    record("hdf5-lock-held", f"`{line}`; after the reader closed: exit 0, rate bit-identical")
