@@ -122,6 +122,11 @@ class BlockTask:
         (compression happens in the worker, not in the single writer).
     chunk_shape : (int, int), optional
         Full chunk extent (m0 rows, omega columns), needed with ``codec``.
+    target_fields : tuple of (str, value) pairs, optional
+        The target's data (the fields of :class:`renp_scan.model.targets.Target`
+        but ``info``), so a worker computes with exactly the levels the client
+        resolved (e.g. from a user targets file it cannot read); None looks
+        ``target`` up in the package data.
     """
 
     target: str
@@ -138,6 +143,16 @@ class BlockTask:
     dtype: str = "float64"
     codec: ChunkCodec | None = None
     chunk_shape: tuple | None = None
+    target_fields: tuple | None = None
+
+    @property
+    def atom(self):
+        """What to pass as ``atom`` to :func:`renp_scan.spectrum`: a Target or the key."""
+        if self.target_fields is None:
+            return self.target
+        from ..model.targets import Target
+
+        return Target(**dict(self.target_fields))
 
     @property
     def n_points(self) -> int:
@@ -160,8 +175,9 @@ def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:
     """
     spectrum = public_spectrum()
     omega = np.ascontiguousarray(task.omega_eV, dtype=np.float64)
+    atom = task.atom
     for row, m0 in enumerate(task.m0_eV):
-        spectrum(task.target, omega, float(m0), hierarchy=task.hierarchy,
+        spectrum(atom, omega, float(m0), hierarchy=task.hierarchy,
                  majorana=task.majorana, channel=task.channel,
                  density_cm3=task.density_cm3, volume_cm3=task.volume_cm3,
                  eta=task.eta, majorana_phases_rad=task.phases_rad, out=out[row])
@@ -177,6 +193,16 @@ def compute_block(task: BlockTask):
         The values in the cube's dtype, or, with ``task.codec``, the encoded chunk.
     """
     out = fill_block(task, np.empty((len(task.m0_eV), len(task.omega_eV)), dtype=np.float64))
+    finite = np.isfinite(out)
+    if not finite.all():
+        # A cube never holds NaN or inf (NaN means "never written"): refuse to store it.
+        row, col = np.argwhere(~finite)[0]
+        raise FloatingPointError(
+            f"rate of {task.target} ({task.hierarchy}, "
+            f"{'majorana' if task.majorana else 'dirac'}, {task.channel}, phases "
+            f"{task.phases_rad}) is not finite ({out[row, col]}) at m0 = "
+            f"{task.m0_eV[row]!r} eV, omega = {task.omega_eV[col]!r} eV; block {task.index} "
+            "not stored (a bug: please report it)")
     delay = os.environ.get(TEST_DELAY_ENV)
     if delay:
         time.sleep(float(delay))
@@ -204,6 +230,7 @@ def measure_cost(task: BlockTask, sample_points: int = 256, repeats: int = 5) ->
                   density_cm3=task.density_cm3, volume_cm3=task.volume_cm3, eta=task.eta,
                   majorana_phases_rad=task.phases_rad)
     m0 = float(task.m0_eV[0])
+    atom = task.atom
 
     calls = iter(range(10**6))
 
@@ -215,7 +242,7 @@ def measure_cost(task: BlockTask, sample_points: int = 256, repeats: int = 5) ->
             # cache of renp_scan.spectrum misses there too.
             m0_call = m0 + 1e-9 * next(calls)
             start = time.perf_counter()
-            spectrum(task.target, omega, m0_call, out=out, **kwargs)
+            spectrum(atom, omega, m0_call, out=out, **kwargs)
             best = min(best, time.perf_counter() - start)
         return best
 

@@ -22,6 +22,7 @@ Parallelism lives here only: the Numba kernels are serial and release the GIL.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import os
@@ -123,6 +124,17 @@ def _physics_args(spec) -> dict:
                 eta=float(spec.eta), dtype=str(spec.dtype))
 
 
+def _target_fields(spec, target: str) -> tuple | None:
+    """The target's data as plain (field, value) pairs for the tasks (None: package data)."""
+    if not spec.extra_target_files():
+        return None
+    from ..model.targets import get_target
+
+    data = get_target(target, extra_files=spec.extra_target_files())
+    return tuple((name, getattr(data, name)) for name in data.__dataclass_fields__
+                 if name != "info")
+
+
 def _task(spec, layout: TargetLayout, index: int, codec=None) -> BlockTask:
     ih, inat, ich, iph, rows, cols = layout.block_selection(index)
     return BlockTask(
@@ -130,7 +142,8 @@ def _task(spec, layout: TargetLayout, index: int, codec=None) -> BlockTask:
         majorana=layout.natures[inat] == "majorana", channel=layout.channels[ich],
         phases_rad=tuple(float(p) for p in layout.phases_rad[iph]),
         m0_eV=layout.m0_eV[rows], omega_eV=layout.omega_eV[cols], codec=codec,
-        chunk_shape=(layout.chunk_rows, layout.chunk_cols), **_physics_args(spec))
+        chunk_shape=(layout.chunk_rows, layout.chunk_cols),
+        target_fields=_target_fields(spec, layout.name), **_physics_args(spec))
 
 
 def _whole_layout(spec, target: str) -> TargetLayout:
@@ -310,14 +323,22 @@ def physics_provenance(spec) -> dict:
         if name.isupper() and isinstance(value, (int, float)) and not isinstance(value, bool):
             attrs[f"constant.{name}"] = float(value)
     _flatten("oscillation", load_oscillation_data(), attrs)
+    if spec.targets_file:
+        text = Path(spec.targets_file).read_bytes()
+        attrs["targets_file"] = spec.targets_file
+        attrs["targets_file_sha256"] = hashlib.sha256(text).hexdigest()
+        attrs["targets_file_text"] = text.decode("utf-8", "replace")
     return attrs
 
 
-def target_attributes(target_key: str) -> dict:
-    """Group attributes of a target: Z, N, isotope, eps_eg_eV, levels_eV (g, e, u), A_ug_per_s."""
+def target_attributes(target_key: str, extra_files=()) -> dict:
+    """Group attributes of a target: Z, N, isotope, eps_eg_eV, levels_eV (g, e, u), A_ug_per_s.
+
+    ``extra_files`` are user targets files (``scan.targets_file``) searched first.
+    """
     from ..model.targets import get_target
 
-    target = get_target(target_key)
+    target = get_target(target_key, extra_files=extra_files)
     attrs = {}
     _flatten("t", target, attrs)
     attrs = {k[2:]: v for k, v in attrs.items()}
@@ -610,7 +631,6 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
     """
     start = time.perf_counter()
     out = Path(output)
-    partial, lock = partial_path(out), LockFile(lock_path(out))
     if workers is not None and scheduler is not None:
         raise InputError("workers", "--workers sets the embedded scheduler's threads; with "
                          "--scheduler the cluster's workers are used")
@@ -620,6 +640,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         raise InputError("block_rows", f"must be an integer >= 1, got {block_rows!r}")
     workers = default_workers() if workers is None else workers
     _check_output(out, overwrite, spec.sha256)
+    partial, lock = partial_path(out), LockFile(lock_path(out))
     costs = preflight(spec)
     _check_space(out, spec, partial.stat().st_size if partial.exists() and not overwrite else 0)
     lock.acquire()
@@ -637,7 +658,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                 client = scheduler
         if partial.exists() and overwrite:
             partial.unlink()
-        target_attrs = {t: target_attributes(t) for t in spec.targets}
+        target_attrs = {t: target_attributes(t, spec.extra_target_files())
+                        for t in spec.targets}
         root_attrs = physics_provenance(spec)
         if partial.exists():
             # The partial must hold the same axes and the same physics data (constants,
@@ -646,7 +668,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
             writer = open_partial(
                 partial, scan_sha256=spec.sha256,
                 layouts=[_whole_layout(spec, t) for t in spec.targets],
-                root_attrs={k: v for k, v in root_attrs.items() if k != "scan_path"},
+                root_attrs={k: v for k, v in root_attrs.items()
+                            if k not in ("scan_path", "targets_file")},
                 target_attrs=target_attrs, dtype=spec.dtype)
         else:
             created = True

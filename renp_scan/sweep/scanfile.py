@@ -97,6 +97,7 @@ _SCAN_KEYS = (
     "hierarchies",
     "natures",
     "channels",
+    "targets_file",
 )
 _M0_KEYS = ("spacing", "start_eV", "stop_eV", "count", "values_eV")
 _PHASE_KEYS = ("unit", "values")
@@ -164,6 +165,9 @@ class ScanSpec:
         HDF5 byte-shuffle filter.
     block_target_seconds : float
         Wall time [s] the engine aims for per block.
+    targets_file : str or None
+        Absolute path of the user targets file named by ``scan.targets_file``
+        (added to, and overriding, the package's targets), or None.
     """
 
     path: str | None
@@ -186,6 +190,11 @@ class ScanSpec:
     compression_level: int | None
     shuffle: bool
     block_target_seconds: float
+    targets_file: str | None = None
+
+    def extra_target_files(self) -> tuple[str, ...]:
+        """The user targets files to pass as ``extra_files`` to the target lookup."""
+        return (self.targets_file,) if self.targets_file else ()
 
     def shape(self, target: str) -> tuple[int, ...]:
         """Cube shape of one target.
@@ -492,7 +501,29 @@ def _check_range(start_field, stop_field, start, stop, count, spacing, open_zero
 # Sections.
 
 
-def _parse_scan_table(root) -> dict:
+def _targets_file(table, base_dir) -> str | None:
+    """Resolve and check ``scan.targets_file`` (relative to the scan file's directory)."""
+    name = table.string("targets_file", default=None)
+    if name is None:
+        return None
+    if not name.strip():
+        raise InputError("scan.targets_file", "must name a TOML targets file, got ''")
+    path = Path(name)
+    if not path.is_absolute():
+        path = Path(base_dir) / path
+    if not path.is_file():
+        raise InputError("scan.targets_file", f"{name!r}: no such file (looked for {path}; "
+                         "relative paths start at the scan file's directory)")
+    from renp_scan.model.targets import load_targets
+
+    try:
+        load_targets(path)
+    except InputError as exc:
+        raise InputError("scan.targets_file", f"{name}: {exc.field}: {exc.message}") from None
+    return str(path.resolve())
+
+
+def _parse_scan_table(root, base_dir=".") -> dict:
     table = _Table(root["scan"], "scan", _SCAN_KEYS)
     name = table.string("name")
     if not _NAME_RE.match(name):
@@ -504,10 +535,12 @@ def _parse_scan_table(root) -> dict:
                          f"{SCHEMA_VERSION}, the file says {version}")
     from renp_scan.model.targets import available_targets
 
-    known = tuple(available_targets())
+    targets_file = _targets_file(table, base_dir)
+    known = tuple(available_targets(extra_files=(targets_file,) if targets_file else ()))
     return {
         "name": name,
         "description": table.string("description", default=""),
+        "targets_file": targets_file,
         "targets": table.string_list("targets", known),
         "hierarchies": table.string_list("hierarchies", HIERARCHIES),
         "natures": table.string_list("natures", NATURES),
@@ -797,7 +830,7 @@ def parse_scan(text: str, path=None) -> ScanSpec:
         if key not in root:
             raise InputError(key, f"required table [{key}] is missing")
 
-    scan = _parse_scan_table(root)
+    scan = _parse_scan_table(root, Path(path).parent if path is not None else Path("."))
     # Sizes are checked from the counts before any grid array is allocated.
     n_m0 = _m0_count(root)
     omega = _omega_settings(root, scan["targets"])
@@ -813,7 +846,8 @@ def parse_scan(text: str, path=None) -> ScanSpec:
 
     omega_eV = {}
     for target, (merged, home) in omega.items():
-        eps_eg_eV = float(get_target(target).eps_eg_eV)
+        extra = (scan["targets_file"],) if scan["targets_file"] else ()
+        eps_eg_eV = float(get_target(target, extra_files=extra).eps_eg_eV)
         omega_eV[target] = _parse_omega(merged, home, target, eps_eg_eV, m0_eV,
                                         scan["hierarchies"])
     physics = _parse_physics(root)
