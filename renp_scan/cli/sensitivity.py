@@ -50,7 +50,14 @@ def _source(args, plan):
     if not table.target:
         object.__setattr__(table, "target", target)
     if args.rates == "cube":
-        return SplineRates(table), resolved
+        source = SplineRates(table)
+        n_window = int(np.count_nonzero(resolved.omega_eV >= source.kink_floor_eV))
+        if n_window:
+            print(f"note: {n_window} of {resolved.omega_eV.size} frequencies lie in the threshold "
+                  f"window (omega >= {source.kink_floor_eV:.6g} eV), where interpolating the cube "
+                  "in m0 errs by up to a few % of the rate; for nearly degenerate hypotheses "
+                  "compare with --rates model")
+        return source, resolved
     with open_cube(args.cube, target) as ds:
         phases = (float(ds["alpha21_rad"].values[phase]), float(ds["alpha31_rad"].values[phase]))
     attrs = table.attrs

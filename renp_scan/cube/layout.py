@@ -61,7 +61,8 @@ VARIABLE_ATTRS = {
     "omega": ("eV", "photon energy omega"),
     BLOCK_DIM: ("1", "block (chunk of rate) index, C order over the chunk grid"),
     DONE: ("1", "1 where the block has been computed and flushed"),
-    CRC: ("1", "CRC-32 (zlib) of the block's stored chunk bytes, set before its done flag"),
+    CRC: ("1", "CRC-32 (zlib) of the block's filter mask and stored chunk bytes, set before "
+               "its done flag"),
 }
 
 #: Values of ``compression`` accepted by :func:`compression_options`.

@@ -48,6 +48,7 @@ from .layout import (
     compression_options,
     register_filter_plugins,
 )
+from .probe import probe
 from .reader import read_layout
 from .space import SPACE_ERRNOS, SpaceGuard, StorageError
 
@@ -152,6 +153,15 @@ def _write_target(f, layout: TargetLayout, attrs: dict, dtype, filters: dict) ->
     crc = p.create_dataset(CRC, data=np.zeros(layout.n_blocks, dtype=np.uint32))
     crc.dims[0].attach_scale(block)
     _set_var_attrs(crc, CRC)
+
+
+def chunk_crc(filter_mask: int, stored: bytes) -> int:
+    """CRC-32 of a stored chunk: its filter mask (4 bytes, little-endian), then its bytes.
+
+    The mask matters: a filter may skip a chunk it cannot shrink (lzf does), and the
+    same bytes then decode differently.
+    """
+    return zlib.crc32(stored, zlib.crc32(int(filter_mask).to_bytes(4, "little")))
 
 
 def _stray_chunks(rate_id, layout: TargetLayout) -> int:
@@ -278,11 +288,11 @@ class CubeWriter:
         try:
             if isinstance(data, bytes):
                 self._rate[target].id.write_direct_chunk(offset, data, filter_mask=0)
-                crc = zlib.crc32(data)
+                crc = chunk_crc(0, data)
             else:
                 self._rate[target][layout.block_selection(index)] = data
                 self._f.flush()  # the chunk leaves HDF5's chunk cache for the file
-                crc = zlib.crc32(self._rate[target].id.read_direct_chunk(offset)[1])
+                crc = chunk_crc(*self._rate[target].id.read_direct_chunk(offset))
             self._crc[target][index] = crc
             self._f.flush()
             self._written += 1
@@ -358,8 +368,7 @@ class CubeWriter:
                 if info.byte_offset is None or info.size == 0:
                     unstored.append((name, int(index)))
                     continue
-                mask, stored = rate_id.read_direct_chunk(offset)
-                if mask != 0 or zlib.crc32(stored) != int(crcs[index]):
+                if chunk_crc(*rate_id.read_direct_chunk(offset)) != int(crcs[index]):
                     damaged.append(f"{name} block {int(index)}")
         if damaged:
             more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
@@ -388,6 +397,11 @@ class CubeWriter:
                 raise RuntimeError(f"cube {self.path} target {name}: {missing} blocks not done, "
                                    f"{chunks} of {layout.n_blocks} chunks stored; "
                                    "refusing to finish")
+        # Every block read back through the chunk index, checked against its CRC-32:
+        # a damaged index (or a bad write) is caught here, before the cube is final.
+        if self.audit():
+            raise InputError("output", f"the partial cube {self.path} is damaged: blocks "
+                             "flagged done have no stored chunk; pass --overwrite to start again")
         if self.guard is not None:
             self.guard.release()  # the last flush and close need a little room
         try:
@@ -539,8 +553,23 @@ def _check_layout(stored: TargetLayout, expected: TargetLayout, path: Path, hint
                              f"of target {stored.name} differs from the scan's; {hint}")
 
 
+def _pipeline(dset) -> tuple:
+    """The filter pipeline of ``dset``: (filter id, flags, client values) per filter."""
+    plist = dset.id.get_create_plist()
+    return tuple(plist.get_filter(i)[:3] for i in range(plist.get_nfilters()))
+
+
+def _expected_pipeline(dset, filters: dict) -> tuple:
+    """The pipeline HDF5 sets up for ``filters`` on a dataset of ``dset``'s type and chunks."""
+    with h5py.File(f"renp-scan-filters-{id(dset)}.h5", "w", driver="core",
+                   backing_store=False) as f:
+        probe = f.create_dataset("probe", shape=dset.shape, dtype=dset.dtype,
+                                 chunks=dset.chunks, **filters)
+        return _pipeline(probe)
+
+
 def _check_partial(f, path: Path, scan_sha256: str, layouts, root_attrs, target_attrs, dtype,
-                   hint: str) -> dict:
+                   filters, hint: str) -> dict:
     """Read-only checks of an open partial; return its layouts by target."""
     attrs = f.attrs
     if attrs.get("format") != FORMAT_NAME or attrs.get("format_version") != FORMAT_VERSION:
@@ -560,11 +589,19 @@ def _check_partial(f, path: Path, scan_sha256: str, layouts, root_attrs, target_
                              f"{names}, the scan {list(expected)}; {hint}")
         for name in names:
             _check_layout(stored[name], expected[name], path, hint)
-    if dtype is not None:
-        for name in names:
-            if f[name][RATE].dtype != np.dtype(dtype):
-                raise InputError("output", f"the partial cube {path} is damaged: rate of "
-                                 f"{name} is {f[name][RATE].dtype}, the scan says {dtype}; {hint}")
+    for name in names:
+        rate = f[name][RATE]
+        if dtype is not None and rate.dtype != np.dtype(dtype):
+            raise InputError("output", f"the partial cube {path} is damaged: rate of "
+                             f"{name} is {rate.dtype}, the scan says {dtype}; {hint}")
+        lay = stored[name]
+        if rate.shape != lay.shape or rate.chunks != lay.chunks:
+            raise InputError("output", f"the partial cube {path} is damaged: rate of {name} "
+                             f"has shape {rate.shape} and chunks {rate.chunks}, its axes say "
+                             f"{lay.shape} and {lay.chunks}; {hint}")
+        if filters is not None and _pipeline(rate) != _expected_pipeline(rate, filters):
+            raise InputError("output", f"the partial cube {path} is damaged: the filters of "
+                             f"rate of {name} differ from the scan's [output] settings; {hint}")
     _check_attrs("file", attrs, root_attrs or {}, path, hint)
     for name, expected_attrs in (target_attrs or {}).items():
         _check_attrs(f"target {name}", f[name].attrs, expected_attrs, path, hint)
@@ -572,11 +609,13 @@ def _check_partial(f, path: Path, scan_sha256: str, layouts, root_attrs, target_
 
 
 def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | None = None,
-                 target_attrs: dict | None = None, dtype=None) -> CubeWriter:
+                 target_attrs: dict | None = None, dtype=None,
+                 filters: dict | None = None) -> CubeWriter:
     """Reopen ``OUT.partial`` to resume it; InputError if it belongs elsewhere or is damaged.
 
-    Every check runs on a read-only handle first, so a refused partial is left
-    exactly as it was. Then the blocks flagged done are verified (stored chunk,
+    A child process first reads the whole file structure (:func:`~renp_scan.cube.probe.probe`:
+    damage that crashes HDF5 then becomes this error, not a crash). Every check runs on a
+    read-only handle first, so a refused partial is left exactly as it was. Then the blocks flagged done are verified (stored chunk,
     CRC-32; see :meth:`CubeWriter.verify`).
 
     Parameters
@@ -594,10 +633,17 @@ def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | Non
         never mix blocks computed from different data.
     dtype : str, optional
         Storage type ``rate`` must have.
+    filters : dict, optional
+        The scan's :func:`~renp_scan.cube.layout.compression_options`: ``rate`` must
+        have exactly that filter pipeline.
     """
     path = Path(path)
     register_filter_plugins()
     hint = "pass --overwrite to start again"
+    if h5py.is_hdf5(path):
+        problem = probe(path)
+        if problem is not None:
+            raise InputError("output", f"the partial cube {path} is damaged ({problem}); {hint}")
     try:
         f = open_locked(path, "r")
     except OSError as exc:
@@ -606,7 +652,7 @@ def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | Non
     try:
         with f:
             stored = _check_partial(f, path, scan_sha256, layouts, root_attrs, target_attrs,
-                                    dtype, hint)
+                                    dtype, filters, hint)
             unstored = CubeWriter(f, path, stored).audit()
     except InputError:
         raise

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cube.faults import kill_point
-from ..cube.layout import TargetLayout
+from ..cube.layout import TargetLayout, compression_options
 from ..cube.lock import LockFile
 from ..cube.reader import check_cube, describe_cube
 from ..cube.space import METADATA_HEADROOM, SpaceGuard, StorageError
@@ -670,7 +670,9 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                 layouts=[_whole_layout(spec, t) for t in spec.targets],
                 root_attrs={k: v for k, v in root_attrs.items()
                             if k not in ("scan_path", "targets_file")},
-                target_attrs=target_attrs, dtype=spec.dtype)
+                target_attrs=target_attrs, dtype=spec.dtype,
+                filters=compression_options(spec.compression, spec.compression_level,
+                                            spec.shuffle))
         else:
             created = True
             writer = create_partial(
