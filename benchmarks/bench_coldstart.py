@@ -163,7 +163,7 @@ def cli(scan="scans/quick.toml", repeats=3) -> dict:
     med = len(warm) // 2
     return {
         "scan": scan,
-        "command": " ".join(["renp-scan"] + run_argv[len(cmd_run) :]),
+        "command": f"renp-scan run {scan} -o OUT.h5 --quiet --overwrite",
         "cold_cache_s": cold,
         "warm_cache_s": warm,
         "warm_median_s": warm[med],
