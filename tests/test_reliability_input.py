@@ -10,6 +10,7 @@ Each test records what it observed as a row of docs/reliability.md.
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import math
 import re
 import shutil
@@ -469,3 +470,50 @@ def test_doc_lists_every_case():
     documented = set(re.findall(r"^\| `([a-z0-9\-_.]+)` \|", text, flags=re.M))
     assert documented == set(CASES), (sorted(set(CASES) - documented),
                                       sorted(documented - set(CASES)))
+
+
+# ------------------------------------------------------------------ a user targets file
+
+case("targets-file-used", "`[scan] targets_file` names a user file defining target CsTest "
+     "(Cs levels, A_ug = 1.0e6 /s); run, kill -9 at block 1, edit the file, rerun",
+     "the cube is computed from the file (rate = Cs rate x A ratio, Gamma prop. to A_ug, "
+     "eq. 19), the file's sha256 is in the provenance; a resume after the file changed is "
+     "refused, never mixed")
+
+
+@needs_cli
+def test_user_targets_file_is_used_recorded_and_checked(tmp_path):
+    (tmp_path / "targets.toml").write_text(USER_TARGETS)
+    text = edit(edit(GOOD, '["Cs"]\n', '["CsTest"]\ntargets_file = "targets.toml"\n'),
+                'name = "good"', 'name = "user"')
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    (scans / "user.toml").write_text(text)  # the path is relative to the scan file
+    proc = cli("run", "scans/user.toml", "-o", "user.h5", "--quiet", cwd=tmp_path)
+    assert proc.returncode != 0  # targets.toml is not next to scans/user.toml
+    error_line(proc, "scan.targets_file")
+    (scans / "targets.toml").write_text(USER_TARGETS)
+    proc = cli("run", "scans/user.toml", "-o", "user.h5", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rates = assert_clean_cube(tmp_path / "user.h5")["CsTest"]
+    spec = parse_scan(GOOD)
+    cs = np.array([renp_scan.spectrum("Cs", spec.omega_eV["Cs"], m0) for m0 in spec.m0_eV])
+    open_ = cs > 0
+    assert open_.sum() > 10
+    # Gamma is proportional to A_ug (eq. 19); everything else is Cs.
+    ratio = rates[0, 0, 0, 0][open_] / cs[open_]
+    assert np.allclose(ratio, 1.0e6 / 7.93e5, rtol=1e-12, atol=0)
+    assert np.all(rates[0, 0, 0, 0][~open_] == 0)
+    with h5py.File(tmp_path / "user.h5") as f:
+        assert f.attrs["targets_file_sha256"] == hashlib.sha256(
+            (scans / "targets.toml").read_bytes()).hexdigest()
+        assert f["CsTest"].attrs["A_ug_per_s"] == 1.0e6
+    killed = cli("run", "scans/user.toml", "-o", "user2.h5", "--quiet", cwd=tmp_path,
+                 kill_at="after-block-1")
+    assert killed.returncode == -9
+    (scans / "targets.toml").write_text(USER_TARGETS.replace("1.0e6", "1.1e6"))
+    refused = cli("run", "scans/user.toml", "-o", "user2.h5", cwd=tmp_path)
+    line = error_line(refused, "output")
+    assert "targets_file" in line and "--overwrite" in line
+    record("targets-file-used", f"rate/rate(Cs) = A ratio to 1e-12 at every open point; "
+           f"sha256 recorded; after editing the file: `{line}`")
