@@ -537,7 +537,9 @@ def _check_attrs(where: str, attrs, expected: dict, path: Path, hint: str) -> No
 
 
 def _short(value) -> str:
-    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = value.tolist()
+    text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
