@@ -37,14 +37,19 @@ def pool() -> ThreadPoolExecutor:
 def split2(func, *arrays):
     """Run ``func(*halves)`` on the first and second half of every array on two threads.
 
+    Arguments that are not arrays are passed to both calls unchanged.
     The last axis is split, so (3, 3, n) outputs split along n. Works for nogil kernels
     (both halves run at once) and for NumPy ufuncs (they release the GIL too).
     """
     n = arrays[0].shape[-1]
     h = n // 2
+
+    def half(sl):
+        return [a[..., sl] if isinstance(a, np.ndarray) else a for a in arrays]
+
     futures = [
-        pool().submit(func, *[a[..., :h] for a in arrays]),
-        pool().submit(func, *[a[..., h:] for a in arrays]),
+        pool().submit(func, *half(slice(None, h))),
+        pool().submit(func, *half(slice(h, None))),
     ]
     for f in futures:
         f.result()
@@ -204,6 +209,14 @@ def load_average() -> list:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return []
+
+
+def cpu_pressure() -> str:
+    """Linux PSI line "some avg10=.. avg60=.. avg300=..": % of time runnable tasks waited."""
+    try:
+        return Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def utc_now() -> str:

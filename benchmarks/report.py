@@ -59,6 +59,9 @@ def machine_section(results) -> list:
                 meta["machine"]["git_commit"],
                 f"{meta['wall_s']:.0f}",
                 f"{meta['load_average_before']} / {meta['load_average_after']}",
+                _psi(meta.get("cpu_pressure_before"))
+                + " / "
+                + _psi(meta.get("cpu_pressure_after")),
             ]
         )
     lines += _table(
@@ -70,10 +73,21 @@ def machine_section(results) -> list:
             "commit",
             "wall s",
             "load avg before / after (1, 5, 15 min)",
+            "CPU pressure before / after (avg60 %)",
         ],
         rows,
     )
     return lines
+
+
+def _psi(line) -> str:
+    """avg60 of a /proc/pressure/cpu line: % of time some runnable task waited for a CPU."""
+    if not line:
+        return "-"
+    for field in line.split():
+        if field.startswith("avg60="):
+            return field[6:]
+    return "-"
 
 
 def tf_section(p) -> list:
@@ -133,6 +147,14 @@ def kernel_section(p) -> list:
         "2t = grid split in two halves on two threads.",
         "",
     ]
+    ctrl = r.get("parallel_control")
+    if ctrl:
+        lines += [
+            f"Parallel control in the same run: a GIL-free sqrt loop ran "
+            f"{ctrl['speedup_2t']:.2f}x faster on two threads than on one (2.0 = a whole "
+            "second core free); read the 2t columns against it.",
+            "",
+        ]
     rows = []
     for row in r["rows"]:
         ns, ra = row["ns_per_point"], row["ratios"]
@@ -402,6 +424,7 @@ def throughput_plot(kernel_payload, path: Path) -> None:
         "kernel_2t": ("C0", "--", "kernel 2 threads"),
         "numpy_1t": ("C1", "-", "NumPy 1 thread"),
         "numpy_2t": ("C1", "--", "NumPy 2 threads"),
+        "numpy_plain_1t": ("C1", ":", "plain (unchunked) NumPy 1 thread"),
         "mem_1t": ("C7", "-", "memory pass 1 thread"),
         "mem_2t": ("C7", "--", "memory pass 2 threads"),
     }

@@ -120,3 +120,30 @@ def vector_census() -> dict:
     if proc.returncode != 0:
         return {"error": proc.stderr[-2000:]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@jit
+def _spin(x, out, reps):
+    for rep in range(reps):
+        for k in range(x.shape[0]):
+            out[k] += math.sqrt(x[k] + rep)
+
+
+def parallel_control(n=1 << 15, reps=200, calls=5, repeats=7) -> dict:
+    """How much of a second core this run actually got: a control for 2-thread timings.
+
+    Times a compute-bound, cache-resident, GIL-free loop (``_spin``: ``reps`` sweeps of
+    square roots, ~5 ms per call) on one thread and split over two threads, round-robin.
+    On an idle 2-core machine the speed-up is ~2; when other processes hold a core it
+    falls towards 1, and the kernels' 2-thread figures should be read against it.
+    """
+    from .common import interleaved_times, split2
+
+    x = np.linspace(1.0, 2.0, n)
+    out = np.zeros(n)
+    t = interleaved_times(
+        {"1t": lambda: _spin(x, out, reps), "2t": lambda: split2(_spin, x, out, reps)},
+        repeats,
+        calls,
+    )
+    return {"speedup_2t": t["1t"]["median_s"] / t["2t"]["median_s"], "timings": t}

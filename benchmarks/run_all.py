@@ -23,7 +23,14 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bench_coldstart, bench_kernel, bench_sweep, bench_tf  # noqa: E402
-from benchmarks.common import RESULTS, load_average, machine, utc_now, write_json  # noqa: E402
+from benchmarks.common import (
+    RESULTS,
+    cpu_pressure,
+    load_average,
+    machine,
+    utc_now,
+    write_json,
+)  # noqa: E402
 from benchmarks.report import render_readme, throughput_plot  # noqa: E402
 
 BENCHMARKS = {
@@ -45,11 +52,13 @@ def run(names, mode, results_dir=RESULTS, command="") -> dict:
             "command": command,
             "machine": machine(),
             "load_average_before": load_average(),
+            "cpu_pressure_before": cpu_pressure(),
         }
         start = time.perf_counter()
         result = BENCHMARKS[name].run(mode)
         meta["wall_s"] = time.perf_counter() - start
         meta["load_average_after"] = load_average()
+        meta["cpu_pressure_after"] = cpu_pressure()
         payload = {"meta": meta, "result": result}
         write_json(name, payload, results_dir)
         out[name] = payload
