@@ -117,7 +117,7 @@ def test_kill_9_at_stage_then_rerun(workdir, reference, stage):
     if not want_out:
         assert not lock.exists()
     record(f"kill9-{stage}", f"killed (signal 9); partial: "
-           f"{'%d/%d blocks done' % (done, N_BLOCKS) if want_partial else 'none'}; "
+           f"{f'{done}/{N_BLOCKS} blocks done' if want_partial else 'none'}; "
            f"{outcome}; rate bit-identical, 0 NaN/inf")
 
 

@@ -49,7 +49,7 @@ def _boot_id() -> str:
 
 
 def owner_line(pid: int | None = None) -> str:
-    """The owner line this process (or ``pid``) writes: ``pid host start boot``."""
+    """Return the owner line of this process (or ``pid``): ``pid host start boot``."""
     pid = os.getpid() if pid is None else pid
     return f"{pid} {socket.gethostname()} {_start_ticks(pid)} {_boot_id()}\n"
 
@@ -81,7 +81,7 @@ def _read_owner(path: Path) -> tuple[int | None, str, str, str]:
 
 
 def is_stale(path) -> bool:
-    """True when the lock at ``path`` was left by a run on this host that is gone."""
+    """Tell whether the lock at ``path`` was left by a run on this host that is gone."""
     pid, host, start, boot = _read_owner(Path(path))
     if pid is None or host != socket.gethostname():
         return False

@@ -1,5 +1,6 @@
-"""Read a whole HDF5 file's structure in a child process, so that damage that crashes
-HDF5 becomes an error message instead of a crash of the run.
+"""Read a whole HDF5 file's structure in a child process before trusting it.
+
+Damage that crashes HDF5 then becomes an error message instead of a crash of the run.
 
 HDF5 trusts its metadata: a damaged attribute or object header can make it read
 out of bounds and the process die with SIGSEGV (seen when single bytes of a

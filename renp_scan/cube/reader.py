@@ -186,7 +186,7 @@ def describe_cube(path) -> dict:
 
 
 def _describe(f, path: Path) -> dict:
-    """The body of :func:`describe_cube` on an open, format-checked file."""
+    """Describe an open, format-checked file (the body of :func:`describe_cube`)."""
     targets = [str(t) for t in f.attrs["targets"]]
     done, total = _done_counts(f, targets)
     info = {

@@ -1,17 +1,22 @@
 """Create, resume and finish a cube file: the one writer of the sweep.
 
 Only the client process writes; workers return arrays. The writer keeps work safe
-against ``kill -9``:
+against ``kill -9``, full disks and damaged files (all cases: ``docs/reliability.md``):
 
 * the cube is built in ``OUT.partial``; ``rate`` has fill value NaN so a chunk that
   was never written can be told apart from a computed one;
-* :meth:`CubeWriter.write_block` writes a block's chunk, flushes, *then* sets the
-  block's entry in the done mask and flushes again. The mask therefore never
-  claims a chunk whose data and index have not reached the file (the data is with
-  the OS after a flush, which survives the death of the process; it does not
-  survive a power cut, as nothing here calls fsync per block);
-* :meth:`CubeWriter.finalize` checks every chunk is allocated, marks the file
-  complete, closes it, fsyncs it and renames it onto ``OUT`` with
+* :meth:`CubeWriter.write_block` writes a block's chunk, records its CRC-32, flushes,
+  *then* sets the block's entry in the done mask and flushes again. The mask
+  therefore never claims a chunk whose data and index have not reached the file
+  (the data is with the OS after a flush, which survives the death of the process;
+  it does not survive a power cut, as nothing here calls fsync per block);
+* a :class:`~renp_scan.cube.space.SpaceGuard` makes sure each block fits before
+  HDF5 sees it; a write that fails anyway detaches the file (:meth:`CubeWriter.abandon`)
+  so the partial stays as after its last complete block;
+* :func:`open_partial` checks a partial read-only (structure in a child process,
+  scan, axes, physics data, filters, CRC-32 of every done block) before resuming it;
+* :meth:`CubeWriter.finalize` checks every chunk is stored and matches its CRC-32,
+  marks the file complete, closes it, fsyncs it and renames it onto ``OUT`` with
   :func:`os.replace` (atomic on POSIX).
 """
 
@@ -20,8 +25,8 @@ from __future__ import annotations
 import datetime as _dt
 import errno
 import os
-import re
 import platform
+import re
 import socket
 import sys
 import zlib
@@ -190,7 +195,7 @@ class PartialWriteError(StorageError):
 
 
 def _scratch_fd() -> int:
-    """A writable, truncatable file that is on no disk (memfd), or an unlinked temp file."""
+    """Open a writable, truncatable file on no disk (memfd), or an unlinked temp file."""
     if hasattr(os, "memfd_create"):
         return os.memfd_create("renp-scan-abandoned")
     import tempfile
@@ -556,13 +561,13 @@ def _check_layout(stored: TargetLayout, expected: TargetLayout, path: Path, hint
 
 
 def _pipeline(dset) -> tuple:
-    """The filter pipeline of ``dset``: (filter id, flags, client values) per filter."""
+    """Return the filter pipeline of ``dset``: (filter id, flags, client values) per filter."""
     plist = dset.id.get_create_plist()
     return tuple(plist.get_filter(i)[:3] for i in range(plist.get_nfilters()))
 
 
 def _expected_pipeline(dset, filters: dict) -> tuple:
-    """The pipeline HDF5 sets up for ``filters`` on a dataset of ``dset``'s type and chunks."""
+    """Return the pipeline HDF5 sets up for ``filters`` on ``dset``'s type and chunks."""
     with h5py.File(f"renp-scan-filters-{id(dset)}.h5", "w", driver="core",
                    backing_store=False) as f:
         probe = f.create_dataset("probe", shape=dset.shape, dtype=dset.dtype,
@@ -617,8 +622,9 @@ def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | Non
 
     A child process first reads the whole file structure (:func:`~renp_scan.cube.probe.probe`:
     damage that crashes HDF5 then becomes this error, not a crash). Every check runs on a
-    read-only handle first, so a refused partial is left exactly as it was. Then the blocks flagged done are verified (stored chunk,
-    CRC-32; see :meth:`CubeWriter.verify`).
+    read-only handle first, so a refused partial is left exactly as it was; the blocks
+    flagged done are verified there too (stored chunk, CRC-32; see
+    :meth:`CubeWriter.audit`).
 
     Parameters
     ----------

@@ -3,10 +3,11 @@
 Flow of :func:`run_scan`:
 
 1. check the output path can be written and is not a finished cube (unless
-   ``overwrite``), and validate every (target, hierarchy, nature, channel) with one
-   :func:`renp_scan.spectrum` call, timing it to size the blocks; all before any
-   file is created;
-2. take ``OUT.lock``; create ``OUT.partial`` or resume it (same scan sha256 only);
+   ``overwrite``), validate every (target, hierarchy, nature, channel) with one
+   :func:`renp_scan.spectrum` call, timing it to size the blocks, and check the
+   cube's estimated size fits the free disk; all before any file is created;
+2. take ``OUT.lock``; create ``OUT.partial`` or resume it (same scan, axes and
+   physics data only; damage is refused); hold back disk space in ``OUT.reserve``;
 3. compute the missing blocks (m0 rows x the whole omega grid) as dask tasks, on
    dask's local threaded scheduler (default, ``workers`` threads) or on a running
    ``distributed`` scheduler; a bounded window of tasks is in flight, so memory
@@ -16,7 +17,9 @@ Flow of :func:`run_scan`:
 5. finish: mark complete, rename ``OUT.partial`` onto ``OUT`` atomically.
 
 SIGINT/SIGTERM stop the run between blocks (blocks already computed are written
-first) and raise :class:`ScanInterrupted`; the partial is kept for a resume.
+first) and raise :class:`ScanInterrupted`; a full disk, quota or file-size limit
+raises :class:`~renp_scan.cube.space.StorageError`; either way the partial is kept
+for a resume (``docs/reliability.md``).
 Parallelism lives here only: the Numba kernels are serial and release the GIL.
 """
 
@@ -125,7 +128,7 @@ def _physics_args(spec) -> dict:
 
 
 def _target_fields(spec, target: str) -> tuple | None:
-    """The target's data as plain (field, value) pairs for the tasks (None: package data)."""
+    """Return the target's data as (field, value) pairs for the tasks (None: package data)."""
     if not spec.extra_target_files():
         return None
     from ..model.targets import get_target

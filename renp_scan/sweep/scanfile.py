@@ -193,7 +193,7 @@ class ScanSpec:
     targets_file: str | None = None
 
     def extra_target_files(self) -> tuple[str, ...]:
-        """The user targets files to pass as ``extra_files`` to the target lookup."""
+        """Return the user targets files to pass as ``extra_files`` to the target lookup."""
         return (self.targets_file,) if self.targets_file else ()
 
     def shape(self, target: str) -> tuple[int, ...]:
