@@ -103,7 +103,8 @@ def test_discrete_hypotheses_ranked_like_the_sensitivity(model):
     p = plan(time_s=5000.0)
     counts = pseudo_counts(model, p, "NH", "majorana", 0.05, asimov=True)
     result = fit_counts(model, p, counts)
-    by_label = {(r.hierarchy, r.nature): d for r, d in zip(result.profiles, result.dchi2_to_best)}
+    by_label = {(r.hierarchy, r.nature): d
+                for r, d in zip(result.profiles, result.dchi2_to_best, strict=True)}
     expected, _ = dchi2_profiled(model, Hypothesis("NH", "majorana", 0.05), [("NH", "dirac")], p)
     assert by_label[("NH", "dirac")] == pytest.approx(expected, rel=1e-9, abs=1e-9)
     assert "NH/majorana" in result.summary()
@@ -170,7 +171,7 @@ def test_cli_fit_counts_file_and_pseudo_data(tmp_path):
     plan = parse_plan(plan_text).resolve()
     source = SplineRates(RateTable.from_cube(tmp_path / "cube.h5", "Cs"))
     counts = pseudo_counts(source, plan, "IH", "majorana", 0.06, np.random.default_rng(5))
-    rows = "\n".join(f"{float(w)!r},{int(c)}" for w, c in zip(plan.omega_eV, counts))
+    rows = "\n".join(f"{float(w)!r},{int(c)}" for w, c in zip(plan.omega_eV, counts, strict=True))
     (tmp_path / "counts.csv").write_text("omega_eV,counts\n" + rows + "\n")
 
     def run(*args):

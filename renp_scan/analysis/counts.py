@@ -67,7 +67,8 @@ def _column(values, name, integer=False, positive=False):
         except (TypeError, ValueError):
             raise InputError(where, f"must be a number, got {v!r}") from None
         if not math.isfinite(x) or x < 0 or (positive and x <= 0):
-            raise InputError(where, f"must be finite and {'> 0' if positive else '>= 0'}, got {v!r}")
+            bound = "> 0" if positive else ">= 0"
+            raise InputError(where, f"must be finite and {bound}, got {v!r}")
         if integer and x != round(x):
             raise InputError(where, f"must be a whole number of counts, got {v!r}")
         out.append(x)
@@ -144,7 +145,7 @@ def match_counts(plan: ResolvedPlan, data: CountsData) -> tuple[ResolvedPlan, np
     """
     idx = np.searchsorted(plan.omega_eV, data.omega_eV)
     matched = np.full(plan.omega_eV.size, -1)
-    for i, (w, j) in enumerate(zip(data.omega_eV, idx)):
+    for i, (w, j) in enumerate(zip(data.omega_eV, idx, strict=True)):
         near = [k for k in (j - 1, j) if 0 <= k < plan.omega_eV.size
                 and abs(plan.omega_eV[k] - w) <= MATCH_TOL_EV]
         if not near:

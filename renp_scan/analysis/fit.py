@@ -68,7 +68,7 @@ class FitResult:
     scan_deviance: np.ndarray
 
     def summary(self) -> str:
-        """A few human-readable lines."""
+        """Describe the fit in a few human-readable lines."""
         iv, m0 = self.interval, self.best.m0_eV
         low = "range end" if iv.low_at_limit else f"-{m0 - iv.low_eV:.3g}"
         high = "range end" if iv.high_at_limit else f"+{iv.high_eV - m0:.3g}"
@@ -80,7 +80,7 @@ class FitResult:
                  f"(p = {self.p_value:.3g})"]
         if self.normalization == "free":
             lines.append(f"signal scale at best fit: {self.best.normalization:.6g}")
-        for prof, d in zip(self.profiles, self.dchi2_to_best):
+        for prof, d in zip(self.profiles, self.dchi2_to_best, strict=True):
             lines.append(f"  {prof.hierarchy}/{prof.nature}: m0 = {prof.m0_eV:.6g} eV, "
                          f"Delta chi^2 to best = {d:.6g}")
         return "\n".join(lines)
@@ -131,7 +131,7 @@ def fit_counts(source: RateSource, plan: ResolvedPlan, counts, hypotheses=None,
 
 
 def fit_dataset(result: FitResult, plan: ResolvedPlan, counts, attrs=None):
-    """A fit result as an xarray.Dataset (units and long_name on every variable).
+    """Convert a fit result to an xarray.Dataset (units and long_name on every variable).
 
     Parameters
     ----------
@@ -191,7 +191,7 @@ def fit_dataset(result: FitResult, plan: ResolvedPlan, counts, attrs=None):
 
 def pseudo_counts(source: RateSource, plan: ResolvedPlan, hierarchy: str, nature: str,
                   m0_eV: float, rng=None, asimov: bool = False) -> np.ndarray:
-    """Counts of a simulated experiment: Poisson draws (or the means, ``asimov=True``).
+    """Simulate an experiment: Poisson counts (or their means, ``asimov=True``).
 
     Parameters
     ----------

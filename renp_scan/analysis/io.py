@@ -25,7 +25,7 @@ RESULT_VERSION = 1
 
 
 def _attr_value(value):
-    """An attribute value netCDF-4 can store (no None, bool or nested containers)."""
+    """Convert an attribute value to one netCDF-4 can store (no None, bool, nesting)."""
     if value is None:
         return ""
     if isinstance(value, (bool, np.bool_)):

@@ -40,7 +40,8 @@ def expected_counts(rate_Hz, time_s, efficiency, background_Hz):
     ndarray
         Expected counts (dimensionless).
     """
-    return (efficiency * np.asarray(rate_Hz, dtype=float) + background_Hz) * np.asarray(time_s, float)
+    rate = np.asarray(rate_Hz, dtype=float)
+    return (efficiency * rate + background_Hz) * np.asarray(time_s, dtype=float)
 
 
 def deviance_terms(counts, mu):

@@ -3,7 +3,8 @@
 For a fixed total time T the Asimov Delta chi^2 of one alternative spectrum is
 linear in the times, sum_k t_k d_k with the per-second Poisson deviance
 
-    d_k = 2 [mu'_k - mu_k + mu_k ln(mu_k / mu'_k)],  mu = eff Gamma_true + b, mu' = eff a Gamma_alt + b
+    d_k = 2 [mu'_k - mu_k + mu_k ln(mu_k / mu'_k)],
+    mu = eff Gamma_true + b,  mu' = eff a Gamma_alt + b
 
 (Gamma from Yoshimura & Sasao eqs. 18-23; a = 1 unless the normalisation is free).
 The profiled Delta chi^2 is the minimum of these linear functions over the
@@ -177,7 +178,8 @@ def optimize_plan(source: RateSource, truth: Hypothesis, alternatives,
         float(np.median(finite)) if finite.size else 1.0)
     best_plan, best_dchi2, best_times = reference, reference_dchi2, None
     converged, bound, iteration = False, np.inf, 0
-    for iteration in range(1, max_iterations + 1):
+    while iteration < max_iterations:
+        iteration += 1
         solved = _solve_lp(rows, row_scale)
         if solved is None:
             break

@@ -126,7 +126,8 @@ class _Fields:
         if value is None:
             return None
         if not isinstance(value, list):
-            raise InputError(self.field(key), f"must be an array of numbers, got {_type_name(value)}")
+            raise InputError(self.field(key),
+                             f"must be an array of numbers, got {_type_name(value)}")
         if not value:
             raise InputError(self.field(key), "must not be empty")
         return tuple(_check_number(f"{self.field(key)}[{i}]", v, positive, nonnegative, None)
@@ -172,7 +173,7 @@ class UniformRule:
     stop_fraction: float | None = None
 
     def omega_eV(self, eps_eg_eV: float) -> np.ndarray:
-        """The rule's frequencies [eV] for a target of level spacing ``eps_eg_eV`` [eV]."""
+        """Return the rule's frequencies [eV] for a target of level spacing ``eps_eg_eV`` [eV]."""
         if self.start_eV is not None:
             lo, hi = self.start_eV, self.stop_eV
         else:
@@ -196,7 +197,7 @@ class ThresholdRule:
     m0_eV: tuple
 
     def omega_eV(self, eps_eg_eV: float, oscillation_data=None) -> np.ndarray:
-        """The rule's frequencies [eV] for a target of level spacing ``eps_eg_eV`` [eV]."""
+        """Return the rule's frequencies [eV] for a target of level spacing ``eps_eg_eV`` [eV]."""
         from ..model.neutrinos import neutrino_masses
         from ..model.spectrum import thresholds_eV
 
@@ -266,11 +267,11 @@ class ResolvedPlan:
         return self.background_Hz * self.time_s
 
     def scaled(self, factor: float) -> ResolvedPlan:
-        """The same plan with every time multiplied by ``factor``."""
+        """Return the same plan with every time multiplied by ``factor``."""
         return replace(self, time_s=self.time_s * float(factor))
 
     def with_times(self, time_s) -> ResolvedPlan:
-        """The same frequencies and detector with other times [s]."""
+        """Return the same frequencies and detector with other times [s]."""
         return replace(self, time_s=np.asarray(time_s, dtype=float))
 
 
@@ -445,7 +446,8 @@ def _parse_threshold(data, where) -> ThresholdRule:
     m0 = t.numbers("m0_eV", nonnegative=True)
     for i, v in enumerate(m0):
         if v > 10.0:
-            raise InputError(f"{t.field('m0_eV')}[{i}]", f"{v:g} eV is above 10 eV (meV written as eV?)")
+            raise InputError(f"{t.field('m0_eV')}[{i}]",
+                             f"{v:g} eV is above 10 eV (meV written as eV?)")
     return ThresholdRule(where, count, step, tuple(dict.fromkeys(hierarchies)), m0)
 
 
@@ -499,8 +501,8 @@ def parse_plan(text: str, path=None) -> MeasurementPlan:
     below = tuple(_parse_threshold(d, f"frequencies.below_thresholds[{i}]")
                   for i, d in enumerate(freq.tables("below_thresholds")))
     if not values and not uniform and not below:
-        raise InputError("frequencies", "gives no frequency: add values_eV, [[frequencies.uniform]] "
-                         "or [[frequencies.below_thresholds]]")
+        raise InputError("frequencies", "gives no frequency: add values_eV, "
+                         "[[frequencies.uniform]] or [[frequencies.below_thresholds]]")
 
     exp = _Fields(top.get("exposure"), "exposure", _EXPOSURE_KEYS)
     given = [k for k in ("time_per_point_s", "total_time_s", "times_s") if exp.has(k)]
@@ -527,7 +529,7 @@ def parse_plan(text: str, path=None) -> MeasurementPlan:
     normalization = ana.string("normalization", "fixed", choices=NORMALIZATIONS)
     dchi2_target = ana.number("dchi2_target", 9.0, positive=True)
     m0_true = ana.numbers("m0_true_eV", None, nonnegative=True)
-    if m0_true is not None and any(b <= a for a, b in zip(m0_true, m0_true[1:])):
+    if m0_true is not None and any(b <= a for a, b in zip(m0_true, m0_true[1:], strict=False)):
         raise InputError("analysis.m0_true_eV", "must be strictly increasing")
 
     return MeasurementPlan(

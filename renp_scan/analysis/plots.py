@@ -59,7 +59,7 @@ def plot_exposure(ds, path, title=None, label=None):
         raise InputError("plot", "the result holds no exposure variable")
     fig, axes = _figure(len(tests))
     m0 = np.asarray(ds["m0_true"].values, dtype=float)
-    for ax, test in zip(axes, tests):
+    for ax, test in zip(axes, tests, strict=True):
         for h in ds["truth_hierarchy"].values:
             for n in ds["truth_nature"].values:
                 y = ds[f"exposure_{test}"].sel(truth_hierarchy=h, truth_nature=n).values

@@ -47,7 +47,7 @@ class Hypothesis:
 
 
 def asimov_counts(source: RateSource, truth: Hypothesis, plan: ResolvedPlan) -> np.ndarray:
-    """Expected counts (efficiency Gamma + b) t of the true spectrum at the plan's points."""
+    """Return the expected counts (efficiency Gamma + b) t of a spectrum at the plan's points."""
     rates = source.rates_Hz(truth.hierarchy, truth.nature, [truth.m0_eV], plan.omega_eV)[0]
     return plan.expected_counts(rates)
 
@@ -248,8 +248,8 @@ def sensitivity_scan(source: RateSource, plan: ResolvedPlan, m0_true_eV=None,
             for inat, n in enumerate(ns):
                 for im, m in enumerate(m0_true):
                     truth = Hypothesis(h, n, float(m))
-                    value, best = dchi2_profiled(source, truth, alternatives_for(source, truth, test),
-                                                 plan, normalization)
+                    alts = alternatives_for(source, truth, test)
+                    value, best = dchi2_profiled(source, truth, alts, plan, normalization)
                     dchi2[ih, inat, im] = value
                     alt_m0[ih, inat, im] = best.m0_eV
                     alt_label[ih, inat, im] = f"{best.hierarchy}/{best.nature}"

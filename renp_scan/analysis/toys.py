@@ -131,7 +131,7 @@ def run_toys(source: RateSource, plan: ResolvedPlan, truth: Hypothesis, n_toys: 
     children = np.random.SeedSequence(int(seed)).spawn(len(sizes))
     tasks = [dask.delayed(_toy_chunk, pure=False)(source, plan, truth, size, child, level,
                                                    normalization)
-             for size, child in zip(sizes, children)]
+             for size, child in zip(sizes, children, strict=True)]
     kwargs = {}
     if isinstance(scheduler, str):
         if scheduler not in ("threads", "sync"):
