@@ -32,6 +32,7 @@ from renp_scan.analysis import (
     RateTable,
     SplineRates,
     alternatives_for,
+    dchi2_profiled,
     load_plan,
     optimize_plan,
     sensitivity_scan,
@@ -49,6 +50,7 @@ CASES = {  # atom: (scan, plan)
 
 
 def build_cube(scan_name: str, workdir: Path) -> Path:
+    """Compute a scan of plans/scans/ into ``workdir`` (reused if already there)."""
     from renp_scan.sweep.engine import run_scan
     from renp_scan.sweep.scanfile import load_scan
 
@@ -93,6 +95,7 @@ def interpolation_accuracy(atom: str, table: RateTable) -> dict:
 
 
 def model_for(table: RateTable, atom: str) -> ModelRates:
+    """Direct-model rate source with the cube's settings, checked against the cube."""
     model = ModelRates(atom, (table.m0_eV[0], table.m0_eV[-1]), 2 * table.m0_eV.size - 1,
                        table.hierarchies, table.natures, table.channel,
                        density_cm3=table.attrs["cube_density_cm3"],
@@ -104,13 +107,12 @@ def model_for(table: RateTable, atom: str) -> ModelRates:
 
 
 def optimised_exposure(source, model, table, plan, m0_values, truth_h, test, dchi2=9.0):
+    """Optimise a plan per true m0 (cube rates); time for ``dchi2`` with exact rates."""
     out = []
     for m in m0_values:
         truth = Hypothesis(truth_h, "majorana", float(m))
         alts = alternatives_for(source, truth, test)
         result = optimize_plan(source, truth, alts, plan, candidates_eV=table.omega_eV)
-        from renp_scan.analysis import dchi2_profiled
-
         exact = dchi2_profiled(model, truth, alts, result.plan)[0]
         out.append((float(m), plan.total_time_s * dchi2 / exact, result.gain,
                     result.plan.omega_eV.size))
@@ -118,6 +120,7 @@ def optimised_exposure(source, model, table, plan, m0_values, truth_h, test, dch
 
 
 def main():
+    """Compute everything, draw the figures, write the numbers file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="coarser m0 grids (a smoke run)")
@@ -171,8 +174,9 @@ def main():
         lines += ["", f"### {atom}: time [s] for Delta chi^2 = 9, Majorana vs Dirac (uniform plan)",
                   "", "| m0 [eV] | true NH/majorana | true NH/dirac | true IH/majorana | "
                   "true IH/dirac |", "|---|---|---|---|---|"]
+        nature_times = exact["exposure_nature"]
         for m in m0_opt:
-            cells = [f"{float(exact['exposure_nature'].sel(truth_hierarchy=h, truth_nature=n, m0_true=m)):.3g}"
+            cells = [f"{float(nature_times.sel(truth_hierarchy=h, truth_nature=n, m0_true=m)):.3g}"
                      for h in ("NH", "IH") for n in ("majorana", "dirac")]
             lines.append(f"| {m:g} | " + " | ".join(cells) + " |")
         if atom == "Cs":
@@ -181,10 +185,12 @@ def main():
                       "1 Hz background, free signal scale), time [s] for Delta chi^2 = 9", "",
                       "| m0 [eV] | NH vs IH, true NH | NH vs IH, true IH | M vs D, true NH/M |",
                       "|---|---|---|---|"]
+            majorana = b.sel(truth_nature="majorana")
             for m in m0_opt:
-                cells = [f"{float(b['exposure_hierarchy'].sel(truth_hierarchy=h, truth_nature='majorana', m0_true=m)):.3g}"
-                         for h in ("NH", "IH")]
-                cells.append(f"{float(b['exposure_nature'].sel(truth_hierarchy='NH', truth_nature='majorana', m0_true=m)):.3g}")
+                times = majorana["exposure_hierarchy"].sel(m0_true=m)
+                cells = [f"{float(times.sel(truth_hierarchy=h)):.3g}" for h in ("NH", "IH")]
+                md = majorana["exposure_nature"].sel(truth_hierarchy="NH", m0_true=m)
+                cells.append(f"{float(md):.3g}")
                 lines.append(f"| {m:g} | " + " | ".join(cells) + " |")
         gains = [g for h in ("NH", "IH") for _, _, g, _ in curves[atom]["optimised"][h]]
         points = [k for h in ("NH", "IH") for _, _, _, k in curves[atom]["optimised"][h]]
@@ -198,6 +204,7 @@ def main():
 
 
 def draw(curves):
+    """Draw nh_ih_exposure.png and md_exposure.png."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

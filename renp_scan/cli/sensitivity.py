@@ -22,10 +22,12 @@ from ..errors import InputError
 
 #: Largest relative difference between cube and model allowed by ``--rates model``.
 MODEL_CHECK_RTOL = 1e-9
+#: Most true m0 values for which the m0-vs-m0' map is drawn up without --no-map.
+MAX_MAP_POINTS = 1000
 
 
 def _source(args, plan):
-    """Resolve the plan for the cube's target and build the rate source."""
+    """Resolve the plan for the cube's target; return (rate source, plan, cube table)."""
     from .. import open_cube
     from ..analysis.direct import ModelRates
     from ..analysis.interpolate import SplineRates
@@ -57,7 +59,7 @@ def _source(args, plan):
                   f"window (omega >= {source.kink_floor_eV:.6g} eV), where interpolating the cube "
                   "in m0 errs by up to a few % of the rate; for nearly degenerate hypotheses "
                   "compare with --rates model")
-        return source, resolved
+        return source, resolved, table
     with open_cube(args.cube, target) as ds:
         phases = (float(ds["alpha21_rad"].values[phase]), float(ds["alpha31_rad"].values[phase]))
     attrs = table.attrs
@@ -74,7 +76,7 @@ def _source(args, plan):
             if not np.allclose(direct, stored, rtol=MODEL_CHECK_RTOL, atol=0.0):
                 raise InputError("rates", "--rates model does not reproduce this cube (other "
                                  "target or oscillation data?); use --rates cube")
-    return model, resolved
+    return model, resolved, table
 
 
 def _cmd_sensitivity(args) -> int:
@@ -83,10 +85,16 @@ def _cmd_sensitivity(args) -> int:
     from ..analysis.sensitivity import sensitivity_scan
 
     plan = load_plan(args.plan)
-    source, resolved = _source(args, plan)
+    source, resolved, table = _source(args, plan)
     m0_true = args.m0 if args.m0 else plan.m0_true_eV
+    if m0_true is None:
+        m0_true = table.m0_eV
     normalization = args.normalization or plan.normalization
     dchi2_target = args.dchi2 if args.dchi2 is not None else plan.dchi2_target
+    n_true = len(m0_true)
+    if n_true > MAX_MAP_POINTS and not args.no_map:
+        raise InputError("no-map", f"{n_true} true m0 values make a {n_true}^2 m0 map per "
+                         f"hypothesis; pass --no-map or choose at most {MAX_MAP_POINTS} with --m0")
     ds = sensitivity_scan(source, resolved, m0_true, normalization, dchi2_target,
                           m0_map=not args.no_map, attrs={"cube_path": str(args.cube)})
     path = write_result(args.output, ds, SENSITIVITY_FORMAT, plan=plan)
@@ -118,7 +126,7 @@ def _cmd_fit(args) -> int:
     from ..analysis.plan import load_plan
 
     plan = load_plan(args.plan)
-    source, resolved = _source(args, plan)
+    source, resolved, _ = _source(args, plan)
     if args.counts is not None:
         if args.seed is not None:
             raise InputError("seed", "--seed draws pseudo-data and needs --asimov, not --counts")
