@@ -15,6 +15,7 @@ import math
 import re
 import shutil
 import textwrap
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -77,6 +78,9 @@ A_ug_per_s = 1.0e6
 source = "test: Cs levels with A_ug changed"
 """
 BROKEN_TARGETS = USER_TARGETS.replace("A_ug_per_s = 1.0e6\n", "")
+#: The package's oscillation table, and one whose normal ordering lacks dm21.
+PACKAGE_OSCILLATIONS = (Path(renp_scan.__file__).parent / "data" / "oscillations.toml").read_text()
+BROKEN_OSCILLATIONS = PACKAGE_OSCILLATIONS.replace("dm21_sq_eV2 = 7.49e-5\n", "", 1)
 
 
 def edit(text, old, new):
@@ -164,6 +168,11 @@ SCAN_CASES = {
                                         'targets_file = "broken_targets.toml"\n'),
                                    "validate", "scan.targets_file",
                                    "targets.CsTest.A_ug_per_s: missing field"),
+    "oscillation-file-missing-field": ("physics.oscillation_file names a table without "
+                                       "normal.dm21_sq_eV2",
+                                       GOOD + '\n[physics]\noscillation_file = "broken_osc.toml"\n',
+                                       "run", "physics.oscillation_file",
+                                       "normal.dm21_sq_eV2: missing field"),
     "targets-file-absent": ("scan.targets_file names a file that does not exist",
                             edit(GOOD, '["Cs"]\n', '["Cs"]\ntargets_file = "nope.toml"\n'),
                             "run", "scan.targets_file", "no such file"),
@@ -179,6 +188,7 @@ def run_cli_case(directory, case_id):
     work.mkdir()
     (work / "scan.toml").write_text(text, encoding="utf-8")
     (work / "broken_targets.toml").write_text(BROKEN_TARGETS, encoding="utf-8")
+    (work / "broken_osc.toml").write_text(BROKEN_OSCILLATIONS, encoding="utf-8")
     before = listing(work)
     args = ["validate", "scan.toml"] if command == "validate" else \
         ["run", "scan.toml", "-o", "out.h5"]
@@ -518,3 +528,39 @@ def test_user_targets_file_is_used_recorded_and_checked(tmp_path):
     assert "targets_file" in line and "--overwrite" in line
     record("targets-file-used", f"rate/rate(Cs) = A ratio to 1e-12 at every open point; "
            f"sha256 recorded; after editing the file: `{line}`")
+
+
+case("oscillation-file-used", "`[physics] oscillation_file` names a copy of the package's "
+     "table with normal-ordering dm21 = 8.0e-5 eV^2", "the cube equals `renp_scan.spectrum(..., "
+     "oscillation_data=<that file>)` bit for bit (and differs from the package table's), the "
+     "file's values and sha256 are in the provenance")
+
+
+@needs_cli
+def test_user_oscillation_file_is_used_and_recorded(tmp_path):
+    from renp_scan.model.oscillations import load_oscillation_data
+
+    osc = PACKAGE_OSCILLATIONS.replace("dm21_sq_eV2 = 7.49e-5", "dm21_sq_eV2 = 8.0e-5", 1)
+    assert osc != PACKAGE_OSCILLATIONS
+    (tmp_path / "osc.toml").write_text(osc)
+    text = edit(GOOD, '["nucleus"]', '["core"]') + '\n[physics]\noscillation_file = "osc.toml"\n'
+    (tmp_path / "osc_scan.toml").write_text(text)
+    proc = cli("run", "osc_scan.toml", "-o", "osc.h5", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rates = assert_clean_cube(tmp_path / "osc.h5")["Cs"][0, 0, 0, 0]
+    spec = parse_scan(GOOD)
+    data = load_oscillation_data(tmp_path / "osc.toml")
+    assert data.normal.dm21_sq_eV2 == 8.0e-5
+    want = np.array([renp_scan.spectrum("Cs", spec.omega_eV["Cs"], m0, channel="core",
+                                        oscillation_data=data) for m0 in spec.m0_eV])
+    default = np.array([renp_scan.spectrum("Cs", spec.omega_eV["Cs"], m0, channel="core")
+                        for m0 in spec.m0_eV])
+    assert rates.tobytes() == want.tobytes()
+    assert not np.array_equal(rates, default)
+    with h5py.File(tmp_path / "osc.h5") as f:
+        assert f.attrs["oscillation.normal.dm21_sq_eV2"] == 8.0e-5
+        assert f.attrs["oscillation_file_sha256"] == hashlib.sha256(osc.encode()).hexdigest()
+    changed = int(np.count_nonzero(rates != default))
+    record("oscillation-file-used", f"rate equals spectrum(oscillation_data=file) bit for bit; "
+           f"{changed} of {rates.size} entries differ from the package table's; dm21 and "
+           "sha256 recorded")

@@ -122,6 +122,9 @@ class BlockTask:
         (compression happens in the worker, not in the single writer).
     chunk_shape : (int, int), optional
         Full chunk extent (m0 rows, omega columns), needed with ``codec``.
+    oscillation_data : OscillationData, optional
+        A user oscillation-data table (``physics.oscillation_file``); None uses the
+        package's.
     target_fields : tuple of (str, value) pairs, optional
         The target's data (the fields of :class:`renp_scan.model.targets.Target`
         but ``info``), so a worker computes with exactly the levels the client
@@ -144,6 +147,7 @@ class BlockTask:
     codec: ChunkCodec | None = None
     chunk_shape: tuple | None = None
     target_fields: tuple | None = None
+    oscillation_data: object | None = None
 
     @property
     def atom(self):
@@ -180,7 +184,8 @@ def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:
         spectrum(atom, omega, float(m0), hierarchy=task.hierarchy,
                  majorana=task.majorana, channel=task.channel,
                  density_cm3=task.density_cm3, volume_cm3=task.volume_cm3,
-                 eta=task.eta, majorana_phases_rad=task.phases_rad, out=out[row])
+                 eta=task.eta, majorana_phases_rad=task.phases_rad,
+                 oscillation_data=task.oscillation_data, out=out[row])
     return out
 
 
@@ -228,7 +233,7 @@ def measure_cost(task: BlockTask, sample_points: int = 256, repeats: int = 5) ->
     sample = np.ascontiguousarray(task.omega_eV[::step][:sample_points], dtype=np.float64)
     kwargs = dict(hierarchy=task.hierarchy, majorana=task.majorana, channel=task.channel,
                   density_cm3=task.density_cm3, volume_cm3=task.volume_cm3, eta=task.eta,
-                  majorana_phases_rad=task.phases_rad)
+                  majorana_phases_rad=task.phases_rad, oscillation_data=task.oscillation_data)
     m0 = float(task.m0_eV[0])
     atom = task.atom
 

@@ -25,6 +25,7 @@ Parallelism lives here only: the Numba kernels are serial and release the GIL.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import math
@@ -122,9 +123,18 @@ class RunReport:
 # ---------------------------------------------------------------- planning
 
 
+@functools.lru_cache(maxsize=4)
+def _user_oscillation_data(path: str):
+    from ..model.oscillations import load_oscillation_data
+
+    return load_oscillation_data(path)
+
+
 def _physics_args(spec) -> dict:
+    oscillation_data = _user_oscillation_data(spec.oscillation_file) \
+        if spec.oscillation_file else None
     return dict(density_cm3=float(spec.density_cm3), volume_cm3=float(spec.volume_cm3),
-                eta=float(spec.eta), dtype=str(spec.dtype))
+                eta=float(spec.eta), dtype=str(spec.dtype), oscillation_data=oscillation_data)
 
 
 def _target_fields(spec, target: str) -> tuple | None:
@@ -325,7 +335,12 @@ def physics_provenance(spec) -> dict:
         value = getattr(constants, name)
         if name.isupper() and isinstance(value, (int, float)) and not isinstance(value, bool):
             attrs[f"constant.{name}"] = float(value)
-    _flatten("oscillation", load_oscillation_data(), attrs)
+    _flatten("oscillation", load_oscillation_data(spec.oscillation_file), attrs)
+    if spec.oscillation_file:
+        text = Path(spec.oscillation_file).read_bytes()
+        attrs["oscillation_file"] = spec.oscillation_file
+        attrs["oscillation_file_sha256"] = hashlib.sha256(text).hexdigest()
+        attrs["oscillation_file_text"] = text.decode("utf-8", "replace")
     if spec.targets_file:
         text = Path(spec.targets_file).read_bytes()
         attrs["targets_file"] = spec.targets_file
@@ -672,7 +687,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                 partial, scan_sha256=spec.sha256,
                 layouts=[_whole_layout(spec, t) for t in spec.targets],
                 root_attrs={k: v for k, v in root_attrs.items()
-                            if k not in ("scan_path", "targets_file")},
+                            if k not in ("scan_path", "targets_file", "oscillation_file")},
                 target_attrs=target_attrs, dtype=spec.dtype,
                 filters=compression_options(spec.compression, spec.compression_level,
                                             spec.shuffle))

@@ -111,7 +111,7 @@ _OMEGA_KEYS = (
     "threshold_points",
 )
 _OMEGA_RANGE_KEYS = ("start_eV", "stop_eV", "start_fraction", "stop_fraction")
-_PHYSICS_KEYS = ("density_cm3", "volume_cm3", "eta")
+_PHYSICS_KEYS = ("density_cm3", "volume_cm3", "eta", "oscillation_file")
 _OUTPUT_KEYS = ("dtype", "compression", "compression_level", "shuffle")
 _ENGINE_KEYS = ("block_target_seconds",)
 _REQUIRED = object()
@@ -168,6 +168,9 @@ class ScanSpec:
     targets_file : str or None
         Absolute path of the user targets file named by ``scan.targets_file``
         (added to, and overriding, the package's targets), or None.
+    oscillation_file : str or None
+        Absolute path of the user oscillation-data file named by
+        ``physics.oscillation_file`` (replacing the package's NuFIT table), or None.
     """
 
     path: str | None
@@ -191,6 +194,13 @@ class ScanSpec:
     shuffle: bool
     block_target_seconds: float
     targets_file: str | None = None
+    oscillation_file: str | None = None
+
+    def oscillation_data(self):
+        """Return the oscillation data of this scan (user file or the package's table)."""
+        from renp_scan.model.oscillations import load_oscillation_data
+
+        return load_oscillation_data(self.oscillation_file)
 
     def extra_target_files(self) -> tuple[str, ...]:
         """Return the user targets files to pass as ``extra_files`` to the target lookup."""
@@ -316,7 +326,8 @@ def merge_grids(grids, atol: float) -> np.ndarray:
     return merged[keep]
 
 
-def threshold_window_eV(eps_eg_eV: float, m0_eV, hierarchies) -> tuple[float, float] | None:
+def threshold_window_eV(eps_eg_eV: float, m0_eV, hierarchies,
+                        oscillation_data=None) -> tuple[float, float] | None:
     """Range of the open pair thresholds omega_ij over an m0 grid.
 
     Parameters
@@ -327,6 +338,8 @@ def threshold_window_eV(eps_eg_eV: float, m0_eV, hierarchies) -> tuple[float, fl
         Smallest neutrino masses [eV].
     hierarchies : sequence of str
         ``"NH"`` and/or ``"IH"``.
+    oscillation_data : OscillationData, optional
+        Mass splittings to use (default: the package's table).
 
     Returns
     -------
@@ -343,7 +356,8 @@ def threshold_window_eV(eps_eg_eV: float, m0_eV, hierarchies) -> tuple[float, fl
     highest = -math.inf
     for hierarchy in hierarchies:
         for m0 in np.asarray(m0_eV, dtype=np.float64).ravel():
-            masses = np.asarray(neutrino_masses(float(m0), hierarchy), dtype=np.float64)
+            masses = np.asarray(neutrino_masses(float(m0), hierarchy, oscillation_data),
+                                dtype=np.float64)
             omega_ij = np.asarray(thresholds_eV(eps_eg_eV, masses), dtype=np.float64)
             open_ij = omega_ij[omega_ij > 0.0]
             if open_ij.size:
@@ -499,6 +513,31 @@ def _check_range(start_field, stop_field, start, stop, count, spacing, open_zero
 
 # --------------------------------------------------------------------------
 # Sections.
+
+
+def _oscillation_file(root, base_dir):
+    """Resolve and load ``physics.oscillation_file``: (absolute path, data) or (None, None)."""
+    physics = root.get("physics", {})
+    if not isinstance(physics, dict) or "oscillation_file" not in physics:
+        return None, None
+    name = physics["oscillation_file"]
+    if not isinstance(name, str) or not name.strip():
+        raise InputError("physics.oscillation_file", f"must name a TOML oscillation-data file, "
+                         f"got {_type_name(name)} {name!r}")
+    path = Path(name)
+    if not path.is_absolute():
+        path = Path(base_dir) / path
+    if not path.is_file():
+        raise InputError("physics.oscillation_file", f"{name!r}: no such file (looked for "
+                         f"{path}; relative paths start at the scan file's directory)")
+    from renp_scan.model.oscillations import load_oscillation_data
+
+    try:
+        data = load_oscillation_data(path)
+    except InputError as exc:
+        raise InputError("physics.oscillation_file",
+                         f"{name}: {exc.field}: {exc.message}") from None
+    return str(path.resolve()), data
 
 
 def _targets_file(table, base_dir) -> str | None:
@@ -680,7 +719,8 @@ class _Merged(_Table):
         return self.fields.get(key, f"{self.prefix}.{key}")
 
 
-def _parse_omega(merged, home, target, eps_eg_eV, m0_eV, hierarchies) -> np.ndarray:
+def _parse_omega(merged, home, target, eps_eg_eV, m0_eV, hierarchies,
+                 oscillation_data=None) -> np.ndarray:
     view = _Merged(merged, home)
     has_eV = view.has("start_eV") or view.has("stop_eV")
     has_fraction = view.has("start_fraction") or view.has("stop_fraction")
@@ -717,7 +757,7 @@ def _parse_omega(merged, home, target, eps_eg_eV, m0_eV, hierarchies) -> np.ndar
         grid = linear_grid(start_eV, stop_eV, count)
     grids = [grid]
     if threshold_points:
-        window = threshold_window_eV(eps_eg_eV, m0_eV, hierarchies)
+        window = threshold_window_eV(eps_eg_eV, m0_eV, hierarchies, oscillation_data)
         if window is None:
             raise InputError(view.field("threshold_points"), f"every pair threshold of "
                              f"target {target} is <= 0 over this m0 grid (the spectrum is "
@@ -842,6 +882,8 @@ def parse_scan(text: str, path=None) -> ScanSpec:
 
     m0_eV = _parse_m0(root)
     phases_rad = _parse_phases(root, scan["natures"], scan["channels"])
+    oscillation_file, oscillation_data = _oscillation_file(
+        root, Path(path).parent if path is not None else Path("."))
     from renp_scan.model.targets import get_target
 
     omega_eV = {}
@@ -849,8 +891,9 @@ def parse_scan(text: str, path=None) -> ScanSpec:
         extra = (scan["targets_file"],) if scan["targets_file"] else ()
         eps_eg_eV = float(get_target(target, extra_files=extra).eps_eg_eV)
         omega_eV[target] = _parse_omega(merged, home, target, eps_eg_eV, m0_eV,
-                                        scan["hierarchies"])
+                                        scan["hierarchies"], oscillation_data)
     physics = _parse_physics(root)
+    physics["oscillation_file"] = oscillation_file
     output = _parse_output(root)
     engine = _parse_engine(root)
 
