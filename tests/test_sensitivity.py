@@ -312,3 +312,8 @@ def test_cli_sensitivity_bad_plan_is_one_error_line(cli_cube, tmp_path):
     plan_file.write_text(wrong_target)
     proc = run_cli("sensitivity", cli_cube, "--plan", plan_file, "-o", "s.h5", cwd=tmp_path)
     assert proc.returncode == 2 and "error: target: " in proc.stderr
+    plan_file.write_text(CLI_PLAN)
+    many = [f"{m:.6f}" for m in np.linspace(0.0, 0.1, 1001)]
+    proc = run_cli("sensitivity", cli_cube, "--plan", plan_file, "-o", "s.h5", "--m0", *many,
+                   cwd=tmp_path)
+    assert proc.returncode == 2 and "error: no-map: " in proc.stderr
