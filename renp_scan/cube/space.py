@@ -22,8 +22,12 @@ from __future__ import annotations
 
 import errno
 import os
-import resource
 from pathlib import Path
+
+try:
+    import resource
+except ImportError:  # not on Windows: no per-file size limit to respect there
+    resource = None
 
 #: Room kept for HDF5 metadata of one block and for the final flush and close [bytes]
 #: (a block adds a few kB of chunk index; this leaves a wide margin).
@@ -52,6 +56,8 @@ def reserve_path(partial) -> Path:
 
 
 def _fsize_limit() -> int | None:
+    if resource is None:
+        return None
     soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     return None if soft == resource.RLIM_INFINITY else int(soft)
 
@@ -84,6 +90,9 @@ class SpaceGuard:
         self._take(starting=True)
 
     def _take(self, starting: bool = False) -> None:
+        if not hasattr(os, "posix_fallocate"):  # macOS, Windows
+            self._fill_zeros()
+            return
         try:
             os.posix_fallocate(self._fd, 0, self.reserve_bytes)
         except OSError as exc:
