@@ -113,6 +113,7 @@ def test_kill_9_at_stage_then_rerun(workdir, reference, stage):
             assert "resumed partial" not in rerun.stdout
         outcome = f"rerun: exit 0, {done or 0} of {N_BLOCKS} blocks resumed"
     assert not partial.exists()
+    assert not out.with_name(out.name + ".reserve").exists()
     assert_same_cube(out, reference)
     if not want_out:
         assert not lock.exists()
