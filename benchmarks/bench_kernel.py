@@ -23,6 +23,8 @@ from renp_scan.model.spectrum import build_model
 from . import numpy_reference as npref
 from .common import interleaved_times, pool, repeats_for, split2
 from .roofline import (
+    _div_loop,
+    _sqrt_loop,
     divider_costs,
     open_fractions,
     parallel_control,
@@ -46,6 +48,9 @@ SIZES = {"smoke": [2_000], "quick": [10**5, 10**6, 10**7], "full": [10**5, 10**6
 PAIR_SIZES = {"smoke": [2_000], "quick": [10**5, 10**6], "full": [10**5, 10**6, 10**7]}
 #: Largest grid the NumPy baseline is timed on with 2 threads (time, not memory, bound).
 REPEATS = {"smoke": 1, "quick": 5, "full": 7}
+#: Divider probes timed with every case: points (L1-resident) and calls per timing run.
+PROBE_POINTS = 4096
+PROBE_CALLS = 500
 #: Largest grid for the unchunked NumPy baseline (~15 temporaries of n doubles each).
 PLAIN_NUMPY_MAX = 10**7
 #: Points covered by one timing run (calls = budget / n): long enough to time reliably.
@@ -123,16 +128,26 @@ def rate_case(case, n, kind, repeats, costs, numpy_threads=(1, 2), budget=2e7) -
     if n <= PLAIN_NUMPY_MAX:
         # the unchunked NumPy code, as one would first write it (temporaries of size n)
         funcs["numpy_plain_1t"] = lambda: npref.rate_numpy(omega, *args, ref)
+    # divider probes in the same round-robin: the floor is measured in the same load
+    probe_x, probe_out = np.linspace(1.0, 2.0, PROBE_POINTS), np.empty(PROBE_POINTS)
+    funcs["probe_sqrt"] = lambda: _sqrt_loop(probe_x, probe_out)
+    funcs["probe_div"] = lambda: _div_loop(probe_x, probe_out)
     # NumPy is ~20-40x slower: fewer calls per run keep every mode's run similar in length
     counts = {k: (max(1, number // 20) if k.startswith("numpy") else number) for k in funcs}
+    counts["probe_sqrt"] = counts["probe_div"] = PROBE_CALLS
     t = interleaved_times(funcs, min(repeats, 3) if n >= 10**8 else repeats, counts)
+    probe = {
+        "sqrt_ns": t.pop("probe_sqrt")["median_s"] / PROBE_POINTS * 1e9,
+        "div_ns": t.pop("probe_div")["median_s"] / PROBE_POINTS * 1e9,
+    }
+    res["divider_costs_same_run"] = probe
     res["timings"] = t
     res["ns_per_point"] = {k: v["median_s"] / n * 1e9 for k, v in t.items()}
     res["points_per_s"] = {k: n / v["median_s"] for k, v in t.items()}
     fr, f_any = open_fractions(omega, *args[:1], model.masses_eV, model.w_kin, model.w_maj)
     res["open_fraction_per_pair"] = fr
     res["open_fraction_any"] = f_any
-    res["divider_floor_ns"] = rate_floor_ns(fr, f_any, costs)
+    res["divider_floor_ns"] = rate_floor_ns(fr, f_any, probe)
     ns = res["ns_per_point"]
     ratios = {}
     for th in ("1t", "2t"):

@@ -142,8 +142,9 @@ def kernel_section(p) -> list:
         "NumPy = `numpy_reference.py` over "
         "65536-point pieces, its best case; plain = the same code on the whole array); "
         "mem = kernel time / one memory pass of the same size (goal <= 4); floor = "
-        f"divider-bound time from measured vectorised sqrt {c['sqrt_ns']:.2f} ns and "
-        f"divide {c['div_ns']:.2f} ns per element (`benchmarks/roofline.py`). "
+        "divider-bound time from the cost of one vectorised sqrt and divide per element, "
+        "measured round-robin with each row (`benchmarks/roofline.py`; "
+        f"at the start of the run: sqrt {c['sqrt_ns']:.2f} ns, divide {c['div_ns']:.2f} ns). "
         "2t = grid split in two halves on two threads.",
         "",
     ]
