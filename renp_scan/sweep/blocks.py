@@ -206,7 +206,8 @@ def compute_block(task: BlockTask):
             f"rate of {task.target} ({task.hierarchy}, "
             f"{'majorana' if task.majorana else 'dirac'}, {task.channel}, phases "
             f"{task.phases_rad}) is not finite ({out[row, col]}) at m0 = "
-            f"{task.m0_eV[row]!r} eV, omega = {task.omega_eV[col]!r} eV; block {task.index} "
+            f"{float(task.m0_eV[row])!r} eV, omega = {float(task.omega_eV[col])!r} eV; block "
+            f"{task.index} "
             "not stored (a bug: please report it)")
     delay = os.environ.get(TEST_DELAY_ENV)
     if delay:
