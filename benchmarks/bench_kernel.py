@@ -24,6 +24,7 @@ from . import numpy_reference as npref
 from .common import interleaved_times, pool, repeats_for, split2
 from .roofline import (
     _div_loop,
+    _spin,
     _sqrt_loop,
     divider_costs,
     open_fractions,
@@ -51,6 +52,8 @@ REPEATS = {"smoke": 1, "quick": 5, "full": 7}
 #: Divider probes timed with every case: points (L1-resident) and calls per timing run.
 PROBE_POINTS = 4096
 PROBE_CALLS = 500
+#: Sweeps of the parallel-control loop per call (~1 ms on one thread).
+CONTROL_REPS = 40
 #: Largest grid for the unchunked NumPy baseline (~15 temporaries of n doubles each).
 PLAIN_NUMPY_MAX = 10**7
 #: Points covered by one timing run (calls = budget / n): long enough to time reliably.
@@ -132,15 +135,24 @@ def rate_case(case, n, kind, repeats, costs, numpy_threads=(1, 2), budget=2e7) -
     probe_x, probe_out = np.linspace(1.0, 2.0, PROBE_POINTS), np.empty(PROBE_POINTS)
     funcs["probe_sqrt"] = lambda: _sqrt_loop(probe_x, probe_out)
     funcs["probe_div"] = lambda: _div_loop(probe_x, probe_out)
+    # parallel control: how much of the second core this row's window actually had
+    ctl_x, ctl_out = np.linspace(1.0, 2.0, 1 << 15), np.zeros(1 << 15)
+    funcs["control_1t"] = lambda: _spin(ctl_x, ctl_out, CONTROL_REPS)
+    funcs["control_2t"] = lambda: split2(_spin, ctl_x, ctl_out, CONTROL_REPS)
     # NumPy is ~20-40x slower: fewer calls per run keep every mode's run similar in length
     counts = {k: (max(1, number // 20) if k.startswith("numpy") else number) for k in funcs}
     counts["probe_sqrt"] = counts["probe_div"] = PROBE_CALLS
+    counts["control_1t"] = counts["control_2t"] = 1
     t = interleaved_times(funcs, min(repeats, 3) if n >= 10**8 else repeats, counts)
     probe = {
         "sqrt_ns": t.pop("probe_sqrt")["median_s"] / PROBE_POINTS * 1e9,
         "div_ns": t.pop("probe_div")["median_s"] / PROBE_POINTS * 1e9,
     }
     res["divider_costs_same_run"] = probe
+    control = {k: t.pop(k) for k in ("control_1t", "control_2t")}
+    res["control_speedup_2t"] = (
+        control["control_1t"]["median_s"] / control["control_2t"]["median_s"]
+    )
     res["timings"] = t
     res["ns_per_point"] = {k: v["median_s"] / n * 1e9 for k, v in t.items()}
     res["points_per_s"] = {k: n / v["median_s"] for k, v in t.items()}
