@@ -9,6 +9,7 @@ Examples (paper figures, from cubes of ``scans/cs_fig4.toml`` etc.)::
     renp-scan plot cs_fig4.h5 -o fig4.png --hierarchy NH --m0 0.1      # Fig. 4: M vs D
     renp-scan plot cs_fig5.h5 -o fig5.png --omega-min 0.672 --omega-max 0.681   # Fig. 5
     renp-scan plot xe_fig6.h5 -o fig6.png --nature majorana            # Fig. 6
+    renp-scan plot cs_coulomb_models.h5 -o cs_valence.png --coulomb-model valence
 """
 
 from __future__ import annotations
@@ -67,15 +68,16 @@ def _threshold_values(eps_eg_eV: float, m0_eV: float, hierarchy: str):
 
 
 def plot_cube(cube_path, output_path, *, target=None, hierarchies=None, natures=None,
-              channel=None, phase: int = 0, m0_eV=None, omega_min_eV=None, omega_max_eV=None,
-              logy: bool = False, thresholds: bool | None = None, title: str | None = None,
+              channel=None, coulomb_model=None, phase: int = 0, m0_eV=None,
+              omega_min_eV=None, omega_max_eV=None, logy: bool = False,
+              thresholds: bool | None = None, title: str | None = None,
               dpi: int = 150) -> list[str]:
     """Draw Gamma(omega) lines of one cube target into a PNG (or any matplotlib format).
 
-    By default every (hierarchy, nature, m0) line of the first channel and phase row
-    is overlaid with a legend; with at most :data:`MAX_LINES_WITH_THRESHOLDS` lines the
-    six thresholds omega_ij (eq. 20) of each drawn (hierarchy, m0) are marked with thin
-    vertical lines.
+    By default every (hierarchy, nature, m0) line of the first channel, Coulomb model
+    and phase row is overlaid with a legend; with at most
+    :data:`MAX_LINES_WITH_THRESHOLDS` lines the six thresholds omega_ij (eq. 20) of each
+    drawn (hierarchy, m0) are marked with thin vertical lines.
 
     Parameters
     ----------
@@ -89,6 +91,9 @@ def plot_cube(cube_path, output_path, *, target=None, hierarchies=None, natures=
         Subsets to draw (default all in the cube).
     channel : str, optional
         Channel to draw (default the cube's first).
+    coulomb_model : str, optional
+        Model of the Coulomb integrals to draw, ``"thomas-fermi"`` or ``"valence"``
+        (default the cube's first).
     phase : int
         Majorana phase row index.
     m0_eV : sequence of float, optional
@@ -100,7 +105,8 @@ def plot_cube(cube_path, output_path, *, target=None, hierarchies=None, natures=
     thresholds : bool, optional
         Force threshold lines on or off (default: on when few lines are drawn).
     title : str, optional
-        Axes title (default: target, channel and phase).
+        Axes title (default: target, channel, phase and, unless it is the paper's
+        Thomas-Fermi, the Coulomb model).
     dpi : int
         Resolution of raster output.
 
@@ -121,6 +127,8 @@ def plot_cube(cube_path, output_path, *, target=None, hierarchies=None, natures=
         hs = _pick_labels("hierarchy", hierarchies, ds["hierarchy"].values)
         ns = _pick_labels("nature", natures, ds["nature"].values)
         ch = _pick_labels("channel", [channel] if channel else None, ds["channel"].values)[0]
+        model = _pick_labels("coulomb_model", [coulomb_model] if coulomb_model else None,
+                             ds["coulomb_model"].values)[0]
         if not 0 <= int(phase) < ds.sizes["phase"]:
             raise InputError("phase", f"must be in [0, {ds.sizes['phase'] - 1}], got {phase}")
         phase = int(phase)
@@ -135,7 +143,8 @@ def plot_cube(cube_path, output_path, *, target=None, hierarchies=None, natures=
                              f"[{omega[0]:g}, {omega[-1]:g}] eV")
         eps_eg = float(ds.attrs["eps_eg_eV"])
         alphas = (float(ds["alpha21_rad"][phase]), float(ds["alpha31_rad"][phase]))
-        rate = ds["rate"].sel(channel=ch).isel(phase=phase, omega=np.flatnonzero(window))
+        rate = ds["rate"].sel(channel=ch, coulomb_model=model).isel(
+            phase=phase, omega=np.flatnonzero(window))
         lines = []
         for h in hs:
             for n in ns:
@@ -183,7 +192,8 @@ def plot_cube(cube_path, output_path, *, target=None, hierarchies=None, natures=
     ax.set_ylabel("Γ(ω) [Hz]")
     ax.set_xlim(omega[0], omega[-1])
     phase_text = f", (α21, α31) = ({alphas[0]:.3g}, {alphas[1]:.3g}) rad" if any(alphas) else ""
-    ax.set_title(title or f"{target} RENP, {ch} channel{phase_text}", fontsize=10)
+    model_text = f", {model} Coulomb integrals" if model != "thomas-fermi" else ""
+    ax.set_title(title or f"{target} RENP, {ch} channel{model_text}{phase_text}", fontsize=10)
     ax.legend(fontsize=7, ncol=1 if len(lines) <= 8 else 2)
     fig.tight_layout()
     try:

@@ -106,7 +106,9 @@ def test_run_then_info_and_open_cube(workdir, reference_cube):
     info = cli("info", "run.h5", cwd=workdir)
     assert info.returncode == 0, info.stderr
     assert "complete" in info.stdout.splitlines()[0]
-    assert "rate (2, 2, 2, 2, 3," in info.stdout and "NuFIT" in info.stdout
+    # (hierarchy, nature, channel, coulomb_model, phase, m0, omega)
+    assert "rate (2, 2, 2, 1, 2, 3," in info.stdout and "NuFIT" in info.stdout
+    assert "  coulomb_model: thomas-fermi\n" in info.stdout  # the default: the paper's TF
     with renp_scan.open_cube(workdir / "run.h5", "Cs") as ds:
         values = ds["rate"].values
     assert np.all(np.isfinite(values)) and np.all(values >= 0)
@@ -250,6 +252,46 @@ def test_run_on_a_local_cluster(workdir, reference_cube):
                    "--scheduler", cluster.scheduler_address, cwd=workdir)
     assert proc.returncode == 0, proc.stderr
     assert np.array_equal(rate(workdir / "cluster.h5"), rate(reference_cube))
+
+
+def test_two_coulomb_models_info_plot_and_version_1(tmp_path):
+    text = TWO_TARGET_SCAN.replace('channels = ["nucleus"]',
+                                   'channels = ["nucleus"]\ncoulomb_models = ["thomas-fermi", '
+                                   '"valence"]')
+    (tmp_path / "models.toml").write_text(text)
+    proc = cli("run", "models.toml", "-o", "models.h5", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    info = cli("info", "models.h5", cwd=tmp_path)
+    assert info.returncode == 0, info.stderr
+    assert "rate (1, 1, 1, 2, 1, 2, 20)" in info.stdout
+    assert "  coulomb_model: thomas-fermi, valence\n" in info.stdout
+    validate = cli("validate", "models.toml", cwd=tmp_path)
+    assert validate.returncode == 0, validate.stderr
+    assert "coulomb_model=2, phase=1, m0=2, omega=20" in validate.stdout
+
+    def plot(name, *extra):
+        done = cli("plot", "models.h5", "-o", name, "--target", "Cs", "--title", "t", *extra,
+                   cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return (tmp_path / name).read_bytes()
+
+    # Same title and labels: only the drawn values (and so the y axis) tell them apart.
+    default, tf = plot("d.png"), plot("tf.png", "--coulomb-model", "thomas-fermi")
+    valence = plot("val.png", "--coulomb-model", "valence")
+    assert default == tf and valence != tf
+    bad = cli("plot", "models.h5", "-o", "bad.png", "--coulomb-model", "hartree", cwd=tmp_path)
+    assert_one_error_line(bad, "coulomb_model")
+
+    # A cube of format version 1 (no coulomb_model dim): refused in one line.
+    with h5py.File(tmp_path / "v1.h5", "w") as f:
+        f.attrs.update(format="renp_scan.cube", format_version=np.int64(1),
+                       complete=np.int8(1), targets=["Cs"])
+        f.create_dataset("Cs/rate", data=np.ones((1, 1, 1, 1, 2, 3)))
+    for command in (("info", "v1.h5"), ("plot", "v1.h5", "-o", "v1.png")):
+        old = cli(*command, cwd=tmp_path)
+        assert_one_error_line(old, "cube")
+        assert "format version 1; this renp_scan reads version 2" in old.stderr
+        assert "re-run the scan" in old.stderr
 
 
 def test_plot(workdir, reference_cube):

@@ -33,10 +33,11 @@ from renp_scan.errors import InputError
 SHA = "0" * 64
 
 
-def make_layout(name="Cs", n_m0=5, n_omega=7, rows=2, cols=3, n_phase=2):
+def make_layout(name="Cs", n_m0=5, n_omega=7, rows=2, cols=3, n_phase=2, n_model=2):
     return TargetLayout(
         name=name, hierarchies=("NH", "IH"), natures=("majorana", "dirac"),
-        channels=("nucleus",), phases_rad=np.array([[0.0, 0.0], [1.0, 2.0]])[:n_phase],
+        channels=("nucleus",), coulomb_models=("thomas-fermi", "valence")[:n_model],
+        phases_rad=np.array([[0.0, 0.0], [1.0, 2.0]])[:n_phase],
         m0_eV=np.linspace(0.0, 0.1, n_m0), omega_eV=np.linspace(0.1, 0.6, n_omega),
         chunk_rows=rows, chunk_cols=cols)
 
@@ -71,6 +72,24 @@ def test_blocks_tile_the_cube_exactly_once(n_m0, n_omega, rows, cols):
         # The block's offset is the corner of an HDF5 chunk: a multiple of the chunk shape.
         assert all(o % c == 0 for o, c in zip(lay.block_offset(index), lay.chunks, strict=True))
     assert np.all(hits == 1)
+
+
+def test_layout_follows_dims():
+    lay = make_layout(n_m0=5, n_omega=7, rows=2, cols=7)
+    assert DIMS == ("hierarchy", "nature", "channel", "coulomb_model", "phase", "m0", "omega")
+    assert lay.shape == (2, 2, 1, 2, 2, 5, 7)
+    assert lay.chunks == (1, 1, 1, 1, 1, 2, 7)
+    assert lay.block_grid == (2, 2, 1, 2, 2, 3, 1)
+    # Block numbers run in C order: the last block of the first Coulomb model is
+    # followed by the first block of the second.
+    per_model = 2 * 3  # phase rows x m0 blocks
+    assert lay.block_selection(per_model - 1) == (0, 0, 0, 0, 1, slice(4, 5), slice(0, 7))
+    assert lay.block_selection(per_model) == (0, 0, 0, 1, 0, slice(0, 2), slice(0, 7))
+    labels = lay.block_labels(per_model + 3 + 1)  # model 1, phase row 1, m0 rows 2..3
+    assert (labels["coulomb_model"], labels["phase"]) == ("valence", 1)
+    assert labels["phases_rad"] == (1.0, 2.0)
+    assert np.array_equal(labels["m0_eV"], lay.m0_eV[2:4])
+    assert lay.block_offset(per_model + 3 + 1) == (0, 0, 0, 1, 1, 2, 0)
 
 
 def test_block_index_out_of_range():
@@ -124,6 +143,11 @@ def test_round_trip_through_xarray(tmp_path, compression):
             assert ds["rate"].dims == DIMS
             assert np.array_equal(ds["rate"].values, truth[name])
             assert list(ds["hierarchy"].values) == ["NH", "IH"]
+            assert list(ds["coulomb_model"].values) == ["thomas-fermi", "valence"]
+            axis = DIMS.index("coulomb_model")
+            for i, model in enumerate(["thomas-fermi", "valence"]):
+                assert np.array_equal(ds["rate"].sel(coulomb_model=model).values,
+                                      np.take(truth[name], i, axis=axis))
             assert np.array_equal(ds["m0"].values, lay.m0_eV)
             assert np.array_equal(ds["omega"].values, lay.omega_eV)
             assert np.array_equal(ds["alpha31_rad"].values, lay.phases_rad[:, 1])
@@ -149,6 +173,9 @@ def test_readable_by_the_netcdf_c_library(tmp_path):
         assert rate.units == "Hz"
         assert np.array_equal(rate[...], truth)
         assert list(ds["Cs"]["nature"][:]) == ["majorana", "dirac"]
+        assert list(ds["Cs"]["coulomb_model"][:]) == ["thomas-fermi", "valence"]
+        assert ds["Cs"]["coulomb_model"].units == "1"
+        assert "Coulomb" in ds["Cs"]["coulomb_model"].long_name
 
 
 def test_float32_storage(tmp_path):
@@ -206,7 +233,8 @@ def test_unwritten_entries_are_nan_and_partial_is_refused(tmp_path):
     assert not (tmp_path / "c.h5").exists()
     with h5py.File(part) as f:
         rate = f["Cs/rate"][...]
-    assert np.all(rate[0, 0, 0, 0, :2, :3] == 1.0)
+    # Block 0: the first label of every dim, m0 rows 0..1, omega columns 0..2.
+    assert np.all(rate[0, 0, 0, 0, 0, :2, :3] == 1.0)
     assert np.isnan(rate).sum() == rate.size - 6
     with pytest.raises(InputError, match="unfinished partial") as err:
         open_cube(part)
@@ -268,7 +296,7 @@ def test_foreign_and_damaged_files_are_input_errors(tmp_path):
         tmp_path / "missing.h5": "no such file",
         text: "not an HDF5 file",
         foreign: "not a renp_scan cube",
-        old: "format_version",
+        old: f"format version {FORMAT_VERSION + 1}; .* upgrade renp_scan",
         tmp_path: "directory",
     }
     for path, message in cases.items():
@@ -279,6 +307,35 @@ def test_foreign_and_damaged_files_are_input_errors(tmp_path):
         open_partial(foreign, scan_sha256=SHA)
     with pytest.raises(InputError, match="cannot reopen"):
         open_partial(text, scan_sha256=SHA)
+
+
+def write_version_1_cube(path):
+    """A finished cube as renp_scan wrote it before coulomb_model (format version 1)."""
+    with h5py.File(path, "w") as f:
+        f.attrs.update(format="renp_scan.cube", format_version=np.int64(1),
+                       complete=np.int8(1), scan_sha256=SHA, targets=["Cs"])
+        g = f.create_group("Cs")
+        g.create_dataset("rate", data=np.ones((1, 1, 1, 1, 2, 3)))  # six dims
+        p = f.create_group("_progress/Cs")
+        p.create_dataset("done", data=np.ones(1, dtype=np.uint8))
+
+
+def test_version_1_cube_is_refused_with_one_line(tmp_path):
+    old = tmp_path / "v1.h5"
+    write_version_1_cube(old)
+    assert FORMAT_VERSION == 2
+    for read in (open_cube, check_cube, describe_cube):
+        with pytest.raises(InputError) as err:
+            read(old)
+        assert err.value.field == "cube"
+        message = err.value.message
+        assert "format version 1" in message and "reads version 2" in message, message
+        assert "re-run the scan" in message and "\n" not in message
+    # A version-1 partial is not resumed either.
+    part = tmp_path / "v1.h5.partial"
+    write_version_1_cube(part)
+    with pytest.raises(InputError, match="format version 1; this renp_scan writes version 2"):
+        open_partial(part, scan_sha256=SHA)
 
 
 def test_open_cube_target_selection(tmp_path):

@@ -27,19 +27,25 @@ from renp_scan.sweep.scanfile import parse_scan
 
 
 def reference_rate(spec, target):
-    """The cube of ``spec`` computed line by line with the public API."""
+    """The cube of ``spec`` computed line by line with the public API.
+
+    Dims (hierarchy, nature, channel, coulomb_model, phase, m0, omega), written out
+    here rather than taken from the cube layout under test.
+    """
     omega = spec.omega_eV[target]
     ref = np.empty(spec.shape(target))
     for ih, h in enumerate(spec.hierarchies):
         for inat, nature in enumerate(spec.natures):
             for ic, channel in enumerate(spec.channels):
-                for ip, phases in enumerate(spec.majorana_phases_rad):
-                    for im, m0 in enumerate(spec.m0_eV):
-                        ref[ih, inat, ic, ip, im] = renp_scan.spectrum(
-                            target, omega, float(m0), hierarchy=h,
-                            majorana=nature == "majorana", channel=channel,
-                            density_cm3=spec.density_cm3, volume_cm3=spec.volume_cm3,
-                            eta=spec.eta, majorana_phases_rad=tuple(phases))
+                for icm, model in enumerate(spec.coulomb_models):
+                    for ip, phases in enumerate(spec.majorana_phases_rad):
+                        for im, m0 in enumerate(spec.m0_eV):
+                            ref[ih, inat, ic, icm, ip, im] = renp_scan.spectrum(
+                                target, omega, float(m0), hierarchy=h,
+                                majorana=nature == "majorana", channel=channel,
+                                density_cm3=spec.density_cm3, volume_cm3=spec.volume_cm3,
+                                eta=spec.eta, majorana_phases_rad=tuple(phases),
+                                coulomb_model=model)
     return ref
 
 
@@ -129,7 +135,7 @@ def test_block_layout_does_not_change_values(tmp_path, small_spec, small_referen
     assert report.blocks_total == 16 * 2  # 16 lines x (2 + 1) m0 rows
     n_omega = len(small_spec.omega_eV["Cs"])
     with h5py.File(tmp_path / "c.h5") as f:
-        assert f["Cs/rate"].chunks == (1, 1, 1, 1, 2, n_omega)
+        assert f["Cs/rate"].chunks == (1, 1, 1, 1, 1, 2, n_omega)
     assert np.array_equal(read_rate(tmp_path / "c.h5"), small_reference)
 
 
@@ -203,7 +209,7 @@ def test_resume_after_failure_equals_uninterrupted_run(tmp_path, small_spec, sma
     assert np.array_equal(read_rate(out), small_reference)
     with h5py.File(out) as f:
         assert f.attrs["run_sessions"] == 2
-        assert f["Cs/rate"].chunks == (1, 1, 1, 1, 1, len(small_spec.omega_eV["Cs"]))
+        assert f["Cs/rate"].chunks == (1, 1, 1, 1, 1, 1, len(small_spec.omega_eV["Cs"]))
 
 
 def test_failure_before_any_block_leaves_no_file(tmp_path, small_spec, monkeypatch):
@@ -226,6 +232,98 @@ def test_partial_of_another_scan_is_refused(tmp_path, small_spec, monkeypatch):
     run_scan(other, out, workers=1, progress=False, overwrite=True)
     with h5py.File(out) as f:
         assert f.attrs["scan_sha256"] == other.sha256
+
+
+TWO_MODEL_SCAN = small_scan_text().replace(
+    'channels = ["nucleus", "core"]',
+    'channels = ["nucleus", "core"]\ncoulomb_models = ["thomas-fermi", "valence"]')
+
+
+def test_two_coulomb_models_resume_and_axis_check(tmp_path, monkeypatch):
+    spec = parse_scan(TWO_MODEL_SCAN)
+    assert spec.coulomb_models == ("thomas-fermi", "valence")
+    out = tmp_path / "c.h5"
+    with monkeypatch.context() as m:
+        failing_after(5, m)
+        with pytest.raises(Boom):
+            run_scan(spec, out, workers=1, progress=False, block_rows=1)
+    partial = tmp_path / "c.h5.partial"
+    # The partial's Coulomb-model axis must be the scan's: labels swapped is damage.
+    damaged = tmp_path / "d.h5.partial"
+    damaged.write_bytes(partial.read_bytes())
+    with h5py.File(damaged, "r+") as f:
+        f["Cs/coulomb_model"][...] = np.array(["valence", "thomas-fermi"], dtype=object)
+    with pytest.raises(InputError, match="coulomb_models of target Cs differ") as err:
+        run_scan(spec, tmp_path / "d.h5", workers=1, progress=False)
+    assert err.value.field == "output"
+    # The undamaged partial resumes to the full two-model cube.
+    report = run_scan(spec, out, workers=2, progress=False)
+    assert report.blocks_total == 2 * 48  # twice the lines of the one-model scan
+    assert np.array_equal(read_rate(out), reference_rate(spec, "Cs"))
+
+
+def test_coulomb_model_without_data_is_refused_before_any_file(tmp_path, monkeypatch):
+    # Preflight runs every (target, ..., coulomb_model, phase) combination: a target the
+    # valence model cannot handle fails before anything is written.
+    from renp_scan.model import valence
+
+    def no_levels(target, channel):
+        raise InputError("coulomb_model", f"no valence levels for {target.name}")
+
+    monkeypatch.setattr(valence, "valence_coulomb_eV", no_levels)
+    spec = parse_scan(TWO_TARGET_SCAN.replace(
+        'channels = ["nucleus"]', 'channels = ["nucleus"]\ncoulomb_models = ["valence"]'))
+    renp_scan.model.spectrum._cached_model.cache_clear()
+    try:
+        with pytest.raises(InputError, match="no valence levels") as err:
+            run_scan(spec, tmp_path / "c.h5", workers=1, progress=False)
+    finally:
+        renp_scan.model.spectrum._cached_model.cache_clear()
+    assert err.value.field == "coulomb_model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_shipped_coulomb_models_scan_through_the_cli(tmp_path):
+    # scans/cs_coulomb_models.toml run as a user runs it; each Coulomb-model slice of
+    # the cube is renp_scan.spectrum with that model, bit for bit, and valence / TF is
+    # the squared ratio of the two Coulomb integrals (C = Q_w J enters F squared).
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from renp_scan.model.valence import valence_coulomb_eV
+
+    exe = shutil.which("renp-scan")
+    if exe is None:
+        pytest.skip("renp-scan entry point not installed")
+    scan = Path(__file__).resolve().parents[1] / "scans" / "cs_coulomb_models.toml"
+    out = tmp_path / "models.h5"
+    proc = subprocess.run([exe, "run", str(scan), "-o", str(out), "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    spec = parse_scan(scan.read_text(encoding="utf-8"))
+    omega = spec.omega_eV["Cs"]
+    assert omega.size > 2000
+    target = renp_scan.get_target("Cs")
+    squared_ratio = (valence_coulomb_eV(target, "nucleus")
+                     / renp_scan.coulomb_integrals().J_N_eV(target.Z)) ** 2
+    with renp_scan.open_cube(out, "Cs") as ds:
+        assert list(ds["coulomb_model"].values) == ["thomas-fermi", "valence"]
+        assert ds["coulomb_model"].attrs["units"] == "1"
+        for nature in ("majorana", "dirac"):
+            lines = {}
+            for model in ("thomas-fermi", "valence"):
+                stored = ds.rate.sel(coulomb_model=model, hierarchy="NH", nature=nature,
+                                     channel="nucleus", m0=0.1).isel(phase=0).values
+                direct = renp_scan.spectrum("Cs", omega, 0.1, hierarchy="NH",
+                                            majorana=nature == "majorana", channel="nucleus",
+                                            coulomb_model=model)
+                assert np.array_equal(stored, direct), (nature, model)  # bit for bit
+                lines[model] = stored
+            tf, val = lines["thomas-fermi"], lines["valence"]
+            open_ = tf > 0
+            assert open_.sum() > 1000 and np.array_equal(open_, val > 0)
+            np.testing.assert_allclose(val[open_] / tf[open_], squared_ratio, rtol=1e-12, atol=0)
 
 
 def test_finished_output_needs_overwrite(tmp_path, small_spec):

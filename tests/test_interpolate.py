@@ -25,19 +25,25 @@ def lowest_threshold(atom, m0_max):
     return min(thresholds_eV(eps, neutrino_masses(m0_max, h)).min() for h in ("NH", "IH"))
 
 
-def cube_dataset(table: RateTable, extra_dim=None):
-    """An xarray Dataset in the cube layout (dims hierarchy..omega) built from a table."""
-    rate = table.rate_Hz[:, :, None, None, :, :]
+def cube_dataset(table: RateTable, extra_dim=None, models=("thomas-fermi",)):
+    """An xarray Dataset in the cube layout (dims hierarchy..omega) built from a table.
+
+    The second Coulomb model (if any) holds 7 x the table, the second channel 2 x,
+    the second phase row 3 x, the second label of ``extra_dim`` 5 x.
+    """
+    rate = table.rate_Hz[:, :, None, None, None, :, :]
     rate = np.concatenate([rate, 2.0 * rate], axis=2)  # a second channel, different numbers
-    rate = np.concatenate([rate, 3.0 * rate], axis=3)  # a second phase row
-    dims = ("hierarchy", "nature", "channel", "phase", "m0", "omega")
+    rate = np.concatenate([rate, 7.0 * rate][:len(models)], axis=3)  # Coulomb models
+    rate = np.concatenate([rate, 3.0 * rate], axis=4)  # a second phase row
+    # The cube layout's dims, written out (not taken from the code under test).
+    dims = ("hierarchy", "nature", "channel", "coulomb_model", "phase", "m0", "omega")
     coords = {"hierarchy": list(table.hierarchies), "nature": list(table.natures),
-              "channel": ["nucleus", "core"], "phase": [0, 1], "m0": table.m0_eV,
-              "omega": table.omega_eV}
+              "channel": ["nucleus", "core"], "coulomb_model": list(models), "phase": [0, 1],
+              "m0": table.m0_eV, "omega": table.omega_eV}
     if extra_dim:
         rate = np.stack([rate, 5.0 * rate], axis=3)
         dims = dims[:3] + (extra_dim,) + dims[3:]
-        coords[extra_dim] = ["thomas-fermi", "other"]
+        coords[extra_dim] = ["first", "other"]
     return xr.Dataset({"rate": (dims, rate, {"units": "Hz"})}, coords=coords,
                       attrs={"name": table.target, "eps_eg_eV": table.eps_eg_eV})
 
@@ -154,16 +160,52 @@ def test_table_from_dataset_selects_channel_phase_and_columns():
 def test_table_from_dataset_refuses_ambiguous_slices():
     table = RateTable.from_model("Cs", np.linspace(0.3, 0.6, 5), np.linspace(0, 0.1, 4),
                                  ("NH",), ("majorana",))
-    ds = cube_dataset(table, extra_dim="coulomb_model")
+    ds = cube_dataset(table, extra_dim="isotope")
     with pytest.raises(InputError) as err:
         RateTable.from_dataset(ds)
-    assert err.value.field == "coulomb_model"
-    other = RateTable.from_dataset(ds, select={"coulomb_model": "other"}, channel="nucleus")
+    assert err.value.field == "isotope"
+    other = RateTable.from_dataset(ds, select={"isotope": "other"}, channel="nucleus")
     np.testing.assert_array_equal(other.rate_Hz, 5.0 * table.rate_Hz)
-    for kwargs, field in (({"channel": "valence"}, "channel"), ({"phase": 2}, "phase")):
+    for kwargs, field in (({"channel": "valence"}, "channel"), ({"phase": 2}, "phase"),
+                          ({"coulomb_model": "valence"}, "coulomb_model")):
         with pytest.raises(InputError) as err:
             RateTable.from_dataset(cube_dataset(table), **kwargs)
         assert err.value.field == field
+
+
+def test_table_from_dataset_selects_coulomb_model():
+    table = RateTable.from_model("Cs", np.linspace(0.3, 0.6, 5), np.linspace(0, 0.1, 4),
+                                 ("NH",), ("majorana",))
+    ds = cube_dataset(table, models=("thomas-fermi", "valence"))
+    first = RateTable.from_dataset(ds, channel="nucleus")  # default: the cube's first
+    np.testing.assert_array_equal(first.rate_Hz, table.rate_Hz)
+    assert first.coulomb_model == "thomas-fermi"
+    valence = RateTable.from_dataset(ds, channel="nucleus", coulomb_model="valence")
+    np.testing.assert_array_equal(valence.rate_Hz, 7.0 * table.rate_Hz)
+    assert valence.coulomb_model == SplineRates(valence).coulomb_model == "valence"
+    assert SplineRates(valence).describe()["coulomb_model"] == "valence"
+    # A cube whose first (only) model is valence defaults to it.
+    only = RateTable.from_dataset(cube_dataset(table, models=("valence",)), channel="nucleus")
+    assert only.coulomb_model == "valence"
+    with pytest.raises(InputError) as err:
+        RateTable.from_dataset(ds, coulomb_model="hartree-fock")
+    assert err.value.field == "coulomb_model"
+
+
+def test_model_sources_use_the_coulomb_model():
+    omega = np.array([0.3, 0.5])
+    direct = {m: renp_scan.spectrum("Cs", omega, 0.05, "NH", "dirac", coulomb_model=m)
+              for m in ("thomas-fermi", "valence")}
+    assert not np.array_equal(direct["thomas-fermi"], direct["valence"])
+    for model, want in direct.items():
+        source = ModelRates("Cs", (0.0, 0.1), 11, hierarchies=("NH",), natures=("dirac",),
+                            coulomb_model=model)
+        np.testing.assert_array_equal(source.rates_Hz("NH", "dirac", [0.05], omega)[0], want)
+        assert source.describe()["coulomb_model"] == model
+        table = RateTable.from_model("Cs", omega, [0.0, 0.05], ("NH",), ("dirac",),
+                                     coulomb_model=model)
+        np.testing.assert_array_equal(table.rate_Hz[0, 0, 1], want)
+        assert table.coulomb_model == model
 
 
 def test_table_from_cube_file_equals_direct_spectrum(tmp_path):

@@ -361,7 +361,8 @@ def test_bad_run_scan_arguments_create_nothing(tmp_path, case_id):
 
 @pytest.fixture(scope="module")
 def not_cubes(tmp_path_factory):
-    """A foreign HDF5 file, a text file, a cube of format_version 2, a truncated cube, a partial."""
+    """A foreign HDF5 file, a text file, cubes of format_version 1 (older: no coulomb_model
+    dim) and 3 (newer), a truncated cube, a partial."""
     d = tmp_path_factory.mktemp("notcubes")
     (d / "notes.txt").write_text("not a cube\n")
     with h5py.File(d / "foreign.h5", "w") as f:
@@ -369,9 +370,10 @@ def not_cubes(tmp_path_factory):
     spec = parse_scan(small_scan_text())
     run_scan(spec, d / "cube.h5", workers=1, progress=False)
     assert_clean_cube(d / "cube.h5")
-    shutil.copyfile(d / "cube.h5", d / "v2.h5")
-    with h5py.File(d / "v2.h5", "r+") as f:
-        f.attrs["format_version"] = 2
+    for version in (1, 3):  # this renp_scan writes and reads version 2
+        shutil.copyfile(d / "cube.h5", d / f"v{version}.h5")
+        with h5py.File(d / f"v{version}.h5", "r+") as f:
+            f.attrs["format_version"] = version
     data = (d / "cube.h5").read_bytes()
     (d / "halfcopy.h5").write_bytes(data[: len(data) // 2])  # a copy stopped half-way
     with pytest.MonkeyPatch.context() as mp:
@@ -393,7 +395,10 @@ def not_cubes(tmp_path_factory):
 READER_CASES = {
     "foreign-hdf5": ("foreign.h5", "not a renp_scan cube"),
     "text-file": ("notes.txt", "not an HDF5 file"),
-    "format-version-2": ("v2.h5", "format_version 2"),
+    "format-version-1": ("v1.h5", "format version 1; this renp_scan reads version 2; re-run "
+                                  "the scan"),
+    "format-version-3": ("v3.h5", "format version 3; this renp_scan reads version 2; "
+                                  "it was written by a newer renp_scan"),
     "half-copied": ("halfcopy.h5", "truncated"),
 }
 for _id, (_name, _phrase) in READER_CASES.items():
@@ -462,7 +467,7 @@ def test_non_finite_values_are_never_written(tmp_path, monkeypatch, bad):
     with h5py.File(partial, "r") as f:
         done = f["_progress/Cs/done"][...].astype(bool)
         rate = f["Cs/rate"][...]
-    stored = rate.reshape(-1, *rate.shape[4:])[done]
+    stored = rate.reshape(-1, *rate.shape[-2:])[done]  # one block per (m0, omega) line
     assert done.sum() >= 1 and np.all(np.isfinite(stored))
     assert not np.isinf(rate).any()
     record("nan-never-written", f"{bad}: `FloatingPointError: {err.value}`; "
@@ -512,9 +517,10 @@ def test_user_targets_file_is_used_recorded_and_checked(tmp_path):
     open_ = cs > 0
     assert open_.sum() > 10
     # Gamma is proportional to A_ug (eq. 19); everything else is Cs.
-    ratio = rates[0, 0, 0, 0][open_] / cs[open_]
+    line = rates[0, 0, 0, 0, 0]  # NH, majorana, nucleus, thomas-fermi, phase row 0
+    ratio = line[open_] / cs[open_]
     assert np.allclose(ratio, 1.0e6 / 7.93e5, rtol=1e-12, atol=0)
-    assert np.all(rates[0, 0, 0, 0][~open_] == 0)
+    assert np.all(line[~open_] == 0)
     with h5py.File(tmp_path / "user.h5") as f:
         assert f.attrs["targets_file_sha256"] == hashlib.sha256(
             (scans / "targets.toml").read_bytes()).hexdigest()
@@ -547,7 +553,8 @@ def test_user_oscillation_file_is_used_and_recorded(tmp_path):
     (tmp_path / "osc_scan.toml").write_text(text)
     proc = cli("run", "osc_scan.toml", "-o", "osc.h5", "--quiet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    rates = assert_clean_cube(tmp_path / "osc.h5")["Cs"][0, 0, 0, 0]
+    # (m0, omega) of NH, majorana, core, thomas-fermi, phase row 0
+    rates = assert_clean_cube(tmp_path / "osc.h5")["Cs"][0, 0, 0, 0, 0]
     spec = parse_scan(GOOD)
     data = load_oscillation_data(tmp_path / "osc.toml")
     assert data.normal.dm21_sq_eV2 == 8.0e-5

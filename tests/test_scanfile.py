@@ -82,7 +82,7 @@ def test_shipped_scan_parses(path):
 def test_expected_shipped_files_exist():
     names = {p.name for p in SHIPPED}
     expected = {"cs_fig4.toml", "cs_fig5_threshold.toml", "xe_fig6.toml", "benchmark.toml",
-                "benchmark_x10.toml", "quick.toml"}
+                "benchmark_x10.toml", "quick.toml", "cs_coulomb_models.toml"}
     assert expected <= names
 
 
@@ -112,6 +112,19 @@ def test_cs_fig4_is_paper_setup_and_dense_at_thresholds():
     # The threshold window is ~0.5% of the range; a uniform 3000-point grid would put
     # ~15 points there, the refinement puts >= 1000.
     assert inside.size >= 1000
+
+
+def test_cs_coulomb_models_is_fig4_with_both_models():
+    fig4 = load_scan(SCANS / "cs_fig4.toml")
+    both = load_scan(SCANS / "cs_coulomb_models.toml")
+    assert both.coulomb_models == ("thomas-fermi", "valence")
+    assert fig4.coulomb_models == ("thomas-fermi",)
+    for key in ("targets", "hierarchies", "natures", "channels", "density_cm3", "volume_cm3",
+                "eta"):
+        assert getattr(both, key) == getattr(fig4, key), key
+    np.testing.assert_array_equal(both.m0_eV, fig4.m0_eV)
+    np.testing.assert_array_equal(both.omega_eV["Cs"], fig4.omega_eV["Cs"])
+    assert both.n_entries() == 2 * fig4.n_entries()
 
 
 def test_xe_fig6_is_paper_setup():
@@ -159,6 +172,17 @@ MALFORMED = [
     ("bad-channel", make(scan=BASE["scan"].replace('["nucleus"]', '["valence"]')),
      "scan.channels"),
     ("empty-channels", make(scan=BASE["scan"].replace('["nucleus"]', "[]")), "scan.channels"),
+    ("bad-coulomb-model", make(scan=BASE["scan"] + '\ncoulomb_models = ["hartree-fock"]'),
+     "scan.coulomb_models"),
+    ("coulomb-model-case", make(scan=BASE["scan"] + '\ncoulomb_models = ["Thomas-Fermi"]'),
+     "scan.coulomb_models"),
+    ("dup-coulomb-model",
+     make(scan=BASE["scan"] + '\ncoulomb_models = ["valence", "thomas-fermi", "valence"]'),
+     "scan.coulomb_models"),
+    ("empty-coulomb-models", make(scan=BASE["scan"] + "\ncoulomb_models = []"),
+     "scan.coulomb_models"),
+    ("coulomb-models-string", make(scan=BASE["scan"] + '\ncoulomb_models = "valence"'),
+     "scan.coulomb_models"),
     ("m0-count-zero", make(m0='start_eV = 0.0\nstop_eV = 0.1\ncount = 0'), "m0.count"),
     ("m0-count-float", make(m0='start_eV = 0.0\nstop_eV = 0.1\ncount = 10.0'), "m0.count"),
     ("m0-count-missing", make(m0='start_eV = 0.0\nstop_eV = 0.1'), "m0.count"),
@@ -282,6 +306,19 @@ def test_too_big_fails_fast():
         parse_scan(text)
 
 
+def test_size_cap_counts_coulomb_models():
+    # 10^6 m0 x 6 x 10^5 omega = 6e11 entries per spectrum line: under the 10^12 cap
+    # with one Coulomb model, over it with two.
+    sizes = dict(m0="start_eV = 0.0\nstop_eV = 0.1\ncount = 1_000_000",
+                 omega="count = 600_000\nstart_fraction = 0.0\nstop_fraction = 1.0")
+    assert parse_scan(make(**sizes)).n_entries() == 6 * 10**11
+    both = BASE["scan"] + '\ncoulomb_models = ["thomas-fermi", "valence"]'
+    with pytest.raises(InputError, match="exceed") as info:
+        parse_scan(make(scan=both, **sizes))
+    assert info.value.field == "scan"
+    assert "(2 spectra per (m0, omega)" in info.value.message
+
+
 def test_unknown_key_suggests_fix():
     with pytest.raises(InputError, match="did you mean 'count'"):
         parse_scan(make(omega="cuont = 5\nstart_eV = 0.1\nstop_eV = 0.5"))
@@ -394,6 +431,28 @@ def test_defaults():
         "float64", "gzip", 4, True)
     assert spec.block_target_seconds == 0.3
     assert spec.description == "" and spec.path is None
+    assert spec.coulomb_models == ("thomas-fermi",)  # the paper's TF integrals
+
+
+def test_coulomb_models_keep_file_order():
+    spec = parse_scan(make(scan=BASE["scan"] + '\ncoulomb_models = ["valence", "thomas-fermi"]'))
+    assert spec.coulomb_models == ("valence", "thomas-fermi")
+    single = parse_scan(make(scan=BASE["scan"] + '\ncoulomb_models = ["valence"]'))
+    assert single.coulomb_models == ("valence",)
+
+
+def test_coulomb_models_are_those_of_spectrum():
+    # The scan file offers exactly the models renp_scan.spectrum accepts.
+    import renp_scan
+
+    omega = [0.5]
+    for model in ("thomas-fermi", "valence"):
+        spec = parse_scan(make(scan=BASE["scan"] + f'\ncoulomb_models = ["{model}"]'))
+        assert spec.coulomb_models == (model,)
+        assert renp_scan.spectrum("Cs", omega, 0.1, coulomb_model=model)[0] > 0.0
+    with pytest.raises(InputError) as info:
+        renp_scan.spectrum("Cs", omega, 0.1, coulomb_model="hartree-fock")
+    assert info.value.field == "coulomb_model"
 
 
 def test_compression_levels():
@@ -422,16 +481,21 @@ def test_sha256_is_digest_of_exact_text(tmp_path):
 def test_shape_and_n_entries():
     text = make(
         scan='name = "s"\ntargets = ["Cs", "Xe"]\nhierarchies = ["NH", "IH"]\n'
-             'natures = ["majorana", "dirac"]\nchannels = ["nucleus", "core"]',
+             'natures = ["majorana", "dirac"]\nchannels = ["nucleus", "core"]\n'
+             'coulomb_models = ["thomas-fermi", "valence"]',
         m0="start_eV = 0.0\nstop_eV = 0.1\ncount = 3",
         omega="count = 10\nstart_fraction = 0.0\nstop_fraction = 1.0",
         extra='[omega.Xe]\ncount = 7\n[phases]\nunit = "rad"\nvalues = [[0, 0], [1, 2]]\n'
               '[output]\ndtype = "float32"\n',
     )
     spec = parse_scan(text)
-    assert spec.shape("Cs") == (2, 2, 2, 2, 3, 10)
-    assert spec.shape("Xe") == (2, 2, 2, 2, 3, 7)
-    assert spec.n_entries() == 16 * 3 * 10 + 16 * 3 * 7
+    # (hierarchy, nature, channel, coulomb_model, phase, m0, omega)
+    assert spec.shape("Cs") == (2, 2, 2, 2, 2, 3, 10)
+    assert spec.shape("Xe") == (2, 2, 2, 2, 2, 3, 7)
+    assert spec.n_entries() == 32 * 3 * 10 + 32 * 3 * 7
+    default = parse_scan(text.replace('\ncoulomb_models = ["thomas-fermi", "valence"]', ""))
+    assert default.shape("Cs") == (2, 2, 2, 1, 2, 3, 10)
+    assert default.n_entries() == spec.n_entries() // 2
     assert spec.n_bytes() == 4 * spec.n_entries()
     with pytest.raises(InputError) as info:
         spec.shape("Rb87")
@@ -529,3 +593,4 @@ def test_docs_complete_example_parses():
     assert spec.omega_eV["Xe"][0] == pytest.approx(4.15, abs=1e-15)
     assert spec.omega_eV["Xe"][-1] < 4.2185 + 1e-12
     assert spec.dtype == "float32"
+    assert spec.coulomb_models == ("thomas-fermi", "valence")

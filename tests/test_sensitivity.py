@@ -301,6 +301,48 @@ def test_cli_sensitivity_writes_result_and_figure(cli_cube, tmp_path):
     np.testing.assert_allclose(approx, exact, rtol=0.05)
 
 
+def test_cli_sensitivity_selects_the_coulomb_model(tmp_path):
+    from renp_scan.sweep.engine import run_scan
+    from renp_scan.sweep.scanfile import parse_scan
+
+    scan = CLI_SCAN.replace('channels = ["nucleus"]', 'channels = ["nucleus"]\n'
+                            'coulomb_models = ["thomas-fermi", "valence"]')
+    cube = tmp_path / "models.h5"
+    run_scan(parse_scan(scan), cube, workers=1, progress=False)
+    plan_file = tmp_path / "plan.toml"
+    plan_file.write_text(CLI_PLAN)
+    plan = parse_plan(CLI_PLAN).resolve()
+    truth, alternatives = Hypothesis("IH", "majorana", 0.05), [("NH", "majorana")]
+    values = {}
+    for model in ("thomas-fermi", "valence"):
+        proc = run_cli("sensitivity", cube, "--plan", plan_file, "-o", f"{model}.h5",
+                       "--coulomb-model", model, "--m0", "0.05", "--no-map", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        back = read_result(tmp_path / f"{model}.h5", SENSITIVITY_FORMAT)
+        assert back.attrs["coulomb_model"] == model
+        source = SplineRates(RateTable.from_cube(cube, "Cs", coulomb_model=model))
+        values[model], _ = dchi2_profiled(source, truth, alternatives, plan)
+        got = back["dchi2_hierarchy"].sel(truth_hierarchy="IH", truth_nature="majorana",
+                                          m0_true=0.05)
+        assert float(got) == pytest.approx(values[model], rel=1e-9)
+        # --rates model must reproduce the cube slice of the chosen model.
+        proc = run_cli("sensitivity", cube, "--plan", plan_file, "-o", f"m-{model}.h5",
+                       "--rates", "model", "--coulomb-model", model, "--m0", "0.05",
+                       "--no-map", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert read_result(tmp_path / f"m-{model}.h5").attrs["coulomb_model"] == model
+    # The valence integrals are far smaller (docs/valence_coulomb.md): less signal.
+    assert values["valence"] < values["thomas-fermi"]
+    # Default: the cube's first model, thomas-fermi.
+    proc = run_cli("sensitivity", cube, "--plan", plan_file, "-o", "d.h5", "--m0", "0.05",
+                   "--no-map", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert read_result(tmp_path / "d.h5").attrs["coulomb_model"] == "thomas-fermi"
+    proc = run_cli("sensitivity", cube, "--plan", plan_file, "-o", "x.h5",
+                   "--coulomb-model", "hartree", cwd=tmp_path)
+    assert proc.returncode == 2 and "error: coulomb_model: " in proc.stderr
+
+
 def test_cli_sensitivity_bad_plan_is_one_error_line(cli_cube, tmp_path):
     plan_file = tmp_path / "bad.toml"
     plan_file.write_text(CLI_PLAN.replace("efficiency = 0.5", "efficiency = 2.0"))

@@ -35,12 +35,14 @@ class ModelRates(RateSource):
     density_cm3, volume_cm3, eta : float
         n [cm^-3], V [cm^3] and eta of eq. 18.
     oscillation_data : OscillationData, optional
+    coulomb_model : {"thomas-fermi", "valence"}
+        Model of the Coulomb integrals (see :func:`renp_scan.spectrum`).
     """
 
     def __init__(self, atom, m0_range_eV=(0.0, 0.3), m0_scan_points=301,
                  hierarchies=("NH", "IH"), natures=("majorana", "dirac"), channel="nucleus",
                  majorana_phases_rad=(0.0, 0.0), density_cm3=1e21, volume_cm3=100.0, eta=1e-6,
-                 oscillation_data=None):
+                 oscillation_data=None, coulomb_model="thomas-fermi"):
         lo, hi = (float(v) for v in m0_range_eV)
         if not (0.0 <= lo < hi):
             raise InputError("m0_range_eV", f"must satisfy 0 <= low < high, got {m0_range_eV!r}")
@@ -49,11 +51,13 @@ class ModelRates(RateSource):
         self.target = str(atom)
         self.eps_eg_eV = get_target(atom).eps_eg_eV
         self.channel = channel
+        self.coulomb_model = str(coulomb_model)
         self.hierarchies = tuple(hierarchies)
         self.natures = tuple(natures)
         self.m0_scan_eV = np.linspace(lo, hi, int(m0_scan_points))
         self._kwargs = dict(channel=channel, density_cm3=density_cm3, volume_cm3=volume_cm3,
                             eta=eta, majorana_phases_rad=majorana_phases_rad,
+                            coulomb_model=self.coulomb_model,
                             oscillation_data=oscillation_data)
         # Validate every hypothesis once, so bad input fails here and not mid-fit.
         for h, n in self.hypotheses:

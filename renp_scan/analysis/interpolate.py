@@ -51,6 +51,7 @@ class SplineRates(RateSource):
         self.target = table.target
         self.eps_eg_eV = table.eps_eg_eV
         self.channel = table.channel
+        self.coulomb_model = table.coulomb_model
         self.hierarchies = table.hierarchies
         self.natures = table.natures
         knots = table.m0_eV

@@ -27,6 +27,9 @@ class RateSource(ABC):
         Level spacing eps_e - eps_g [eV].
     channel : str
         Emission channel.
+    coulomb_model : str
+        Model of the Coulomb integrals of the rates (``"thomas-fermi"``, the paper's,
+        or ``"valence"``).
     hierarchies, natures : tuple of str
         The discrete hypotheses available.
     m0_scan_eV : ndarray
@@ -37,6 +40,7 @@ class RateSource(ABC):
     target: str
     eps_eg_eV: float
     channel: str
+    coulomb_model: str = "thomas-fermi"
     hierarchies: tuple
     natures: tuple
     m0_scan_eV: np.ndarray
@@ -80,4 +84,5 @@ class RateSource(ABC):
         lo, hi = self.m0_range_eV
         return {"rate_source": type(self).__name__, "target": self.target,
                 "eps_eg_eV": float(self.eps_eg_eV), "channel": self.channel,
+                "coulomb_model": self.coulomb_model,
                 "m0_range_eV": np.array([lo, hi])}

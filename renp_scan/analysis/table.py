@@ -1,8 +1,8 @@
 """Rate tables: the slice of a cube (or of direct model evaluations) an analysis uses.
 
 A :class:`RateTable` holds Gamma(omega) [Hz] (Yoshimura & Sasao eqs. 18-23) for
-one target, channel and Majorana-phase row, on the axes (hierarchy, nature, m0,
-omega). It is read from a cube through xarray (:meth:`RateTable.from_dataset`,
+one target, channel, Coulomb model and Majorana-phase row, on the axes (hierarchy,
+nature, m0, omega). It is read from a cube through xarray (:meth:`RateTable.from_dataset`,
 :meth:`RateTable.from_cube`) or computed with :func:`renp_scan.spectrum`
 (:meth:`RateTable.from_model`), which tests use to build cube-shaped data without
 the engine.
@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..cube.layout import DIMS
 from ..errors import InputError
 
-#: Dimensions every cube ``rate`` variable has, in order.
-CUBE_DIMS = ("hierarchy", "nature", "channel", "phase", "m0", "omega")
+#: Dimensions every cube ``rate`` variable has, in order (the cube layout's DIMS).
+CUBE_DIMS = DIMS
+#: Coulomb model of a table built without a cube: the paper's Thomas-Fermi integrals.
+DEFAULT_COULOMB_MODEL = "thomas-fermi"
 
 
 @dataclass(frozen=True, eq=False)
 class RateTable:
-    """Gamma [Hz] on (hierarchy, nature, m0, omega) for one target/channel/phase.
+    """Gamma [Hz] on (hierarchy, nature, m0, omega) for one target/channel/Coulomb model/phase.
 
     Attributes
     ----------
@@ -44,6 +47,9 @@ class RateTable:
         Gamma(omega) [Hz].
     attrs : dict
         Provenance (cube path and scan digest, physics settings).
+    coulomb_model : str
+        Model of the Coulomb integrals the rates were computed with
+        (``"thomas-fermi"``, the paper's, or ``"valence"``).
     """
 
     target: str
@@ -56,6 +62,7 @@ class RateTable:
     omega_eV: np.ndarray
     rate_Hz: np.ndarray
     attrs: dict = field(default_factory=dict)
+    coulomb_model: str = DEFAULT_COULOMB_MODEL
 
     def __post_init__(self):
         m0 = np.array(self.m0_eV, dtype=float)
@@ -77,6 +84,7 @@ class RateTable:
         object.__setattr__(self, "rate_Hz", rate)
         object.__setattr__(self, "hierarchies", tuple(str(h) for h in self.hierarchies))
         object.__setattr__(self, "natures", tuple(str(n) for n in self.natures))
+        object.__setattr__(self, "coulomb_model", str(self.coulomb_model))
 
     def index(self, hierarchy: str, nature: str) -> tuple[int, int]:
         """Axis positions of a (hierarchy, nature) pair; InputError if absent."""
@@ -89,14 +97,16 @@ class RateTable:
         return self.hierarchies.index(hierarchy), self.natures.index(nature)
 
     @classmethod
-    def from_dataset(cls, ds, channel=None, phase=0, omega_eV=None, select=None, attrs=None):
-        """Take one channel and phase row out of a cube's xarray Dataset.
+    def from_dataset(cls, ds, channel=None, phase=0, omega_eV=None, select=None, attrs=None,
+                     coulomb_model=None):
+        """Take one channel, Coulomb model and phase row out of a cube's xarray Dataset.
 
         Parameters
         ----------
         ds : xarray.Dataset
             One target group, as returned by :func:`renp_scan.open_cube` (variable
-            ``rate`` [Hz] on dims (hierarchy, nature, channel, phase, m0, omega)).
+            ``rate`` [Hz] on dims :data:`CUBE_DIMS`: (hierarchy, nature, channel,
+            coulomb_model, phase, m0, omega)).
         channel : str, optional
             Channel label; default the cube's only channel, else ``"nucleus"``.
         phase : int
@@ -105,10 +115,14 @@ class RateTable:
             Photon energies [eV] the analysis needs; only the cube columns that
             bracket them are read (a cube may be far larger than memory).
         select : dict, optional
-            Labels for any further dim of ``rate`` (e.g. ``{"coulomb_model":
-            "thomas-fermi"}``); dims of length 1 are taken without one.
+            Labels for any dim of ``rate`` beyond :data:`CUBE_DIMS` (e.g.
+            ``{"isotope": "Xe136"}`` on a hand-built dataset); dims of length 1 are
+            taken without one.
         attrs : dict, optional
             Extra provenance to keep with the table.
+        coulomb_model : str, optional
+            Coulomb-model label (``"thomas-fermi"`` or ``"valence"``); default the
+            cube's first (``"thomas-fermi"`` for a scan without ``coulomb_models``).
         """
         if "rate" not in ds:
             raise InputError("cube", "the dataset has no variable 'rate'")
@@ -135,10 +149,18 @@ class RateTable:
             channel = channels[0] if len(channels) == 1 else "nucleus"
         if channel not in channels:
             raise InputError("channel", f"{channel!r} is not in the cube; it has {channels}")
+        models = [str(m) for m in rate["coulomb_model"].values]
+        if coulomb_model is None:
+            coulomb_model = models[0]
+        if str(coulomb_model) not in models:
+            raise InputError("coulomb_model", f"{coulomb_model!r} is not in the cube; it has "
+                             f"{models}")
+        coulomb_model = str(coulomb_model)
         n_phase = rate.sizes["phase"]
         if not isinstance(phase, (int, np.integer)) or not 0 <= int(phase) < n_phase:
             raise InputError("phase", f"must be a row index in [0, {n_phase}), got {phase!r}")
-        rate = rate.isel(channel=channels.index(channel), phase=int(phase))
+        rate = rate.isel(channel=channels.index(channel),
+                         coulomb_model=models.index(coulomb_model), phase=int(phase))
         grid = np.asarray(ds["omega"].values, dtype=float)
         if omega_eV is not None:
             cols = bracketing_columns(grid, omega_eV)
@@ -154,10 +176,12 @@ class RateTable:
             hierarchies=tuple(str(h) for h in rate["hierarchy"].values),
             natures=tuple(str(n) for n in rate["nature"].values),
             m0_eV=np.asarray(ds["m0"].values, dtype=float), omega_eV=grid,
-            rate_Hz=np.asarray(rate.values, dtype=float), attrs=dict(attrs or {}))
+            rate_Hz=np.asarray(rate.values, dtype=float), attrs=dict(attrs or {}),
+            coulomb_model=coulomb_model)
 
     @classmethod
-    def from_cube(cls, path, atom=None, channel=None, phase=0, omega_eV=None, select=None):
+    def from_cube(cls, path, atom=None, channel=None, phase=0, omega_eV=None, select=None,
+                  coulomb_model=None):
         """Read a slice of a finished cube file (see :meth:`from_dataset`).
 
         The provenance kept in :attr:`attrs` is the cube path, its scan name and
@@ -172,7 +196,8 @@ class RateTable:
             if key in root:
                 keep[f"cube_{key}"] = root[key]
         with open_cube(path, atom) as ds:
-            table = cls.from_dataset(ds, channel, phase, omega_eV, select, attrs=keep)
+            table = cls.from_dataset(ds, channel, phase, omega_eV, select, attrs=keep,
+                                     coulomb_model=coulomb_model)
             if not table.target:
                 name = atom if atom is not None else str(ds.attrs.get("name", ""))
                 object.__setattr__(table, "target", name)
@@ -182,7 +207,7 @@ class RateTable:
     def from_model(cls, atom, omega_eV, m0_eV, hierarchies=("NH", "IH"),
                    natures=("majorana", "dirac"), channel="nucleus",
                    majorana_phases_rad=(0.0, 0.0), density_cm3=1e21, volume_cm3=100.0,
-                   eta=1e-6, oscillation_data=None):
+                   eta=1e-6, oscillation_data=None, coulomb_model=DEFAULT_COULOMB_MODEL):
         """Compute a table with :func:`renp_scan.spectrum` (a cube without the engine).
 
         Parameters
@@ -201,6 +226,8 @@ class RateTable:
             n [cm^-3], V [cm^3] and eta of eq. 18.
         oscillation_data : OscillationData, optional
             Replaces the package's NuFIT data.
+        coulomb_model : {"thomas-fermi", "valence"}
+            Model of the Coulomb integrals (see :func:`renp_scan.spectrum`).
         """
         from ..model.spectrum import spectrum
         from ..model.targets import get_target
@@ -212,13 +239,14 @@ class RateTable:
             for inat, nat in enumerate(natures):
                 for im, m in enumerate(m0):
                     spectrum(atom, omega, float(m), h, nat, channel, density_cm3, volume_cm3, eta,
-                             majorana_phases_rad, oscillation_data=oscillation_data,
-                             out=rate[ih, inat, im])
+                             majorana_phases_rad, coulomb_model=coulomb_model,
+                             oscillation_data=oscillation_data, out=rate[ih, inat, im])
         return cls(target=str(atom), eps_eg_eV=get_target(atom).eps_eg_eV, channel=channel,
                    phase=0, hierarchies=tuple(hierarchies), natures=tuple(natures), m0_eV=m0,
                    omega_eV=omega, rate_Hz=rate,
                    attrs={"source": "renp_scan.spectrum", "density_cm3": float(density_cm3),
-                          "volume_cm3": float(volume_cm3), "eta": float(eta)})
+                          "volume_cm3": float(volume_cm3), "eta": float(eta)},
+                   coulomb_model=coulomb_model)
 
 
 def bracketing_columns(grid_eV, omega_eV) -> np.ndarray:

@@ -67,6 +67,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_validate(args) -> int:
+    from ..cube.layout import DIMS
     from ..sweep.engine import estimate_scan
     from ..sweep.scanfile import load_scan
 
@@ -76,8 +77,7 @@ def _cmd_validate(args) -> int:
     if spec.description:
         print(f"  {spec.description}")
     for lay in est.layouts:
-        dims = ", ".join(f"{d}={n}" for d, n in zip(
-            ("hierarchy", "nature", "channel", "phase", "m0", "omega"), lay.shape, strict=True))
+        dims = ", ".join(f"{d}={n}" for d, n in zip(DIMS, lay.shape, strict=True))
         print(f"target {lay.name}: rate ({dims}) = {lay.n_entries:,} entries; "
               f"omega {lay.omega_eV[0]:.6g}..{lay.omega_eV[-1]:.6g} eV, "
               f"m0 {lay.m0_eV[0]:.6g}..{lay.m0_eV[-1]:.6g} eV")
@@ -104,6 +104,7 @@ def _fmt_axis(values, unit="") -> str:
 
 
 def _cmd_info(args) -> int:
+    from ..cube.layout import DIMS
     from ..cube.reader import describe_cube
 
     info = describe_cube(args.cube)
@@ -122,15 +123,22 @@ def _cmd_info(args) -> int:
         a, ax = t["attrs"], t["axes"]
         print(f"target {t['name']}: {a.get('isotope', '')} Z={a.get('Z')} N={a.get('N')} "
               f"eps_eg={a.get('eps_eg_eV')} eV")
-        print(f"  rate {t['shape']} {t['dtype']} [Hz], chunks {t['chunks']}, {t['compression']}")
-        print(f"  hierarchy: {_fmt_axis(ax['hierarchy'])}")
-        print(f"  nature:    {_fmt_axis(ax['nature'])}")
-        print(f"  channel:   {_fmt_axis(ax['channel'])}")
+        print(f"  rate {t['shape']} {t['dtype']} [Hz] on ({', '.join(DIMS)}), "
+              f"chunks {t['chunks']}, {t['compression']}")
         phases = "; ".join(f"({p[0]:.4g}, {p[1]:.4g})" for p in ax["phase"][:6])
         more = " ..." if len(ax["phase"]) > 6 else ""
-        print(f"  phase:     {len(ax['phase'])} rows (alpha21, alpha31) rad: {phases}{more}")
-        print(f"  m0:        {_fmt_axis(ax['m0'], ' eV')}")
-        print(f"  omega:     {_fmt_axis(ax['omega'], ' eV')}")
+        lines = {
+            "hierarchy": _fmt_axis(ax["hierarchy"]),
+            "nature": _fmt_axis(ax["nature"]),
+            "channel": _fmt_axis(ax["channel"]),
+            "coulomb_model": _fmt_axis(ax["coulomb_model"]),
+            "phase": f"{len(ax['phase'])} rows (alpha21, alpha31) rad: {phases}{more}",
+            "m0": _fmt_axis(ax["m0"], " eV"),
+            "omega": _fmt_axis(ax["omega"], " eV"),
+        }
+        width = max(len(dim) for dim in DIMS) + 1
+        for dim in DIMS:
+            print(f"  {dim + ':':<{width}} {lines[dim]}")
     osc = {k[len("oscillation."):]: v for k, v in attrs.items() if k.startswith("oscillation.")}
     if osc:
         print("oscillation data: " + ", ".join(f"{k}={v}" for k, v in sorted(osc.items())
@@ -153,7 +161,8 @@ def _cmd_plot(args) -> int:
     from ..plotting import plot_cube
 
     labels = plot_cube(args.cube, args.output, target=args.target, hierarchies=args.hierarchy,
-                       natures=args.nature, channel=args.channel, phase=args.phase,
+                       natures=args.nature, channel=args.channel,
+                       coulomb_model=args.coulomb_model, phase=args.phase,
                        m0_eV=args.m0, omega_min_eV=args.omega_min, omega_max_eV=args.omega_max,
                        logy=args.logy, thresholds=args.thresholds, title=args.title)
     print(f"wrote {args.output}: {len(labels)} lines")
@@ -214,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hierarchy", nargs="+", metavar="H", help="NH and/or IH (default: all)")
     p.add_argument("--nature", nargs="+", metavar="N", help="majorana and/or dirac (default: all)")
     p.add_argument("--channel", help="nucleus or core (default: first in the cube)")
+    p.add_argument("--coulomb-model", metavar="MODEL",
+                   help="thomas-fermi or valence (default: first in the cube)")
     p.add_argument("--phase", type=int, default=0, help="Majorana phase row index (default 0)")
     p.add_argument("--m0", nargs="+", type=float, metavar="EV",
                    help="smallest neutrino masses [eV] (nearest grid values; default: all)")

@@ -48,7 +48,8 @@ def _source(args, plan):
     resolved = plan.resolve(target, eps_eg_eV=eps)
     channel = args.channel or plan.channel
     phase = plan.phase if args.phase is None else args.phase
-    table = RateTable.from_cube(args.cube, target, channel, phase, omega_eV=resolved.omega_eV)
+    table = RateTable.from_cube(args.cube, target, channel, phase, omega_eV=resolved.omega_eV,
+                                coulomb_model=args.coulomb_model)
     if not table.target:
         object.__setattr__(table, "target", target)
     if args.rates == "cube":
@@ -66,7 +67,8 @@ def _source(args, plan):
     model = ModelRates(target, (table.m0_eV[0], table.m0_eV[-1]),
                        max(2 * table.m0_eV.size - 1, 2), table.hierarchies, table.natures,
                        table.channel, phases, attrs["cube_density_cm3"],
-                       attrs["cube_volume_cm3"], attrs["cube_eta"])
+                       attrs["cube_volume_cm3"], attrs["cube_eta"],
+                       coulomb_model=table.coulomb_model)
     # The model must be what the cube was computed with (targets, oscillation data).
     row = table.m0_eV.size // 2
     for ih, h in enumerate(table.hierarchies):
@@ -164,6 +166,9 @@ def _common(p) -> None:
                    "cube's only target)")
     p.add_argument("--channel", choices=("nucleus", "core"),
                    help="channel (default: plan.channel, else the cube's only one or nucleus)")
+    p.add_argument("--coulomb-model", metavar="MODEL",
+                   help="Coulomb model of the cube's rates, thomas-fermi or valence (default: "
+                   "the cube's first)")
     p.add_argument("--phase", type=int, help="Majorana phase row index (default: plan.phase)")
     p.add_argument("--rates", choices=("cube", "model"), default="cube",
                    help="interpolate the cube in m0 (default) or evaluate the model directly "

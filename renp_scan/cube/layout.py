@@ -4,8 +4,8 @@ A cube is one HDF5 file, netCDF-4 compatible (every dataset of a target group ha
 its dimensions attached as HDF5 dimension scales), holding:
 
 * one group per target (``/Cs``, ``/Xe``, ...) with the variable ``rate`` [Hz] of
-  dims ``(hierarchy, nature, channel, phase, m0, omega)`` and its coordinate
-  variables (see :data:`DIMS`, :data:`VARIABLE_ATTRS`);
+  dims ``(hierarchy, nature, channel, coulomb_model, phase, m0, omega)`` and its
+  coordinate variables (see :data:`DIMS`, :data:`VARIABLE_ATTRS`);
 * a group ``/_progress/<target>`` with the per-block done mask ``done`` on dim
   ``block`` (uint8, one entry per chunk of ``rate``), which lets a killed run
   resume, and ``crc32`` (uint32), the checksum of each stored chunk, which lets a
@@ -13,8 +13,8 @@ its dimensions attached as HDF5 dimension scales), holding:
 * the file-level provenance attributes (see :mod:`renp_scan.cube.writer`).
 
 A *block* (the unit of work of the sweep engine) is exactly one HDF5 chunk of
-``rate``: a fixed (hierarchy, nature, channel, phase), a range of m0 rows and a
-range of omega columns. Blocks are numbered in C order over the chunk grid.
+``rate``: a fixed (hierarchy, nature, channel, coulomb_model, phase), a range of m0
+rows and a range of omega columns. Blocks are numbered in C order over the chunk grid.
 
 The full format is documented in ``docs/cube_format.md``.
 """
@@ -31,11 +31,14 @@ from ..errors import InputError
 
 #: Value of the root attribute ``format`` that marks a renp_scan cube.
 FORMAT_NAME = "renp_scan.cube"
-#: Integer version of the layout described here; bumped on any incompatible change.
-FORMAT_VERSION = 1
+#: Integer version of the layout described here; bumped on any incompatible change
+#: (2: the ``coulomb_model`` dimension was added; version 1 cubes are refused).
+FORMAT_VERSION = 2
 
 #: Dimension order of ``rate`` in every target group.
-DIMS = ("hierarchy", "nature", "channel", "phase", "m0", "omega")
+DIMS = ("hierarchy", "nature", "channel", "coulomb_model", "phase", "m0", "omega")
+#: The dims a block spans in part (chunked); every other dim has chunk extent 1.
+ROW_DIM, COLUMN_DIM = "m0", "omega"
 #: Name of the data variable.
 RATE = "rate"
 #: Auxiliary coordinates on dim ``phase`` (listed in ``rate``'s ``coordinates`` attribute).
@@ -54,6 +57,8 @@ VARIABLE_ATTRS = {
     "hierarchy": ("1", "neutrino mass ordering (NH normal, IH inverted)"),
     "nature": ("1", "neutrino nature (majorana or dirac)"),
     "channel": ("1", "neutrino-pair emitter (nucleus: Q_w J_N, core: b_ij J_C)"),
+    "coulomb_model": ("1", "model of the Coulomb integrals J_N, J_C (thomas-fermi: the paper's "
+                           "TF estimate, eqs. 10, 15; valence: valence-orbital matrix elements)"),
     "phase": ("1", "index of the Majorana phase row"),
     "alpha21_rad": ("rad", "Majorana phase alpha21"),
     "alpha31_rad": ("rad", "Majorana phase alpha31"),
@@ -79,8 +84,8 @@ class TargetLayout:
     ----------
     name : str
         Target key (group name), e.g. ``"Cs"``.
-    hierarchies, natures, channels : tuple of str
-        Labels along the first three dims.
+    hierarchies, natures, channels, coulomb_models : tuple of str
+        Labels along the string dims (hierarchy, nature, channel, coulomb_model).
     phases_rad : ndarray, shape (P, 2)
         (alpha21, alpha31) rows [rad].
     m0_eV, omega_eV : ndarray
@@ -93,6 +98,7 @@ class TargetLayout:
     hierarchies: tuple
     natures: tuple
     channels: tuple
+    coulomb_models: tuple
     phases_rad: np.ndarray
     m0_eV: np.ndarray
     omega_eV: np.ndarray
@@ -100,15 +106,24 @@ class TargetLayout:
     chunk_cols: int
 
     @property
+    def sizes(self) -> dict[str, int]:
+        """Length of each dim of ``rate``, by name, in :data:`DIMS` order."""
+        lengths = {"hierarchy": len(self.hierarchies), "nature": len(self.natures),
+                   "channel": len(self.channels), "coulomb_model": len(self.coulomb_models),
+                   "phase": len(self.phases_rad), "m0": len(self.m0_eV),
+                   "omega": len(self.omega_eV)}
+        return {dim: lengths[dim] for dim in DIMS}
+
+    @property
     def shape(self) -> tuple[int, ...]:
         """Shape of ``rate``, in :data:`DIMS` order."""
-        return (len(self.hierarchies), len(self.natures), len(self.channels),
-                len(self.phases_rad), len(self.m0_eV), len(self.omega_eV))
+        return tuple(self.sizes.values())
 
     @property
     def chunks(self) -> tuple[int, ...]:
-        """HDF5 chunk shape of ``rate``."""
-        return (1, 1, 1, 1, self.chunk_rows, self.chunk_cols)
+        """HDF5 chunk shape of ``rate``: 1 along every dim but m0 (rows) and omega (cols)."""
+        extent = {ROW_DIM: self.chunk_rows, COLUMN_DIM: self.chunk_cols}
+        return tuple(extent.get(dim, 1) for dim in DIMS)
 
     @property
     def block_grid(self) -> tuple[int, ...]:
@@ -125,27 +140,54 @@ class TargetLayout:
         """Number of entries of ``rate``."""
         return math.prod(self.shape)
 
-    def block_selection(self, index: int):
+    def block_selection(self, index: int) -> tuple:
         """Index tuple into ``rate`` of block ``index`` (C order over :attr:`block_grid`).
 
         Returns
         -------
         tuple
-            ``(i_hierarchy, i_nature, i_channel, i_phase, slice_m0, slice_omega)``.
+            One entry per dim of :data:`DIMS`: an int for every dim but m0 and
+            omega, a slice for those two, e.g.
+            ``(i_hierarchy, i_nature, i_channel, i_coulomb_model, i_phase, slice_m0,
+            slice_omega)``. ``dict(zip(DIMS, ...))`` names them.
         """
         if not 0 <= index < self.n_blocks:
             raise IndexError(f"block {index} out of range [0, {self.n_blocks})")
-        ih, inat, ich, iph, ir, ic = np.unravel_index(index, self.block_grid)
-        r0 = int(ir) * self.chunk_rows
-        c0 = int(ic) * self.chunk_cols
-        return (int(ih), int(inat), int(ich), int(iph),
-                slice(r0, min(r0 + self.chunk_rows, len(self.m0_eV))),
-                slice(c0, min(c0 + self.chunk_cols, len(self.omega_eV))))
+        selection = []
+        for dim, i, chunk, n in zip(DIMS, np.unravel_index(index, self.block_grid),
+                                    self.chunks, self.shape, strict=True):
+            if dim in (ROW_DIM, COLUMN_DIM):
+                start = int(i) * chunk
+                selection.append(slice(start, min(start + chunk, n)))
+            else:
+                selection.append(int(i))
+        return tuple(selection)
+
+    def block_labels(self, index: int) -> dict:
+        """Coordinates of block ``index``: its fixed labels and its m0/omega values.
+
+        Returns
+        -------
+        dict
+            ``hierarchy``, ``nature``, ``channel``, ``coulomb_model`` (str),
+            ``phase`` (int row), ``phases_rad`` ((alpha21, alpha31) [rad]), ``m0_eV``
+            and ``omega_eV`` (the block's slices of the grids [eV]).
+        """
+        sel = dict(zip(DIMS, self.block_selection(index), strict=True))
+        return {
+            "hierarchy": self.hierarchies[sel["hierarchy"]],
+            "nature": self.natures[sel["nature"]],
+            "channel": self.channels[sel["channel"]],
+            "coulomb_model": self.coulomb_models[sel["coulomb_model"]],
+            "phase": sel["phase"],
+            "phases_rad": tuple(float(p) for p in self.phases_rad[sel["phase"]]),
+            "m0_eV": self.m0_eV[sel[ROW_DIM]],
+            "omega_eV": self.omega_eV[sel[COLUMN_DIM]],
+        }
 
     def block_offset(self, index: int) -> tuple[int, ...]:
         """Element offset of block ``index``'s chunk in ``rate`` (for chunk queries)."""
-        ih, inat, ich, iph, rows, cols = self.block_selection(index)
-        return (ih, inat, ich, iph, rows.start, cols.start)
+        return tuple(s.start if isinstance(s, slice) else s for s in self.block_selection(index))
 
 
 @dataclass(frozen=True)

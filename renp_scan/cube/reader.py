@@ -17,11 +17,14 @@ import numpy as np
 
 from ..errors import InputError
 from .layout import (
+    COLUMN_DIM,
+    DIMS,
     DONE,
     FORMAT_NAME,
     FORMAT_VERSION,
     PROGRESS_GROUP,
     RATE,
+    ROW_DIM,
     TargetLayout,
     register_filter_plugins,
 )
@@ -36,11 +39,12 @@ def read_layout(group) -> TargetLayout:
         hierarchies=tuple(group["hierarchy"].asstr()[...]),
         natures=tuple(group["nature"].asstr()[...]),
         channels=tuple(group["channel"].asstr()[...]),
+        coulomb_models=tuple(group["coulomb_model"].asstr()[...]),
         phases_rad=np.stack([group["alpha21_rad"][...], group["alpha31_rad"][...]], axis=1),
         m0_eV=group["m0"][...],
         omega_eV=group["omega"][...],
-        chunk_rows=int(chunks[4]),
-        chunk_cols=int(chunks[5]),
+        chunk_rows=int(chunks[DIMS.index(ROW_DIM)]),
+        chunk_cols=int(chunks[DIMS.index(COLUMN_DIM)]),
     )
 
 
@@ -78,10 +82,15 @@ def _check_format(f, path: Path, field: str) -> None:
     if fmt != FORMAT_NAME:
         raise InputError(field, f"{path} is an HDF5 file but not a renp_scan cube "
                          f"(root attribute 'format' is {fmt!r}, expected {FORMAT_NAME!r})")
-    version = f.attrs.get("format_version")
-    if version is None or int(version) != FORMAT_VERSION:
-        raise InputError(field, f"{path} has cube format_version {version}, this renp_scan reads "
-                         f"version {FORMAT_VERSION} only")
+    version = _plain(f.attrs.get("format_version"))
+    if version != FORMAT_VERSION:
+        if isinstance(version, int) and version > FORMAT_VERSION:
+            fix = "it was written by a newer renp_scan; upgrade renp_scan to read it"
+        else:
+            # Version 1 had no coulomb_model dimension: its rate has one dim fewer.
+            fix = "re-run the scan (renp-scan run SPEC -o OUT --overwrite) to rewrite it"
+        raise InputError(field, f"{path} is a cube of format version {version}; this "
+                         f"renp_scan reads version {FORMAT_VERSION}; {fix}")
 
 
 def _done_counts(f, targets) -> tuple[int, int]:
@@ -132,9 +141,12 @@ def open_cube(path, atom: str | None = None):
     Returns
     -------
     xarray.Dataset
-        Variable ``rate`` [Hz] on dims (hierarchy, nature, channel, phase, m0 [eV],
-        omega [eV]), coordinates alpha21_rad/alpha31_rad [rad] on phase, the target's
-        attributes (Z, N, isotope, eps_eg_eV, ...). Close it (or use ``with``) when done.
+        Variable ``rate`` [Hz] on dims (hierarchy, nature, channel, coulomb_model,
+        phase, m0 [eV], omega [eV]) (:data:`~renp_scan.cube.layout.DIMS`), a coordinate
+        per dim (strings for hierarchy, nature, channel and coulomb_model, so
+        ``ds.rate.sel(coulomb_model="valence")`` works), alpha21_rad/alpha31_rad [rad] on
+        phase, the target's attributes (Z, N, isotope, eps_eg_eV, ...). Close it (or use
+        ``with``) when done.
     """
     import xarray as xr
 
@@ -212,6 +224,7 @@ def _describe(f, path: Path) -> dict:
                 "hierarchy": list(layout.hierarchies),
                 "nature": list(layout.natures),
                 "channel": list(layout.channels),
+                "coulomb_model": list(layout.coulomb_models),
                 "phase": layout.phases_rad.tolist(),
                 "m0": layout.m0_eV,
                 "omega": layout.omega_eV,

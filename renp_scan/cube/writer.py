@@ -128,23 +128,25 @@ def _write_target(f, layout: TargetLayout, attrs: dict, dtype, filters: dict) ->
     g = f.create_group(layout.name)
     for key, value in attrs.items():
         g.attrs[key] = value
-    scales = [
-        _scale(g, "hierarchy", np.array(layout.hierarchies, dtype=object), _STR),
-        _scale(g, "nature", np.array(layout.natures, dtype=object), _STR),
-        _scale(g, "channel", np.array(layout.channels, dtype=object), _STR),
-        _scale(g, "phase", np.arange(len(layout.phases_rad), dtype=np.int64)),
-        _scale(g, "m0", np.asarray(layout.m0_eV, dtype=np.float64)),
-        _scale(g, "omega", np.asarray(layout.omega_eV, dtype=np.float64)),
-    ]
+    values = {
+        "hierarchy": (np.array(layout.hierarchies, dtype=object), _STR),
+        "nature": (np.array(layout.natures, dtype=object), _STR),
+        "channel": (np.array(layout.channels, dtype=object), _STR),
+        "coulomb_model": (np.array(layout.coulomb_models, dtype=object), _STR),
+        "phase": (np.arange(len(layout.phases_rad), dtype=np.int64), None),
+        "m0": (np.asarray(layout.m0_eV, dtype=np.float64), None),
+        "omega": (np.asarray(layout.omega_eV, dtype=np.float64), None),
+    }
+    scales = {dim: _scale(g, dim, *values[dim]) for dim in DIMS}
     for col, name in enumerate(PHASE_COORDS):
         aux = g.create_dataset(name, data=np.asarray(layout.phases_rad, dtype=np.float64)[:, col])
-        aux.dims[0].attach_scale(scales[3])
+        aux.dims[0].attach_scale(scales["phase"])
         _set_var_attrs(aux, name)
     rate = g.create_dataset(RATE, shape=layout.shape, dtype=dtype, chunks=layout.chunks,
                             fillvalue=np.nan, **filters)
-    for axis, scale in enumerate(scales):
-        rate.dims[axis].attach_scale(scale)
-        rate.dims[axis].label = DIMS[axis]
+    for axis, dim in enumerate(DIMS):
+        rate.dims[axis].attach_scale(scales[dim])
+        rate.dims[axis].label = dim
     _set_var_attrs(rate, RATE)
     # CF convention: makes xarray load the phase angles as coordinates of `rate`.
     rate.attrs["coordinates"] = " ".join(PHASE_COORDS)
@@ -549,7 +551,7 @@ def _short(value) -> str:
 
 
 def _check_layout(stored: TargetLayout, expected: TargetLayout, path: Path, hint: str) -> None:
-    for axis in ("hierarchies", "natures", "channels"):
+    for axis in ("hierarchies", "natures", "channels", "coulomb_models"):
         if tuple(getattr(stored, axis)) != tuple(getattr(expected, axis)):
             raise InputError("output", f"the partial cube {path} is damaged: its {axis} of "
                              f"target {stored.name} differ from the scan's; {hint}")
@@ -579,9 +581,13 @@ def _check_partial(f, path: Path, scan_sha256: str, layouts, root_attrs, target_
                    filters, hint: str) -> dict:
     """Read-only checks of an open partial; return its layouts by target."""
     attrs = f.attrs
-    if attrs.get("format") != FORMAT_NAME or attrs.get("format_version") != FORMAT_VERSION:
+    if attrs.get("format") != FORMAT_NAME:
         raise InputError("output", f"{path} is not a renp_scan cube of format version "
                          f"{FORMAT_VERSION}; {hint}")
+    if attrs.get("format_version") != FORMAT_VERSION:
+        raise InputError("output", f"{path} is a partial cube of format version "
+                         f"{_short(attrs.get('format_version'))}; this renp_scan writes version "
+                         f"{FORMAT_VERSION} and cannot resume it; {hint}")
     if attrs.get("scan_sha256") != scan_sha256:
         raise InputError(
             "output",

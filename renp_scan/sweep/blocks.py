@@ -2,7 +2,7 @@
 
 A block is one HDF5 chunk of a target's ``rate`` (see
 :class:`renp_scan.cube.layout.TargetLayout`): a fixed (hierarchy, nature, channel,
-Majorana phase row), a range of m0 rows and the whole omega grid. Its task
+Coulomb model, Majorana phase row), a range of m0 rows and the whole omega grid. Its task
 calls :func:`renp_scan.spectrum` once per m0 row, writing straight into that row of
 the block (``out=``). The kernels underneath are serial and release the GIL
 (``nogil=True``, ``parallel=False``): all parallelism lives in dask, one block per
@@ -117,6 +117,8 @@ class BlockTask:
         Target density [cm^-3], volume [cm^3], extractable fraction.
     dtype : str
         Storage dtype of the cube.
+    coulomb_model : {"thomas-fermi", "valence"}
+        Model of the Coulomb integrals, passed to :func:`renp_scan.spectrum`.
     codec : ChunkCodec, optional
         When given, the task returns the chunk encoded for direct storage
         (compression happens in the worker, not in the single writer).
@@ -144,6 +146,7 @@ class BlockTask:
     volume_cm3: float
     eta: float
     dtype: str = "float64"
+    coulomb_model: str = "thomas-fermi"
     codec: ChunkCodec | None = None
     chunk_shape: tuple | None = None
     target_fields: tuple | None = None
@@ -185,6 +188,7 @@ def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:
                  majorana=task.majorana, channel=task.channel,
                  density_cm3=task.density_cm3, volume_cm3=task.volume_cm3,
                  eta=task.eta, majorana_phases_rad=task.phases_rad,
+                 coulomb_model=task.coulomb_model,
                  oscillation_data=task.oscillation_data, out=out[row])
     return out
 
@@ -204,7 +208,8 @@ def compute_block(task: BlockTask):
         row, col = np.argwhere(~finite)[0]
         raise FloatingPointError(
             f"rate of {task.target} ({task.hierarchy}, "
-            f"{'majorana' if task.majorana else 'dirac'}, {task.channel}, phases "
+            f"{'majorana' if task.majorana else 'dirac'}, {task.channel}, "
+            f"{task.coulomb_model}, phases "
             f"{task.phases_rad}) is not finite ({out[row, col]}) at m0 = "
             f"{float(task.m0_eV[row])!r} eV, omega = {float(task.omega_eV[col])!r} eV; block "
             f"{task.index} "
@@ -234,7 +239,8 @@ def measure_cost(task: BlockTask, sample_points: int = 256, repeats: int = 5) ->
     sample = np.ascontiguousarray(task.omega_eV[::step][:sample_points], dtype=np.float64)
     kwargs = dict(hierarchy=task.hierarchy, majorana=task.majorana, channel=task.channel,
                   density_cm3=task.density_cm3, volume_cm3=task.volume_cm3, eta=task.eta,
-                  majorana_phases_rad=task.phases_rad, oscillation_data=task.oscillation_data)
+                  majorana_phases_rad=task.phases_rad, coulomb_model=task.coulomb_model,
+                  oscillation_data=task.oscillation_data)
     m0 = float(task.m0_eV[0])
     atom = task.atom
 

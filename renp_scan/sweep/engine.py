@@ -3,7 +3,8 @@
 Flow of :func:`run_scan`:
 
 1. check the output path can be written and is not a finished cube (unless
-   ``overwrite``), validate every (target, hierarchy, nature, channel) with one
+   ``overwrite``), validate every (target, hierarchy, nature, channel, Coulomb
+   model, phase row) with one
    :func:`renp_scan.spectrum` call, timing it to size the blocks, and check the
    cube's estimated size fits the free disk; all before any file is created;
 2. take ``OUT.lock``; create ``OUT.partial`` or resume it (same scan, axes and
@@ -149,20 +150,26 @@ def _target_fields(spec, target: str) -> tuple | None:
 
 
 def _task(spec, layout: TargetLayout, index: int, codec=None) -> BlockTask:
-    ih, inat, ich, iph, rows, cols = layout.block_selection(index)
+    block = layout.block_labels(index)
     return BlockTask(
-        target=layout.name, index=index, hierarchy=layout.hierarchies[ih],
-        majorana=layout.natures[inat] == "majorana", channel=layout.channels[ich],
-        phases_rad=tuple(float(p) for p in layout.phases_rad[iph]),
-        m0_eV=layout.m0_eV[rows], omega_eV=layout.omega_eV[cols], codec=codec,
+        target=layout.name, index=index, hierarchy=block["hierarchy"],
+        majorana=block["nature"] == "majorana", channel=block["channel"],
+        coulomb_model=block["coulomb_model"], phases_rad=block["phases_rad"],
+        m0_eV=block["m0_eV"], omega_eV=block["omega_eV"], codec=codec,
         chunk_shape=(layout.chunk_rows, layout.chunk_cols),
         target_fields=_target_fields(spec, layout.name), **_physics_args(spec))
 
 
 def _whole_layout(spec, target: str) -> TargetLayout:
+    """Return the scan's axes for ``target``, one block per spectrum line (chunks set later).
+
+    Also what a resumed partial's axes are compared with (every dim of
+    :data:`~renp_scan.cube.layout.DIMS`, the Coulomb models included).
+    """
     return TargetLayout(
         name=target, hierarchies=tuple(spec.hierarchies), natures=tuple(spec.natures),
-        channels=tuple(spec.channels), phases_rad=np.asarray(spec.majorana_phases_rad, float),
+        channels=tuple(spec.channels), coulomb_models=tuple(spec.coulomb_models),
+        phases_rad=np.asarray(spec.majorana_phases_rad, float),
         m0_eV=np.asarray(spec.m0_eV, float), omega_eV=np.asarray(spec.omega_eV[target], float),
         chunk_rows=len(spec.m0_eV), chunk_cols=len(spec.omega_eV[target]))
 
@@ -171,7 +178,7 @@ def preflight(spec) -> dict[str, CostModel]:
     """Validate every physics combination of ``spec`` and measure the cost per target.
 
     Calls :func:`renp_scan.spectrum` once per (target, hierarchy, nature, channel,
-    phase row) at the first m0 and omega, so bad physics input raises
+    Coulomb model, phase row) at the first m0 and omega, so bad physics input raises
     :class:`InputError` before any file exists, then times the first combination.
 
     Returns
@@ -183,9 +190,8 @@ def preflight(spec) -> dict[str, CostModel]:
     for target in spec.targets:
         whole = _whole_layout(spec, target)
         first = None
-        for combo in itertools.product(range(len(whole.hierarchies)), range(len(whole.natures)),
-                                       range(len(whole.channels)), range(len(whole.phases_rad))):
-            index = int(np.ravel_multi_index(combo + (0, 0), whole.block_grid))
+        # The whole layout has one block per spectrum line: every block is one combination.
+        for index in range(whole.n_blocks):
             task = _task(spec, whole, index)
             probe = BlockTask(**{**task.__dict__, "m0_eV": task.m0_eV[:1],
                                  "omega_eV": task.omega_eV[:1], "dtype": "float64"})
@@ -272,9 +278,8 @@ def estimate_scan(spec, workers: int | None = None) -> ScanEstimate:
     layouts = plan_layouts(spec, costs)
     cpu = 0.0
     for lay in layouts:
-        n_lines = math.prod(lay.shape[:4])  # (hierarchy, nature, channel, phase) combinations
-        chunk_cost = costs[lay.name].block_seconds(lay.chunk_rows, lay.chunk_cols)
-        cpu += n_lines * lay.block_grid[4] * lay.block_grid[5] * chunk_cost
+        # Every block costs (at most) a full chunk: edge blocks are counted at full size.
+        cpu += lay.n_blocks * costs[lay.name].block_seconds(lay.chunk_rows, lay.chunk_cols)
     n_entries = sum(lay.n_entries for lay in layouts)
     file_bytes, encode = 0, 0.0
     for lay in layouts:

@@ -2,8 +2,9 @@
 
 A scan file says which RENP spectra to compute (Yoshimura & Sasao,
 arXiv:1310.6472, Eqs. (18)-(23)): targets, neutrino mass hierarchies,
-Majorana/Dirac nature, emission channel, Majorana phases, a grid of the
-smallest neutrino mass m0 and a grid of photon energies omega per target.
+Majorana/Dirac nature, emission channel, model of the Coulomb integrals,
+Majorana phases, a grid of the smallest neutrino mass m0 and a grid of photon
+energies omega per target.
 The schema is documented key by key in ``docs/scan_schema.md``.
 
 :func:`load_scan` / :func:`parse_scan` return a frozen :class:`ScanSpec` whose
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from renp_scan.errors import InputError
+from renp_scan.model.spectrum import COULOMB_MODELS  # allowed scan.coulomb_models
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,6 +50,7 @@ __all__ = [
     "HIERARCHIES",
     "NATURES",
     "CHANNELS",
+    "COULOMB_MODELS",
     "DTYPES",
     "COMPRESSIONS",
     "MAX_ENTRIES",
@@ -63,6 +66,8 @@ HIERARCHIES = ("NH", "IH")
 NATURES = ("majorana", "dirac")
 #: Allowed values of ``scan.channels``.
 CHANNELS = ("nucleus", "core")
+#: ``scan.coulomb_models`` when the key is absent: the paper's Thomas-Fermi integrals.
+DEFAULT_COULOMB_MODELS = ("thomas-fermi",)
 #: Allowed values of ``output.dtype``.
 DTYPES = ("float64", "float32")
 #: Allowed values of ``output.compression``.
@@ -97,6 +102,7 @@ _SCAN_KEYS = (
     "hierarchies",
     "natures",
     "channels",
+    "coulomb_models",
     "targets_file",
 )
 _M0_KEYS = ("spacing", "start_eV", "stop_eV", "count", "values_eV")
@@ -122,7 +128,8 @@ class ScanSpec:
     """A validated scan with resolved grids.
 
     Arrays are read-only. Cube dimension order for each target is
-    (hierarchy, nature, channel, phase, m0, omega).
+    (hierarchy, nature, channel, coulomb_model, phase, m0, omega)
+    (``renp_scan.cube.layout.DIMS``).
 
     Attributes
     ----------
@@ -142,6 +149,9 @@ class ScanSpec:
         Subset of ``("majorana", "dirac")``, in file order.
     channels : tuple of str
         Subset of ``("nucleus", "core")``, in file order.
+    coulomb_models : tuple of str
+        Subset of ``("thomas-fermi", "valence")``, in file order; default
+        ``("thomas-fermi",)`` (the paper's Thomas-Fermi Coulomb integrals).
     m0_eV : numpy.ndarray
         Smallest neutrino mass grid [eV], 1-D float64, strictly increasing, >= 0.
     majorana_phases_rad : numpy.ndarray
@@ -182,6 +192,7 @@ class ScanSpec:
     hierarchies: tuple[str, ...]
     natures: tuple[str, ...]
     channels: tuple[str, ...]
+    coulomb_models: tuple[str, ...]
     m0_eV: np.ndarray
     majorana_phases_rad: np.ndarray
     omega_eV: dict[str, np.ndarray]
@@ -217,7 +228,8 @@ class ScanSpec:
         Returns
         -------
         tuple of int
-            (n_hierarchy, n_nature, n_channel, n_phase, n_m0, n_omega).
+            (n_hierarchy, n_nature, n_channel, n_coulomb_model, n_phase, n_m0,
+            n_omega), the order of the cube's dims.
         """
         if target not in self.omega_eV:
             raise InputError("target", f"{target!r} is not in this scan; scan targets: "
@@ -226,6 +238,7 @@ class ScanSpec:
             len(self.hierarchies),
             len(self.natures),
             len(self.channels),
+            len(self.coulomb_models),
             int(self.majorana_phases_rad.shape[0]),
             int(self.m0_eV.size),
             int(self.omega_eV[target].size),
@@ -584,6 +597,8 @@ def _parse_scan_table(root, base_dir=".") -> dict:
         "hierarchies": table.string_list("hierarchies", HIERARCHIES),
         "natures": table.string_list("natures", NATURES),
         "channels": table.string_list("channels", CHANNELS),
+        "coulomb_models": table.string_list("coulomb_models", COULOMB_MODELS,
+                                            default=list(DEFAULT_COULOMB_MODELS)),
     }
 
 
@@ -814,7 +829,8 @@ def _parse_engine(root) -> dict:
 
 
 def _check_size(scan, n_phase, n_m0, omega_counts) -> None:
-    per_omega = len(scan["hierarchies"]) * len(scan["natures"]) * len(scan["channels"])
+    per_omega = (len(scan["hierarchies"]) * len(scan["natures"]) * len(scan["channels"])
+                 * len(scan["coulomb_models"]))
     entries = sum(per_omega * n_phase * n_m0 * n for n in omega_counts.values())
     if entries > MAX_ENTRIES:
         sizes = ", ".join(f"{t}: {n_m0} m0 x {n} omega" for t, n in omega_counts.items())
