@@ -428,7 +428,7 @@ def test_defaults():
     spec = parse_scan(make())
     assert (spec.density_cm3, spec.volume_cm3, spec.eta) == (1e21, 100.0, 1e-6)
     assert (spec.dtype, spec.compression, spec.compression_level, spec.shuffle) == (
-        "float64", "gzip", 4, True)
+        "float64", "gzip", 1, True)
     assert spec.block_target_seconds == 0.3
     assert spec.description == "" and spec.path is None
     assert spec.coulomb_models == ("thomas-fermi",)  # the paper's TF integrals

@@ -28,6 +28,13 @@ import numba
 SAFE_FASTMATH = frozenset({"reassoc", "contract", "arcp", "nsz"})
 
 
+#: The safe subset without ``reassoc``, for vectorised grid loops whose results must not
+#: depend on a point's position in the array. With both ``reassoc`` and ``contract``, LLVM
+#: fuses the vectorised loop body and its scalar remainder differently, so a grid and its
+#: slices disagreed in the last bit; without ``reassoc`` every point goes through the same
+#: operations wherever it lands (tests/test_rate_grid.py checks it bit for bit).
+NO_REASSOC = frozenset(SAFE_FASTMATH - {"reassoc"})
+
 JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=SAFE_FASTMATH)
 
 

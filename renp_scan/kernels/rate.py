@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from ._jit import SAFE_FASTMATH, jit
+from ._jit import NO_REASSOC, jit
 from .phase_space import pair_delta, pair_phase_space
 
 
@@ -81,12 +81,6 @@ def rate_point(omega, eps_eg, a_eV, amplitude, masses, w_kin, w_maj):
     return amplitude * s / (den * den)
 
 
-#: Fastmath flags of the tiled grid path: the safe subset without ``reassoc``. With both
-#: ``reassoc`` and ``contract``, LLVM fuses the vectorised loop body and its scalar
-#: remainder differently, so a point's value depended (in the last bit) on where it
-#: fell in the array: a grid and its slices disagreed. Without ``reassoc`` every point
-#: goes through the same operations wherever it lands (tested bit for bit).
-NO_REASSOC = set(SAFE_FASTMATH) - {"reassoc"}
 #: Points per tile of :func:`rate_grid`: its five scratch rows (5 x 16 kB) stay in L2.
 #: Measured on a 2-core Xeon (Ice Lake class): 2048 beats 512 by ~15% in cache and ~20%
 #: on grids larger than the caches (longer sequential streams for the prefetchers);
