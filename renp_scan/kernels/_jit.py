@@ -53,3 +53,17 @@ def jit(func=None, **overrides):
     if func is None:
         return lambda f: numba.njit(**opts)(f)
     return numba.njit(**opts)(func)
+
+
+def jit_reproducible(func=None, **overrides):
+    """Compile with the project's options but strict IEEE arithmetic (no fastmath).
+
+    For run-once solvers and quadratures (Thomas-Fermi, Coulomb integrals, radial
+    Schroedinger equation) whose results feed every rate: with ``reassoc``/``contract``
+    LLVM may order or fuse operations differently when a function is compiled in-process
+    (callees inlined) than when it is loaded from the on-disk cache, which moved J_N by
+    ~3e-16 between processes and broke bit-for-bit equality of cubes computed in another
+    process. Speed is irrelevant here (a solve takes ~1 ms).
+    """
+    overrides.setdefault("fastmath", False)
+    return jit(func, **overrides)

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import jit_reproducible
 from .thomas_fermi import (
     GAMMA,
     MAX_STEPS,
@@ -48,7 +48,7 @@ N_INTEGRALS = 5
 I_JN, I_JC, I_NORM, I_K, I_P = 0, 1, 2, 3, 4
 
 
-@jit
+@jit_reproducible
 def _integral_increment(c, h):
     """Integral over [0, h] of the polynomial sum_k c[k] z^k."""
     acc = 0.0
@@ -57,7 +57,7 @@ def _integral_increment(c, h):
     return acc * h
 
 
-@jit
+@jit_reproducible
 def _integrate_leg(t_start, t_end, y, u, rtol, acc):
     """Integrate eq. 28 in t from t_start to t_end, adding the running integrals.
 
@@ -135,7 +135,7 @@ def _integrate_leg(t_start, t_end, y, u, rtol, acc):
     return y, u, -1
 
 
-@jit
+@jit_reproducible
 def _series_tails(F, a, out):
     """Integrals over [x_R, inf) from the asymptotic series, term by term.
 
@@ -182,7 +182,7 @@ def _series_tails(F, a, out):
     out[4] = t_p
 
 
-@jit
+@jit_reproducible
 def coulomb_integrals_taylor(slope, F, out):
     """Coulomb integrals by carrying running integrals along the ODE solution.
 
@@ -233,7 +233,7 @@ def coulomb_integrals_taylor(slope, F, out):
     return n_out > 0 and n_in > 0
 
 
-@jit
+@jit_reproducible
 def gauss_legendre(out_nodes, out_weights):
     """Gauss-Legendre nodes and weights on [-1, 1] (Newton on P_n).
 
@@ -266,7 +266,7 @@ def gauss_legendre(out_nodes, out_weights):
         out_weights[n - 1 - i] = 2.0 / ((1.0 - z * z) * dp * dp)
 
 
-@jit
+@jit_reproducible
 def _panel_edges(t_first, ratio, t_max):
     """Panel edges in t: 0, t_first, then geometric with ``ratio`` up to >= t_max."""
     n = 2
@@ -283,7 +283,7 @@ def _panel_edges(t_first, ratio, t_max):
     return edges
 
 
-@jit
+@jit_reproducible
 def coulomb_integrals_gauss(slope, F, n_nodes, panel_ratio, t_max, out):
     """Coulomb integrals by composite Gauss-Legendre quadrature in t = sqrt(x).
 

@@ -43,7 +43,7 @@ import math
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import jit_reproducible
 
 #: WKB decay exponent int sqrt(g) dx beyond the turning point where the inward
 #: integration starts (e^-45 ~ 3e-20 of the amplitude at the turning point).
@@ -59,7 +59,7 @@ STALL_RTOL = 1.0e-11
 _RESCALE = 1.0e150
 
 
-@jit
+@jit_reproducible
 def numerov_g(r, V, ell, mass, energy):
     """Return g = (l + 1/2)^2 + 2 m r^2 (V - E) of the log-grid radial equation y'' = g y.
 
@@ -84,7 +84,7 @@ def numerov_g(r, V, ell, mass, energy):
     return (ell + 0.5) ** 2 + 2.0 * mass * r * r * (V - energy)
 
 
-@jit
+@jit_reproducible
 def _fill_T(r, V, ell, mass, energy, h, T):
     """T_i = h^2 g_i / 12 on the grid."""
     c = h * h / 12.0
@@ -92,7 +92,7 @@ def _fill_T(r, V, ell, mass, energy, h, T):
         T[i] = c * numerov_g(r[i], V[i], ell, mass, energy)
 
 
-@jit
+@jit_reproducible
 def _start_values(r, V, ell, mass, h):
     """y_0, y_1 from the series P = r^{l+1} (1 - m c r / (l + 1)), c = -r_0 V(r_0).
 
@@ -105,7 +105,7 @@ def _start_values(r, V, ell, mass, h):
     return y0, y1
 
 
-@jit
+@jit_reproducible
 def count_nodes(T, y0, y1, i_stop):
     """Sign changes of the outward Numerov solution on grid points 0 .. i_stop.
 
@@ -141,7 +141,7 @@ def count_nodes(T, y0, y1, i_stop):
     return nodes
 
 
-@jit
+@jit_reproducible
 def _outward(T, y, i_stop):
     """Fill y[2 .. i_stop] outward from y[0], y[1]."""
     for i in range(1, i_stop):
@@ -150,7 +150,7 @@ def _outward(T, y, i_stop):
         )
 
 
-@jit
+@jit_reproducible
 def _inward(T, y, i_start, i_stop):
     """Fill y[i_stop .. i_start] inward from y[i_start] = 1e-30, y[i_start + 1] = 0."""
     n = T.size
@@ -162,7 +162,7 @@ def _inward(T, y, i_start, i_stop):
         y_next = y[i]
 
 
-@jit
+@jit_reproducible
 def _matching_index(T):
     """Outermost classical turning point: last index with g < 0 (-1 if none)."""
     for i in range(T.size - 1, -1, -1):
@@ -171,7 +171,7 @@ def _matching_index(T):
     return -1
 
 
-@jit
+@jit_reproducible
 def _tail_index(T, h, i_m):
     """First index beyond i_m where the WKB decay int sqrt(g) dx reaches TAIL_DECAY.
 
@@ -189,7 +189,7 @@ def _tail_index(T, h, i_m):
     return n - 1, decay
 
 
-@jit
+@jit_reproducible
 def _match(r, T, h, mass, y, i_m, i_inf):
     """Outward to i_m, inward from i_inf, the inward piece scaled to agree at i_m.
 
@@ -221,7 +221,7 @@ def _match(r, T, h, mass, y, i_m, i_inf):
     return d_energy, mismatch, nodes
 
 
-@jit
+@jit_reproducible
 def _nodes_at(r, V, ell, mass, energy, h, T):
     """Nodes of the outward solution up to where its bound tail would have decayed.
 
@@ -239,7 +239,7 @@ def _nodes_at(r, V, ell, mass, energy, h, T):
     return count_nodes(T, y0, y1, i_inf)
 
 
-@jit
+@jit_reproducible
 def solve_bound_state(r, V, ell, mass, n_nodes, rtol, max_iter, out_P):
     """Bound state with ``n_nodes`` radial nodes in the potential V on a log grid.
 
@@ -355,7 +355,7 @@ def solve_bound_state(r, V, ell, mass, n_nodes, rtol, max_iter, out_P):
     return energy, iterations, mismatch, converged
 
 
-@jit
+@jit_reproducible
 def radial_integral(r, P_a, f, P_b):
     """Return int P_a(r) f(r) P_b(r) dr on a log grid (trapezoid rule in x = ln r).
 

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import jit_reproducible
 
 #: Exponent gamma = (sqrt(73) - 7)/2 of the asymptotic series, the positive root of
 #: (3 + gamma)(4 + gamma) = 18.
@@ -57,7 +57,7 @@ F_GUESS = -13.0
 _SAFETY = 0.7
 
 
-@jit
+@jit_reproducible
 def power_series(a, p, out):
     """Coefficients of (sum_k a_k z^k)**p by J.C.P. Miller's recurrence.
 
@@ -79,7 +79,7 @@ def power_series(a, p, out):
         out[k] = acc / (k * a0)
 
 
-@jit
+@jit_reproducible
 def asymptotic_coefficients(out_a):
     """Coefficients a_k of the large-x series chi = 144 x^-3 sum_k a_k s^k.
 
@@ -110,7 +110,7 @@ def asymptotic_coefficients(out_a):
         w[k] = rest + 1.5 * out_a[k]
 
 
-@jit
+@jit_reproducible
 def tf_asymptotic(x, F, a):
     """chi(x) and chi'(x) from the asymptotic series, and their F-derivatives.
 
@@ -150,7 +150,7 @@ def tf_asymptotic(x, F, a):
     return 144.0 * x3 * g, 144.0 * x4 * dg, 144.0 * x3 * gF, 144.0 * x4 * dgF
 
 
-@jit
+@jit_reproducible
 def tf_taylor_coefficients(t0, y0, u0, cy, cu, cw):
     """Taylor coefficients in h = t - t0 of y = chi, u = chi' and w = chi^{3/2}.
 
@@ -184,7 +184,7 @@ def tf_taylor_coefficients(t0, y0, u0, cy, cu, cw):
     cw[k] = acc / (k * y0)
 
 
-@jit
+@jit_reproducible
 def _variational_coefficients(t0, yv0, uv0, cy, cv, cyv, cuv):
     """Taylor coefficients of the linearised system dyv/dt = 2 t uv, duv/dt = 3 y^{1/2} yv."""
     n = cy.size
@@ -200,7 +200,7 @@ def _variational_coefficients(t0, yv0, uv0, cy, cv, cyv, cuv):
         cuv[k + 1] = 3.0 * acc / (k + 1)
 
 
-@jit
+@jit_reproducible
 def horner(c, h):
     """Value of the polynomial sum_k c[k] h^k."""
     acc = 0.0
@@ -209,7 +209,7 @@ def horner(c, h):
     return acc
 
 
-@jit
+@jit_reproducible
 def _allowed_step(c, rtol, scale):
     """Step length for which the last two Taylor terms stay below rtol * scale."""
     n = c.size
@@ -221,7 +221,7 @@ def _allowed_step(c, rtol, scale):
     return h
 
 
-@jit
+@jit_reproducible
 def tf_step_length(cy, cu, rtol):
     """Taylor step |h| in t allowed by the coefficients of chi and chi' at rtol."""
     h_y = _allowed_step(cy, rtol, abs(cy[0]))
@@ -229,7 +229,7 @@ def tf_step_length(cy, cu, rtol):
     return _SAFETY * min(h_y, h_u)
 
 
-@jit
+@jit_reproducible
 def _integrate_leg(t_start, t_end, y, u, yv, uv, rtol, with_var, pts_t, pts_idx, out_chi, out_dchi):
     """Integrate the t-system from t_start to t_end (either direction).
 
@@ -283,7 +283,7 @@ def _integrate_leg(t_start, t_end, y, u, yv, uv, rtol, with_var, pts_t, pts_idx,
     return y, u, yv, uv, -1
 
 
-@jit
+@jit_reproducible
 def _shoot(slope, F, a, rtol, with_var, pts_out_t, idx_out, pts_in_t, idx_in, out_chi, out_dchi):
     """Both legs: outward 0 -> x_m with slope, inward x_R -> x_m with F."""
     t_m = math.sqrt(X_MATCH)
@@ -299,7 +299,7 @@ def _shoot(slope, F, a, rtol, with_var, pts_out_t, idx_out, pts_in_t, idx_in, ou
     return yo, uo, yoB, uoB, yi, ui, yiF, uiF, ok
 
 
-@jit
+@jit_reproducible
 def solve_tf(rtol):
     """Solve eq. 28 for the slope chi'(0) and the asymptotic amplitude F.
 
@@ -362,7 +362,7 @@ def solve_tf(rtol):
     return slope, F, iterations, residual, converged
 
 
-@jit
+@jit_reproducible
 def tf_chi_grid(x, slope, F, out_chi, out_dchi):
     """Fill chi(x) and chi'(x) on an arbitrary grid of x >= 0 (eq. 28).
 
