@@ -38,8 +38,7 @@ from .thomas_fermi import (
     power_series,
     tf_asymptotic,
     tf_chi_grid,
-    tf_step_length,
-    tf_taylor_coefficients,
+    taylor_step,
 )
 
 #: Number of integrals returned by both quadratures, in this order.
@@ -86,15 +85,9 @@ def _integrate_leg(t_start, t_end, y, u, rtol, acc):
     direction = 1.0 if t_end >= t_start else -1.0
     t = t_start
     for step in range(MAX_STEPS):
-        tf_taylor_coefficients(t, y, u, cy, cu, cw)
-        h_abs = tf_step_length(cy, cu, rtol)
-        remaining = abs(t_end - t)
-        last = h_abs >= remaining
-        if last:
-            h_abs = remaining
-        if not (h_abs > 0.0 or last):
+        h, last, ok = taylor_step(t, t_end, y, u, rtol, direction, cy, cu, cw)
+        if not ok:
             return y, u, -1
-        h = direction * h_abs
         # Integrand series in z = t' - t (t' = t + z); products truncated at order n - 1.
         for k in range(n):
             wk1 = cw[k - 1] if k >= 1 else 0.0

@@ -230,6 +230,31 @@ def tf_step_length(cy, cu, rtol):
 
 
 @jit_reproducible
+def taylor_step(t, t_end, y, u, rtol, direction, cy, cu, cw):
+    """Fill the Taylor coefficients at t and choose the next step towards t_end.
+
+    Shared by every leg integrator (this module and :mod:`.coulomb`).
+
+    Returns
+    -------
+    h : float
+        Signed step in t (ends exactly on t_end when ``last``).
+    last : bool
+        The step reaches t_end.
+    ok : bool
+        False if no positive step is allowed (the leg has failed).
+    """
+    tf_taylor_coefficients(t, y, u, cy, cu, cw)
+    h_abs = tf_step_length(cy, cu, rtol)
+    remaining = abs(t_end - t)
+    last = h_abs >= remaining
+    if last:
+        h_abs = remaining
+    ok = h_abs > 0.0 or last
+    return direction * h_abs, last, ok
+
+
+@jit_reproducible
 def _integrate_leg(t_start, t_end, y, u, yv, uv, rtol, with_var, pts_t, pts_idx, out_chi, out_dchi):
     """Integrate the t-system from t_start to t_end (either direction).
 
@@ -255,15 +280,10 @@ def _integrate_leg(t_start, t_end, y, u, yv, uv, rtol, with_var, pts_t, pts_idx,
     j = 0
     n_pts = pts_t.size
     for step in range(MAX_STEPS):
-        tf_taylor_coefficients(t, y, u, cy, cu, cw)
-        h_abs = tf_step_length(cy, cu, rtol)
-        remaining = abs(t_end - t)
-        last = h_abs >= remaining
-        if last:
-            h_abs = remaining
-        if not (h_abs > 0.0 or last):
+        h, last, ok = taylor_step(t, t_end, y, u, rtol, direction, cy, cu, cw)
+        if not ok:
             return y, u, yv, uv, -1
-        h = direction * h_abs
+        h_abs = abs(h)
         while j < n_pts and direction * (pts_t[j] - t) <= h_abs:
             dh = pts_t[j] - t
             out_chi[pts_idx[j]] = horner(cy, dh)
