@@ -148,6 +148,11 @@ def tf_length_scale_cm(Z):
     return _as_result(TF_LENGTH_FACTOR * Z_arr ** (-1.0 / 3.0) * HBAR_C_EV_CM / (ALPHA * M_E_EV))
 
 
+def _scaled_eV(prefactor, unit_eV, integral, Z):
+    """prefactor Z^{4/3} unit_eV integral: the TF scaling shared by eqs. 10 and 15 [eV]."""
+    return _as_result(prefactor * _check_Z(Z) ** (4.0 / 3.0) * unit_eV * integral)
+
+
 @dataclass(frozen=True)
 class CoulombIntegrals:
     """Dimensionless Thomas-Fermi Coulomb integrals and their values in eV.
@@ -176,8 +181,7 @@ class CoulombIntegrals:
         float or ndarray
             J_N in eV (about 49 eV Z^{4/3}).
         """
-        Z_arr = _check_Z(Z)
-        return _as_result(J_N_PREFACTOR * Z_arr ** (4.0 / 3.0) * HARTREE_EV * self.J_N)
+        return _scaled_eV(J_N_PREFACTOR, HARTREE_EV, self.J_N, Z)
 
     def J_C_eV(self, Z):
         """Core-electron Coulomb integral J_C = 2^{10/3}/(3 pi)^{2/3} Z^{4/3} (alpha^2 m_e/2) J_C.
@@ -194,8 +198,7 @@ class CoulombIntegrals:
         float or ndarray
             J_C in eV (about 7 eV Z^{4/3}).
         """
-        Z_arr = _check_Z(Z)
-        return _as_result(J_C_PREFACTOR * Z_arr ** (4.0 / 3.0) * RYDBERG_EV * self.J_C)
+        return _scaled_eV(J_C_PREFACTOR, RYDBERG_EV, self.J_C, Z)
 
 
 @functools.lru_cache(maxsize=1)
