@@ -6,7 +6,6 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-
 from conftest import small_scan_text
 
 
@@ -114,3 +113,82 @@ def test_locking_mismatch_is_real(small_cube):
     """HDF5 itself refuses mixed locking flags (what the readers above work around)."""
     with h5py.File(small_cube, "r"), pytest.raises(OSError, match="don't match"):
         h5py.File(small_cube, "r", locking=False)
+
+
+# ------------------------------------------------------------------ rerun of a finished cube
+
+
+def _run_cli(capsys, *args):
+    from renp_scan.cli.main import main
+
+    capsys.readouterr()
+    status = main(["run", *map(str, args)])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_rerun_of_finished_cube_is_nothing_to_do(tmp_path, capsys):
+    """Same scan: exit 0, one line, the file untouched; another scan: exit 2 until --overwrite."""
+    from renp_scan.cube.reader import describe_cube
+
+    scan = tmp_path / "small.toml"
+    scan.write_text(small_scan_text(), encoding="utf-8")
+    out = tmp_path / "c.h5"
+    assert _run_cli(capsys, scan, "-o", out, "--quiet", "--workers", "1") == (0, "", "")
+    before, mtime = out.read_bytes(), out.stat().st_mtime_ns
+    # The same scan file reached by another path (a requeued job from another directory).
+    moved = tmp_path / "sub"
+    moved.mkdir()
+    (moved / "again.toml").write_text(scan.read_text(), encoding="utf-8")
+    for spec in (scan, moved / "again.toml"):
+        status, stdout, stderr = _run_cli(capsys, spec, "-o", out, "--workers", "1")
+        assert (status, stderr) == (0, "")
+        sha = describe_cube(out)["attrs"]["scan_sha256"]
+        assert stdout == f"renp-scan: {out} is complete (scan 'small', sha256 {sha[:12]}...); " \
+            "nothing to do\n"
+    assert _run_cli(capsys, scan, "-o", out, "--quiet") == (0, "", "")
+    assert out.read_bytes() == before and out.stat().st_mtime_ns == mtime
+
+    other = tmp_path / "other.toml"
+    other.write_text(small_scan_text().replace("count = 30", "count = 31"), encoding="utf-8")
+    status, stdout, stderr = _run_cli(capsys, other, "-o", out)
+    assert status == 2 and stdout == ""
+    assert stderr.startswith(f"renp-scan: error: output: {out} is a finished cube of another "
+                             "scan ('small', sha256 ") and stderr.count("\n") == 1
+    assert "pass --overwrite to replace it" in stderr
+    assert out.read_bytes() == before
+    assert _run_cli(capsys, other, "-o", out, "--overwrite", "--quiet")[0] == 0
+    assert describe_cube(out)["attrs"]["scan_sha256"] != sha
+
+
+def test_rerun_with_other_physics_data_is_refused(tmp_path, capsys):
+    """Same scan text, changed oscillation data: not this scan's result (as for a resume)."""
+    from importlib.resources import files
+
+    osc = tmp_path / "osc.toml"
+    text = files("renp_scan.data").joinpath("oscillations.toml").read_text(encoding="utf-8")
+    osc.write_text(text, encoding="utf-8")
+    scan = tmp_path / "small.toml"
+    scan.write_text(small_scan_text(extra='[physics]\noscillation_file = "osc.toml"\n'),
+                    encoding="utf-8")
+    out = tmp_path / "c.h5"
+    assert _run_cli(capsys, scan, "-o", out, "--quiet", "--workers", "1")[0] == 0
+    assert _run_cli(capsys, scan, "-o", out)[1].endswith("nothing to do\n")
+    osc.write_text(text.replace("dm21_sq_eV2 = 7.49e-5", "dm21_sq_eV2 = 9.49e-5"), encoding="utf-8")
+    status, stdout, stderr = _run_cli(capsys, scan, "-o", out)
+    assert status == 2, stderr
+    assert "is a finished cube of this scan file computed from other inputs" in stderr
+    assert "--overwrite" in stderr and stderr.count("\n") == 1
+    assert _run_cli(capsys, scan, "-o", out, "--overwrite", "--quiet", "--workers", "1")[0] == 0
+    # The recomputed cube uses the edited data (not a copy cached from the first run).
+    from renp_scan import spectrum
+    from renp_scan.model.oscillations import load_oscillation_data
+    from renp_scan.sweep.scanfile import load_scan
+
+    spec = load_scan(scan)
+    direct = spectrum("Cs", spec.omega_eV["Cs"], float(spec.m0_eV[1]), hierarchy="NH",
+                      majorana=True, channel="nucleus", density_cm3=spec.density_cm3,
+                      volume_cm3=spec.volume_cm3, eta=spec.eta, majorana_phases_rad=(0.0, 0.0),
+                      oscillation_data=load_oscillation_data(str(osc)))
+    with h5py.File(out, "r") as f:
+        np.testing.assert_array_equal(f["Cs/rate"][0, 0, 0, 0, 0, 1], direct)

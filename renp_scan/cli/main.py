@@ -1,11 +1,12 @@
 """The ``renp-scan`` command line: run, validate, info, plot, targets.
 
-Exit status: 0 success; 2 bad input (one line ``renp-scan: error: <field>: <message>``
-on stderr, no traceback, nothing left on disk); 1 a run that could not store its
-cube (disk full, quota, file-size limit, I/O error: one line ``renp-scan: error:
-output: ...``; the partial is kept and the same command resumes it once the cause is
-fixed); 130/143 a run stopped by SIGINT/SIGTERM (the partial cube is kept and the
-same command resumes it).
+Exit status: 0 success (also a rerun whose OUT already is the scan's finished cube:
+one line saying there is nothing to do); 2 bad input (one line ``renp-scan: error:
+<field>: <message>`` on stderr, no traceback, nothing left on disk); 1 a run that
+could not store its cube (disk full, quota, file-size limit, I/O error: one line
+``renp-scan: error: output: ...``; the partial is kept and the same command resumes
+it once the cause is fixed); 130/143 a run stopped by SIGINT/SIGTERM (the partial
+cube is kept and the same command resumes it).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def _cmd_run(args) -> int:
     spec = load_scan(args.spec)
     report = run_scan(spec, args.output, workers=args.workers, scheduler=args.scheduler,
                       overwrite=args.overwrite, progress=not args.quiet)
+    if report.nothing_to_do:
+        _say(args.quiet, _nothing_to_do_line(report.output, spec))
+        return 0
     if report.blocks_repaired:
         n = report.blocks_repaired
         print(f"{PROG}: note: the resumed partial flagged {n} block{'s' * (n != 1)} done "
@@ -64,6 +68,12 @@ def _cmd_run(args) -> int:
     _say(args.quiet, f"wrote {report.output}: {report.n_entries:,} entries, "
          f"{_bytes(report.file_bytes)}, {_seconds(report.seconds)}{note}")
     return 0
+
+
+def _nothing_to_do_line(output, spec) -> str:
+    """Return the one line of a rerun whose output already is the scan's finished cube."""
+    return f"{PROG}: {output} is complete (scan {spec.name!r}, sha256 {spec.sha256:.12}...); " \
+        "nothing to do"
 
 
 def _cmd_validate(args) -> int:

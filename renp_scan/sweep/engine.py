@@ -2,8 +2,9 @@
 
 Flow of :func:`run_scan`:
 
-1. check the output path can be written and is not a finished cube (unless
-   ``overwrite``), validate every (target, hierarchy, nature, channel, Coulomb
+1. return at once (``nothing_to_do``) if the output already is this scan's finished
+   cube; check the output path can be written and is not another finished cube
+   (unless ``overwrite``), validate every (target, hierarchy, nature, channel, Coulomb
    model, phase row) with one
    :func:`renp_scan.spectrum` call, timing it to size the blocks, and check the
    cube's estimated size fits the free disk; all before any file is created;
@@ -48,7 +49,7 @@ from ..cube.layout import TargetLayout, compression_options
 from ..cube.lock import LockFile
 from ..cube.reader import check_cube, describe_cube
 from ..cube.space import METADATA_HEADROOM, SpaceGuard, StorageError
-from ..cube.writer import create_partial, open_partial, stored_chunk_bytes
+from ..cube.writer import check_finished, create_partial, open_partial, stored_chunk_bytes
 from ..errors import InputError
 from .blocks import BlockTask, CostModel, choose_chunk, compute_block, fill_block, measure_cost
 from .progress import BlockProgress
@@ -110,6 +111,10 @@ class RunReport:
     blocks_repaired : int
         Blocks the resumed partial flagged done without their data (found by the
         resume's check and computed again).
+    nothing_to_do : bool
+        ``output`` already was the finished cube of this scan (same scan file and
+        inputs, decided like a resume: :func:`finished_cube_of_scan`); nothing was
+        computed or written.
     """
 
     output: Path
@@ -119,20 +124,26 @@ class RunReport:
     seconds: float
     file_bytes: int
     blocks_repaired: int = 0
+    nothing_to_do: bool = False
 
 
 # ---------------------------------------------------------------- planning
 
 
 @functools.lru_cache(maxsize=4)
-def _user_oscillation_data(path: str):
+def _user_oscillation_data(path: str, content: bytes):
+    """Return the oscillation data of a user file, cached on its path *and content*.
+
+    An edited file is read again: its new hash is what the cube's provenance records.
+    """
     from ..model.oscillations import load_oscillation_data
 
     return load_oscillation_data(path)
 
 
 def _physics_args(spec) -> dict:
-    oscillation_data = _user_oscillation_data(spec.oscillation_file) \
+    oscillation_data = _user_oscillation_data(
+        spec.oscillation_file, Path(spec.oscillation_file).read_bytes()) \
         if spec.oscillation_file else None
     return dict(density_cm3=float(spec.density_cm3), volume_cm3=float(spec.volume_cm3),
                 eta=float(spec.eta), dtype=str(spec.dtype), oscillation_data=oscillation_data)
@@ -560,12 +571,68 @@ def _check_output(out: Path, overwrite: bool, scan_sha256: str = "") -> None:
     if out.exists() and not overwrite:
         try:
             check_cube(out, field="output")
-            same = describe_cube(out)["attrs"].get("scan_sha256") == scan_sha256
-            what = "is a finished cube of this same scan (nothing to do)" if same \
-                else "is a finished cube"
+            attrs = describe_cube(out)["attrs"]
+            if attrs.get("scan_sha256") == scan_sha256:
+                what = ("is a finished cube of this scan file computed from other inputs "
+                        "(renp_scan or its data files changed since)")
+            else:
+                what = (f"is a finished cube of another scan ({attrs.get('scan_name')!r}, "
+                        f"sha256 {attrs.get('scan_sha256')!s:.12}...)")
         except InputError:
             what = "exists and is not a finished renp_scan cube"
         raise InputError("output", f"{out} {what}; pass --overwrite to replace it")
+
+
+def _resume_expectations(spec, root_attrs: dict | None = None,
+                         target_attrs: dict | None = None) -> dict:
+    """Return what a partial (or a finished cube) must hold to be this scan's.
+
+    The keyword arguments of :func:`~renp_scan.cube.writer.open_partial` and
+    :func:`~renp_scan.cube.writer.check_finished`:
+    the same axes and the same physics data (constants, oscillation data, target
+    levels, target and oscillation file hashes) as this run computes with; the scan,
+    targets and oscillation file paths may differ (the same file reached from another
+    directory).
+    """
+    if target_attrs is None:
+        target_attrs = {t: target_attributes(t, spec.extra_target_files()) for t in spec.targets}
+    if root_attrs is None:
+        root_attrs = physics_provenance(spec)
+    return dict(
+        scan_sha256=spec.sha256, layouts=[_whole_layout(spec, t) for t in spec.targets],
+        root_attrs={k: v for k, v in root_attrs.items()
+                    if k not in ("scan_path", "targets_file", "oscillation_file")},
+        target_attrs=target_attrs, dtype=spec.dtype,
+        filters=compression_options(spec.compression, spec.compression_level, spec.shuffle))
+
+
+def finished_cube_of_scan(out, spec) -> bool:
+    """Tell whether ``out`` is a finished cube of ``spec`` computed from the same inputs.
+
+    Decided like a resume (:func:`_resume_expectations`): same scan sha256, axes,
+    physics data and [output] settings. Anything else (no file, a partial, another
+    scan, damage) is False.
+    """
+    out = Path(out)
+    if not out.is_file():
+        return False
+    try:
+        check_cube(out, field="output")
+        if describe_cube(out)["attrs"].get("scan_sha256") != spec.sha256:
+            return False
+        check_finished(out, **_resume_expectations(spec))
+    except InputError:
+        return False
+    return True
+
+
+def _nothing_to_do(out: Path, spec, start: float) -> RunReport:
+    """Return the report of a run whose output already is this scan's finished cube."""
+    info = describe_cube(out)
+    n_entries = sum(int(np.prod(t["shape"])) for t in info["targets"])
+    return RunReport(output=out, blocks_total=info["blocks_total"], blocks_computed=0,
+                     n_entries=n_entries, seconds=time.perf_counter() - start,
+                     file_bytes=info["file_bytes"], nothing_to_do=True)
 
 
 #: omega points of the sample row compressed to estimate a cube's size before a run.
@@ -662,6 +729,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
     if block_rows is not None and (not isinstance(block_rows, int) or block_rows < 1):
         raise InputError("block_rows", f"must be an integer >= 1, got {block_rows!r}")
     workers = default_workers() if workers is None else workers
+    if not overwrite and finished_cube_of_scan(out, spec):
+        return _nothing_to_do(out, spec, start)
     _check_output(out, overwrite, spec.sha256)
     partial, lock = partial_path(out), LockFile(lock_path(out))
     costs = preflight(spec)
@@ -685,17 +754,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                         for t in spec.targets}
         root_attrs = physics_provenance(spec)
         if partial.exists():
-            # The partial must hold the same axes and the same physics data (constants,
-            # oscillation data, target levels) as this run computes with; the scan
-            # path may differ (the same file reached from another directory).
-            writer = open_partial(
-                partial, scan_sha256=spec.sha256,
-                layouts=[_whole_layout(spec, t) for t in spec.targets],
-                root_attrs={k: v for k, v in root_attrs.items()
-                            if k not in ("scan_path", "targets_file", "oscillation_file")},
-                target_attrs=target_attrs, dtype=spec.dtype,
-                filters=compression_options(spec.compression, spec.compression_level,
-                                            spec.shuffle))
+            writer = open_partial(partial, **_resume_expectations(spec, root_attrs,
+                                                                  target_attrs))
         else:
             created = True
             writer = create_partial(
