@@ -104,7 +104,7 @@ def _fmt_axis(values, unit="") -> str:
 
 
 def _cmd_info(args) -> int:
-    from ..cube.layout import DIMS
+    from ..cube.layout import DIMS, RATE_NORMALISATION
     from ..cube.reader import describe_cube
 
     info = describe_cube(args.cube)
@@ -119,10 +119,11 @@ def _cmd_info(args) -> int:
           f"sha256 {attrs.get('scan_sha256')}")
     print(f"  density {attrs.get('density_cm3'):g} cm^-3, volume {attrs.get('volume_cm3'):g} cm^3, "
           f"eta {attrs.get('eta'):g}")
+    print(f"  rate scale: {attrs.get('rate_normalisation', RATE_NORMALISATION)}")
     for t in info["targets"]:
         a, ax = t["attrs"], t["axes"]
         print(f"target {t['name']}: {a.get('isotope', '')} Z={a.get('Z')} N={a.get('N')} "
-              f"eps_eg={a.get('eps_eg_eV')} eV")
+              f"eps_eg={a.get('eps_eg_eV')} eV, level ratio {a.get('level_ratio', '(not recorded)')}")
         print(f"  rate {t['shape']} {t['dtype']} [Hz] on ({', '.join(DIMS)}), "
               f"chunks {t['chunks']}, {t['compression']}")
         phases = "; ".join(f"({p[0]:.4g}, {p[1]:.4g})" for p in ax["phase"][:6])

@@ -127,6 +127,9 @@ class BlockTask:
     oscillation_data : OscillationData, optional
         A user oscillation-data table (``physics.oscillation_file``); None uses the
         package's.
+    level_ratio : {"eq19", "eq23-printed"}, optional
+        Form of the level ratio R of F(omega) (``physics.level_ratio``), passed to
+        :func:`renp_scan.spectrum`; None uses the target's own.
     target_fields : tuple of (str, value) pairs, optional
         The target's data (the fields of :class:`renp_scan.model.targets.Target`
         but ``info``), so a worker computes with exactly the levels the client
@@ -151,6 +154,7 @@ class BlockTask:
     chunk_shape: tuple | None = None
     target_fields: tuple | None = None
     oscillation_data: object | None = None
+    level_ratio: str | None = None
 
     @property
     def atom(self):
@@ -189,7 +193,8 @@ def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:
                  density_cm3=task.density_cm3, volume_cm3=task.volume_cm3,
                  eta=task.eta, majorana_phases_rad=task.phases_rad,
                  coulomb_model=task.coulomb_model,
-                 oscillation_data=task.oscillation_data, out=out[row])
+                 oscillation_data=task.oscillation_data, out=out[row],
+                 level_ratio=task.level_ratio)
     return out
 
 
@@ -240,7 +245,7 @@ def measure_cost(task: BlockTask, sample_points: int = 256, repeats: int = 5) ->
     kwargs = dict(hierarchy=task.hierarchy, majorana=task.majorana, channel=task.channel,
                   density_cm3=task.density_cm3, volume_cm3=task.volume_cm3, eta=task.eta,
                   majorana_phases_rad=task.phases_rad, coulomb_model=task.coulomb_model,
-                  oscillation_data=task.oscillation_data)
+                  oscillation_data=task.oscillation_data, level_ratio=task.level_ratio)
     m0 = float(task.m0_eV[0])
     atom = task.atom
 

@@ -135,7 +135,8 @@ def _physics_args(spec) -> dict:
     oscillation_data = _user_oscillation_data(spec.oscillation_file) \
         if spec.oscillation_file else None
     return dict(density_cm3=float(spec.density_cm3), volume_cm3=float(spec.volume_cm3),
-                eta=float(spec.eta), dtype=str(spec.dtype), oscillation_data=oscillation_data)
+                eta=float(spec.eta), dtype=str(spec.dtype), oscillation_data=oscillation_data,
+                level_ratio=spec.level_ratio)
 
 
 def _target_fields(spec, target: str) -> tuple | None:
@@ -354,17 +355,22 @@ def physics_provenance(spec) -> dict:
     return attrs
 
 
-def target_attributes(target_key: str, extra_files=()) -> dict:
-    """Group attributes of a target: Z, N, isotope, eps_eg_eV, levels_eV (g, e, u), A_ug_per_s.
+def target_attributes(target_key: str, extra_files=(), level_ratio=None) -> dict:
+    """Group attributes of a target: Z, N, isotope, eps_eg_eV, levels_eV (g, e, u), A_ug_per_s,
+    level_ratio.
 
-    ``extra_files`` are user targets files (``scan.targets_file``) searched first.
+    ``extra_files`` are user targets files (``scan.targets_file``) searched first;
+    ``level_ratio`` is the scan's ``physics.level_ratio`` (None: the target's own). The
+    recorded form is compared on resume, so blocks of the two forms never mix.
     """
+    from ..model.spectrum import resolve_level_ratio
     from ..model.targets import get_target
 
     target = get_target(target_key, extra_files=extra_files)
     attrs = {}
     _flatten("t", target, attrs)
     attrs = {k[2:]: v for k, v in attrs.items()}
+    attrs["level_ratio"] = resolve_level_ratio(target, level_ratio)
     attrs["levels_eV"] = np.array([target.g_eV, target.e_eV, target.u_eV], dtype=np.float64)
     attrs["eps_eg_eV"] = float(target.eps_eg_eV)
     return attrs
@@ -681,7 +687,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                 client = scheduler
         if partial.exists() and overwrite:
             partial.unlink()
-        target_attrs = {t: target_attributes(t, spec.extra_target_files())
+        target_attrs = {t: target_attributes(t, spec.extra_target_files(), spec.level_ratio)
                         for t in spec.targets}
         root_attrs = physics_provenance(spec)
         if partial.exists():
