@@ -123,7 +123,8 @@ def _cmd_info(args) -> int:
     for t in info["targets"]:
         a, ax = t["attrs"], t["axes"]
         print(f"target {t['name']}: {a.get('isotope', '')} Z={a.get('Z')} N={a.get('N')} "
-              f"eps_eg={a.get('eps_eg_eV')} eV, level ratio {a.get('level_ratio', '(not recorded)')}")
+              f"eps_eg={a.get('eps_eg_eV')} eV, "
+              f"level ratio {a.get('level_ratio', '(not recorded)')}")
         print(f"  rate {t['shape']} {t['dtype']} [Hz] on ({', '.join(DIMS)}), "
               f"chunks {t['chunks']}, {t['compression']}")
         phases = "; ".join(f"({p[0]:.4g}, {p[1]:.4g})" for p in ax["phase"][:6])

@@ -94,7 +94,7 @@ def level_ratio(target: Target, form: str | None = None) -> float:
 
 
 def resolve_level_ratio(target: Target, form=None) -> str:
-    """The level-ratio form used for ``target``: ``form``, or the target's own if None."""
+    """Return the level-ratio form used for ``target``: ``form``, or the target's own if None."""
     return target.level_ratio if form is None else check_level_ratio(form, target)
 
 

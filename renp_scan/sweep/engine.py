@@ -356,8 +356,7 @@ def physics_provenance(spec) -> dict:
 
 
 def target_attributes(target_key: str, extra_files=(), level_ratio=None) -> dict:
-    """Group attributes of a target: Z, N, isotope, eps_eg_eV, levels_eV (g, e, u), A_ug_per_s,
-    level_ratio.
+    """Group attributes of a target: Z, N, isotope, eps_eg_eV, levels_eV, A_ug_per_s, level_ratio.
 
     ``extra_files`` are user targets files (``scan.targets_file``) searched first;
     ``level_ratio`` is the scan's ``physics.level_ratio`` (None: the target's own). The
