@@ -8,10 +8,15 @@ the block (``out=``). The kernels underneath are serial and release the GIL
 (``nogil=True``, ``parallel=False``): all parallelism lives in dask, one block per
 thread or worker.
 
-Block size is chosen from a measured cost model so that one block takes about
-``block_target_seconds`` (0.1-1 s): large enough that dask's per-task overhead
-(~100 us) and the per-chunk HDF5 cost are negligible, small enough that progress,
-Ctrl-C and resume are fine-grained and memory stays at a few blocks.
+Block size is chosen from a fixed reference cost model (:data:`REFERENCE_COST`) so
+that one block takes about ``block_target_seconds`` (0.1-1 s) on a reference core:
+large enough that dask's per-task overhead (~100 us) and the per-chunk HDF5 cost are
+negligible, small enough that progress, Ctrl-C and resume are fine-grained and memory
+stays at a few blocks. The reference is a constant, never a timing, so the block
+(= chunk) layout follows from the scan alone: every run of one scan, on any machine,
+makes the same chunks (required by ``--shard``, whose pieces must fit together, and
+for byte-reproducible cubes). The measured cost (:func:`measure_cost`) only feeds the
+run-time estimate of ``renp-scan validate``.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ MAX_CHUNK_BYTES = 4 * 2**20
 
 @dataclass(frozen=True)
 class CostModel:
-    """Measured cost of :func:`renp_scan.spectrum` on this machine, one thread.
+    """Cost of :func:`renp_scan.spectrum` on one thread (measured, or :data:`REFERENCE_COST`).
 
     Attributes
     ----------
@@ -51,6 +56,13 @@ class CostModel:
     def block_seconds(self, rows: int, cols: int) -> float:
         """Estimated time [s] of a block of ``rows`` m0 values by ``cols`` omega values."""
         return rows * (self.call_s + cols * self.point_s)
+
+
+#: Cost of :func:`renp_scan.spectrum` on the reference core that block sizes assume:
+#: the order of what :func:`measure_cost` finds for the shipped targets on a current
+#: x86-64 core (33-40 us per call, 1-3 ns per omega point; ``renp-scan validate``
+#: prints the local values). Changing it changes the chunk shapes of new cubes.
+REFERENCE_COST = CostModel(call_s=40e-6, point_s=3e-9)
 
 
 def _balanced(n: int, size: int) -> int:

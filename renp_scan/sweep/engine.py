@@ -50,7 +50,15 @@ from ..cube.reader import check_cube, describe_cube
 from ..cube.space import METADATA_HEADROOM, SpaceGuard, StorageError
 from ..cube.writer import create_partial, open_partial, stored_chunk_bytes
 from ..errors import InputError
-from .blocks import BlockTask, CostModel, choose_chunk, compute_block, fill_block, measure_cost
+from .blocks import (
+    REFERENCE_COST,
+    BlockTask,
+    CostModel,
+    choose_chunk,
+    compute_block,
+    fill_block,
+    measure_cost,
+)
 from .progress import BlockProgress
 
 #: Blocks per dask graph handed to the local threaded scheduler at once; bounds
@@ -202,11 +210,15 @@ def preflight(spec) -> dict[str, CostModel]:
     return costs
 
 
-def plan_layouts(spec, costs: dict[str, CostModel], block_rows=None) -> list[TargetLayout]:
+def plan_layouts(spec, costs: dict[str, CostModel] | None = None,
+                 block_rows=None) -> list[TargetLayout]:
     """Chunk (= block) layout of every target for ``spec.block_target_seconds`` per block.
 
-    ``block_rows`` forces the number of m0 rows per block instead (clipped to the
-    grid), for tests and tuning. Blocks always span the whole omega grid (see
+    Sized with :data:`~renp_scan.sweep.blocks.REFERENCE_COST`, never with ``costs``
+    (kept for callers; a timing would make the layout differ between runs and
+    machines): the layout is a function of the scan alone. ``block_rows`` forces the
+    number of m0 rows per block instead (clipped to the grid), for tests and tuning.
+    Blocks always span the whole omega grid (see
     :func:`~renp_scan.sweep.blocks.choose_chunk`).
     """
     itemsize = np.dtype(spec.dtype).itemsize
@@ -216,7 +228,7 @@ def plan_layouts(spec, costs: dict[str, CostModel], block_rows=None) -> list[Tar
         if block_rows is not None:
             rows, cols = min(block_rows, len(whole.m0_eV)), len(whole.omega_eV)
         else:
-            rows, cols = choose_chunk(len(whole.m0_eV), len(whole.omega_eV), costs[target],
+            rows, cols = choose_chunk(len(whole.m0_eV), len(whole.omega_eV), REFERENCE_COST,
                                       float(spec.block_target_seconds), itemsize)
         layouts.append(TargetLayout(**{**whole.__dict__, "chunk_rows": rows, "chunk_cols": cols}))
     return layouts
