@@ -32,22 +32,15 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import InputError
-from ..kernels.phase_space import pair_threshold
 from ..kernels.rate import rate_grid
 from . import constants
 from .channels import channel_weights, normalize_channel, normalize_majorana
 from .coulomb import coulomb_integrals
-from .neutrinos import check_phases, neutrino_masses, normalize_hierarchy
+from .neutrinos import check_phases, neutrino_masses, normalize_hierarchy, thresholds_eV
 from .oscillations import OscillationData, load_oscillation_data
 from .targets import Target, check_level_ratio, get_target
 
 COULOMB_MODELS = ("thomas-fermi", "valence")
-
-
-def thresholds_eV(eps_eg_eV, masses_eV) -> np.ndarray:
-    """Thresholds omega_ij = eps/2 - (m_i + m_j)^2 / (2 eps) [eV] as a 3x3 array (eq. 20)."""
-    m = np.asarray(masses_eV, dtype=float)
-    return np.array([[pair_threshold(float(eps_eg_eV), m[i], m[j]) for j in range(3)] for i in range(3)])
 
 
 def gamma0_eV3(eps_eg_eV, density_cm3, volume_cm3) -> float:

@@ -30,12 +30,8 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
+from ..config import Field, Section, Table, check_format_version, load_toml
 from ..errors import InputError
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 __all__ = [
     "LEVEL_RATIOS",
@@ -59,22 +55,25 @@ TARGETS_FORMAT_VERSION = 1
 
 _ISOTOPE_PATTERN = re.compile(r"^(\d+)([A-Z][a-z]?)$")
 
-# Field name -> kind, in file order. "float" accepts TOML integers too (g_eV = 0).
-_FIELD_KINDS = {
-    "scheme": "str",
-    "isotope": "str",
-    "Z": "int",
-    "N": "int",
-    "g_label": "str",
-    "g_eV": "float",
-    "e_label": "str",
-    "e_eV": "float",
-    "u_label": "str",
-    "u_eV": "float",
-    "A_ug_per_s": "float",
-    "source": "str",
-}
-_OPTIONAL_FIELDS = ("level_ratio", "info")
+# One [targets.<name>] table, in file order. "number" accepts TOML integers too (g_eV = 0);
+# ranges and level order are checked by Target itself.
+_TARGET_TABLE = Section({
+    "scheme": Field("string", choices=SCHEMES),
+    "isotope": Field("string", doc="mass number and symbol, e.g. '133Cs'"),
+    "Z": Field("integer"),
+    "N": Field("integer"),
+    "g_label": Field("string"),
+    "g_eV": Field("number"),
+    "e_label": Field("string"),
+    "e_eV": Field("number"),
+    "u_label": Field("string"),
+    "u_eV": Field("number"),
+    "A_ug_per_s": Field("number"),
+    "source": Field("string"),
+    "level_ratio": Field("string", DEFAULT_LEVEL_RATIO,
+                         doc="electron-hole level ratio: eq. 19 pattern or eq. 23 as printed"),
+    "info": Field("any", {}, doc="informational values, never used in rates"),
+})
 
 
 @dataclass(frozen=True)
@@ -234,33 +233,6 @@ def _package_targets_file():
     return resources.files("renp_scan").joinpath("data", "targets.toml")
 
 
-def _read_toml(path, what):
-    # Package data is an importlib Traversable, user files are paths: both have read_text.
-    readable = path if hasattr(path, "read_text") else Path(path)
-    try:
-        text = readable.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(what, f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(what, f"{path} is not valid TOML: {exc}") from None
-
-
-def _check_kind(value, kind, where):
-    if kind == "str":
-        ok = isinstance(value, str)
-        wanted = "a string"
-    elif kind == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        wanted = "an integer"
-    else:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        wanted = "a number"
-    if not ok:
-        raise InputError(where, f"must be {wanted}, got {value!r} ({type(value).__name__})")
-
-
 def _check_info(info, where):
     if not isinstance(info, dict):
         raise InputError(where, f"must be a table, got {info!r}")
@@ -270,56 +242,32 @@ def _check_info(info, where):
 
 
 def _parse_targets(document, path) -> dict[str, Target]:
-    allowed_top = ("format_version", "targets")
-    for key in document:
-        if key not in allowed_top:
-            raise InputError(
-                key, f"unknown top-level key in {path}; allowed: {', '.join(allowed_top)}"
-            )
-    if "format_version" not in document:
-        raise InputError("format_version", f"missing in {path} (expected {TARGETS_FORMAT_VERSION})")
-    version = document["format_version"]
-    if isinstance(version, bool) or version != TARGETS_FORMAT_VERSION:
-        raise InputError(
-            "format_version",
-            f"{path} has format_version {version!r}; this version reads {TARGETS_FORMAT_VERSION}",
-        )
-    tables = document.get("targets")
+    top = Table(document, "", ("format_version", "targets"))
+    check_format_version(document, TARGETS_FORMAT_VERSION, path)
+    tables = top.get("targets", None)
     if not isinstance(tables, dict) or not tables:
         raise InputError("targets", f"{path} must define at least one [targets.<name>] table")
 
     targets = {}
     for key, table in tables.items():
         where = f"targets.{key}"
-        if not isinstance(table, dict):
-            raise InputError(where, f"must be a table, got {table!r}")
-        for name in table:
-            if name not in _FIELD_KINDS and name not in _OPTIONAL_FIELDS:
-                raise InputError(
-                    f"{where}.{name}",
-                    f"unknown field; allowed: {', '.join([*_FIELD_KINDS, *_OPTIONAL_FIELDS])}",
-                )
-        for name, kind in _FIELD_KINDS.items():
-            if name not in table:
-                raise InputError(f"{where}.{name}", "missing field")
-            _check_kind(table[name], kind, f"{where}.{name}")
-        level_ratio = table.get("level_ratio", DEFAULT_LEVEL_RATIO)
-        _check_kind(level_ratio, "str", f"{where}.level_ratio")
-        info = table.get("info", {})
-        _check_info(info, f"{where}.info")
+        values = _TARGET_TABLE.read(table, where)
+        _check_info(values["info"], f"{where}.info")
         try:
-            targets[key] = Target(name=key, **{n: table[n] for n in _FIELD_KINDS},
-                                  level_ratio=level_ratio, info=info)
+            targets[key] = Target(name=key, **values)
         except InputError as exc:
             # Name the file's key, not the constructor's argument.
             raise InputError(f"{where}.{exc.field}", exc.message) from None
     return targets
 
 
+def _read_targets(path) -> dict[str, Target]:
+    return _parse_targets(load_toml(path, "targets_file", "targets file"), path)
+
+
 @lru_cache(maxsize=1)
 def _package_targets() -> Mapping[str, Target]:
-    path = _package_targets_file()
-    return MappingProxyType(_parse_targets(_read_toml(path, "targets_file"), path))
+    return MappingProxyType(_read_targets(_package_targets_file()))
 
 
 def load_targets(path=None) -> dict[str, Target]:
@@ -345,7 +293,7 @@ def load_targets(path=None) -> dict[str, Target]:
     """
     targets = dict(_package_targets())
     if path is not None:
-        targets.update(_parse_targets(_read_toml(path, "targets_file"), path))
+        targets.update(_read_targets(path))
     return targets
 
 
