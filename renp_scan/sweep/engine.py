@@ -592,7 +592,7 @@ def connect_scheduler(address: str, timeout: str = "10s"):
     """
     try:
         from distributed import Client
-        from distributed.utils import parse_timedelta
+        from dask.utils import parse_timedelta
     except ImportError:
         raise InputError("scheduler", "--scheduler needs the distributed package "
                          "(pip install 'renp_scan[distributed]')") from None
