@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .cube.reader import check_cube, open_cube
 from .errors import InputError
+from .model.neutrinos import pair_thresholds_eV
 
 #: Colours of the paper's figures first (Fig. 4: blue, magenta; Fig. 6: blue,
 #: magenta, brown, green), then matplotlib's default cycle.
@@ -60,10 +62,7 @@ def _pick_m0(wanted, grid_eV: np.ndarray) -> list[int]:
 
 def _threshold_values(eps_eg_eV: float, m0_eV: float, hierarchy: str):
     """Return the six thresholds omega_ij (i <= j) [eV] of eq. 20 with their labels."""
-    from .model.neutrinos import neutrino_masses
-    from .model.spectrum import thresholds_eV
-
-    table = thresholds_eV(eps_eg_eV, neutrino_masses(m0_eV, hierarchy))
+    table = pair_thresholds_eV(eps_eg_eV, m0_eV, (hierarchy,))[0, 0]
     return [(f"{i + 1}{j + 1}", float(table[i, j])) for i in range(3) for j in range(i, 3)]
 
 
@@ -115,8 +114,6 @@ def plot_cube(cube_path, output_path, *, target=None, hierarchies=None, natures=
     list of str
         Legend labels of the lines drawn.
     """
-    from .cube.reader import check_cube, open_cube
-
     targets = check_cube(cube_path)
     target = _pick_labels("target", [target] if target else [targets[0]], targets)[0]
     out = Path(output_path)
@@ -153,6 +150,7 @@ def plot_cube(cube_path, output_path, *, target=None, hierarchies=None, natures=
                     lines.append((h, n, float(m0_grid[i]), values))
     omega = omega[window]
 
+    # matplotlib is optional (the [plot] extra): imported only when a figure is drawn.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
