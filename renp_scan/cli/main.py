@@ -49,12 +49,14 @@ def _seconds(s: float) -> str:
 
 
 def _cmd_run(args) -> int:
-    from ..sweep.engine import run_scan
+    from ..sweep.engine import WORKER_TIMEOUT_S, run_scan
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
+    timeout = WORKER_TIMEOUT_S if args.worker_timeout is None else args.worker_timeout
     report = run_scan(spec, args.output, workers=args.workers, scheduler=args.scheduler,
-                      overwrite=args.overwrite, progress=not args.quiet)
+                      overwrite=args.overwrite, progress=not args.quiet,
+                      worker_timeout_s=timeout)
     if report.nothing_to_do:
         _say(args.quiet, _nothing_to_do_line(report.output, spec))
         return 0
@@ -214,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads of the embedded dask scheduler (default: usable cores)")
     p.add_argument("--scheduler", metavar="ADDR",
                    help="address of a running dask.distributed scheduler, e.g. tcp://host:8786")
+    p.add_argument("--worker-timeout", type=float, metavar="SECONDS",
+                   help="with --scheduler: stop (exit 1, partial kept) when the scheduler has "
+                   "had no worker for this long (default 300; inf waits for ever)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a finished OUT and discard a partial of another scan")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")

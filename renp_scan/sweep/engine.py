@@ -625,8 +625,59 @@ def _cluster_failure(exc: BaseException) -> bool:
     return module.startswith(("distributed", "tornado"))
 
 
-def _run_distributed(tasks, client, handle) -> None:
-    """Compute ``tasks`` on a dask.distributed cluster, a bounded window in flight."""
+#: Default of ``--worker-timeout``: seconds a run on a dask scheduler waits while the
+#: scheduler has no worker at all before it stops (keeping the partial).
+WORKER_TIMEOUT_S = 300.0
+#: Seconds between two asks for the scheduler's workers while no block arrives.
+WORKER_CHECK_S = 1.0
+#: Seconds between two looks for finished blocks while none is ready.
+POLL_S = 0.02
+
+
+class NoWorkersError(ClusterError):
+    """The dask scheduler had no worker for the whole ``--worker-timeout``; work is kept."""
+
+
+class _WorkerWatch:
+    """Stop a distributed run when its scheduler has had no worker for ``timeout_s``.
+
+    Asked by the client loop while no block is ready: every :data:`WORKER_CHECK_S`
+    it asks the scheduler for its workers; while there are none it tells ``progress``
+    (the bar says it is waiting) and after ``timeout_s`` without any it raises
+    :class:`NoWorkersError`. Workers that are only busy never count as absent.
+    """
+
+    def __init__(self, client, timeout_s: float, progress=None):
+        self.client, self.timeout_s, self.progress = client, float(timeout_s), progress
+        self._since = None
+        self._checked = -math.inf
+
+    def idle(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < WORKER_CHECK_S:
+            return
+        self._checked = now
+        if self.client.nthreads():
+            if self._since is not None and self.progress is not None:
+                self.progress.waiting(None)
+            self._since = None
+            return
+        if self._since is None:
+            self._since = now
+        waited = now - self._since
+        if waited >= self.timeout_s:
+            raise NoWorkersError(
+                f"no dask worker connected to {self.client.scheduler.address!r} for "
+                f"{waited:.0f} s (--worker-timeout {self.timeout_s:g})")
+        if self.progress is not None:
+            self.progress.waiting(waited, self.timeout_s)
+
+
+def _run_distributed(tasks, client, handle, watch: _WorkerWatch | None = None) -> None:
+    """Compute ``tasks`` on a dask.distributed cluster, a bounded window in flight.
+
+    While no block is ready, ``watch.idle()`` runs (see :class:`_WorkerWatch`).
+    """
     from distributed import as_completed
 
     window = WINDOW_PER_WORKER * max(1, sum(client.nthreads().values()))
@@ -642,20 +693,28 @@ def _run_distributed(tasks, client, handle) -> None:
 
     pending = as_completed([submit(t) for t in itertools.islice(it, window)], loop=client.loop)
     try:
-        for future in pending:
-            data = future.result()
-            task = by_key.pop(future.key)
-            future.release()
-            handle(task, data)
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.add(submit(nxt))
+        while not pending.is_empty():
+            ready = pending.next_batch(block=False)
+            if not ready:
+                if watch is not None:
+                    watch.idle()
+                time.sleep(POLL_S)
+                continue
+            for future in ready:
+                data = future.result()
+                task = by_key.pop(future.key)
+                future.release()
+                handle(task, data)
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.add(submit(nxt))
     except BaseException as exc:
         try:
             client.cancel(list(pending.futures))
         except Exception:  # noqa: BLE001  (the scheduler may be gone: nothing left to cancel)
             pass
-        if isinstance(exc, Exception) and _cluster_failure(exc):
+        if isinstance(exc, Exception) and not isinstance(exc, ClusterError) \
+                and _cluster_failure(exc):
             detail = " ".join(str(exc).split()) or type(exc).__name__
             raise ClusterError(f"lost the dask scheduler {client.scheduler.address!r} "
                                f"({type(exc).__name__}: {detail})") from None
@@ -801,6 +860,8 @@ def _environment_failure(exc, created: bool, writer, partial: Path) -> BaseExcep
     code = getattr(exc, "errno", None)
     if isinstance(exc, MemoryError):
         fix = "free memory (or raise ulimit -v)"
+    elif isinstance(exc, NoWorkersError):
+        fix = "start workers (or run without --scheduler)"
     elif isinstance(exc, ClusterError):
         fix = "restart the scheduler (or run without --scheduler)"
     elif code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
@@ -821,11 +882,19 @@ def _environment_failure(exc, created: bool, writer, partial: Path) -> BaseExcep
         detail = " ".join(str(exc).split())
         return MemoryError(f"{detail}; {kept}" if detail else kept)
     if isinstance(exc, ClusterError):
-        return ClusterError(f"{exc}; {kept}")
+        return type(exc)(f"{exc}; {kept}")
     if isinstance(exc, StorageError):
         return type(exc)(exc.errno, f"{exc.strerror}; {kept}")
     where = f" ({exc.filename})" if exc.filename is not None else ""
     return StorageError(exc.errno, f"{exc.strerror or exc}{where}; {kept}")
+
+
+def _check_worker_timeout(seconds) -> None:
+    """Refuse a ``worker_timeout_s`` that is not a positive number of seconds."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+            or not seconds > 0:
+        raise InputError("worker_timeout", f"must be a number of seconds > 0 (inf: wait for "
+                         f"ever), got {seconds!r}")
 
 
 def partial_path(output) -> Path:
@@ -842,7 +911,8 @@ def lock_path(output) -> Path:
 
 def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwrite: bool = False,
              progress: bool = True, handle_signals: bool = True,
-             block_rows: int | None = None) -> RunReport:
+             block_rows: int | None = None,
+             worker_timeout_s: float = WORKER_TIMEOUT_S) -> RunReport:
     """Compute the cube of ``spec`` into ``output`` (resuming ``output.partial`` if present).
 
     Parameters
@@ -865,6 +935,10 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
     block_rows : int, optional
         Force the m0 rows per block of a new cube instead of sizing blocks from the
         measured cost; a resumed partial keeps its own.
+    worker_timeout_s : float
+        With ``scheduler``: stop (:class:`NoWorkersError`, partial kept) when the
+        scheduler has had no worker for this long [s] (default
+        :data:`WORKER_TIMEOUT_S`; ``math.inf`` waits for ever).
 
     Returns
     -------
@@ -879,6 +953,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         raise InputError("workers", f"must be an integer >= 1, got {workers!r}")
     if block_rows is not None and (not isinstance(block_rows, int) or block_rows < 1):
         raise InputError("block_rows", f"must be an integer >= 1, got {block_rows!r}")
+    _check_worker_timeout(worker_timeout_s)
     workers = default_workers() if workers is None else workers
     if not overwrite and finished_cube_of_scan(out, spec):
         return _nothing_to_do(out, spec, start)
@@ -937,7 +1012,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
             guard.install()
         try:
             if client is not None:
-                _run_distributed(tasks, client, handle)
+                _run_distributed(tasks, client, handle,
+                                 _WorkerWatch(client, worker_timeout_s, bar))
             else:
                 _run_threads(tasks, workers, handle)
         finally:
