@@ -3,6 +3,8 @@ finished scan, losing every dask worker, and non-interactive progress and estima
 
 from __future__ import annotations
 
+import re
+
 import h5py
 import numpy as np
 import pytest
@@ -391,3 +393,92 @@ def test_run_stops_when_no_worker_is_left_then_resumes(tmp_path):
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(timeout=20)
+
+
+# ------------------------------------------------------------------ progress without a terminal
+
+
+class _Terminal:
+    """A text stream that says it is a terminal (what tqdm draws on)."""
+
+    def __init__(self):
+        import io
+
+        self.buffer = io.StringIO()
+
+    def write(self, text):
+        return self.buffer.write(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_progress_is_plain_lines_when_not_a_terminal():
+    import io
+
+    from renp_scan.sweep.progress import BlockProgress
+
+    log = io.StringIO()  # isatty() is False: a batch job's log
+    bar = BlockProgress(4, 1, stream=log, interval_s=1e9)
+    for _ in range(3):
+        bar.update(100)
+    bar.close()
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue()
+    assert len(lines) == 1 and re.fullmatch(
+        r"renp-scan: 4 of 4 blocks \(100%\), [\d,]+ pts/s", lines[0]), lines
+    every = io.StringIO()
+    bar = BlockProgress(3, 0, stream=every, interval_s=0.0)
+    bar.update(10)
+    bar.waiting(12.4, 300.0)
+    bar.update(10)
+    lines = every.getvalue().splitlines()
+    assert re.fullmatch(r"renp-scan: 1 of 3 blocks \(33%\), [\d,]+ pts/s, ETA \d+ s", lines[0])
+    assert lines[1].endswith("; waiting for workers (none for 12 s; stopping after 300 s)")
+    assert lines[2].startswith("renp-scan: 2 of 3 blocks (67%)") and len(lines) == 3
+    quiet = io.StringIO()
+    bar = BlockProgress(2, 0, enabled=False, stream=quiet, interval_s=0.0)
+    bar.update(1)
+    bar.waiting(1.0, 2.0)
+    bar.update(1)
+    bar.close()
+    assert quiet.getvalue() == ""
+    resumed = io.StringIO()  # everything came from the partial: nothing to report
+    BlockProgress(5, 5, stream=resumed, interval_s=0.0).close()
+    assert resumed.getvalue() == ""
+
+
+def test_progress_is_a_bar_on_a_terminal():
+    from renp_scan.sweep.progress import BlockProgress
+
+    term = _Terminal()
+    bar = BlockProgress(2, 0, stream=term)
+    assert bar.interactive
+    bar.update(10)
+    bar.waiting(7.0, 300.0)
+    assert "renp-scan waiting for workers (none for 7 s; stopping after 300 s)" in \
+        term.buffer.getvalue()
+    bar.update(10)
+    bar.close()
+    text = term.buffer.getvalue()
+    assert "\r" in text and "2/2" in text and "pts/s" in text
+    assert text.rstrip().split("\r")[-1].startswith("renp-scan:")  # the wait note is gone
+
+
+def test_cli_run_progress_in_a_pipe_is_plain(tmp_path):
+    """``renp-scan run`` with stderr a pipe (a batch log): one plain final progress line."""
+    import subprocess
+    import sys
+
+    scan = tmp_path / "small.toml"
+    scan.write_text(small_scan_text(), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "renp_scan", "run", str(scan), "-o",
+                           str(tmp_path / "c.h5"), "--workers", "1"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert re.fullmatch(r"renp-scan: 16 of 16 blocks \(100%\), [\d,]+ pts/s", lines[-1]), lines
