@@ -90,8 +90,8 @@ def rows():
                  "energies in eV; factor = Γ₀(1 eV) η (Q_w J_N R/eV)²"))
             if atom == "Cs":
                 fac_paper = fac * (54.0 / gamma0_mHz) * (paper_jn2 / jn_coef**2)
-                add((f"{atom} rate factor [Hz] ({label}), the paper's Γ₀ = 54 mHz and 2.5e3", factor,
-                     fac_paper, "same reading with the paper's rounded eqs. 16 and 22"))
+                add((f"{atom} rate factor [Hz] ({label}), the paper's Γ₀ = 54 mHz and 2.5e3",
+                     factor, fac_paper, "same reading with the paper's rounded eqs. 16 and 22"))
                 add((f"{atom} rate factor [Hz] ({label}), shape without ε_eg/eV", factor,
                      fac * t.eps_eg_eV, "the reading that leaves ε_eg/eV in the factor: 40 % off"))
         om = np.linspace(1e-4, 0.5 * t.eps_eg_eV * (1 - 1e-6), 20001)
