@@ -508,7 +508,7 @@ def connect_scheduler(address: str, timeout: str = "10s"):
         from distributed import Client
     except ImportError:
         raise InputError("scheduler", "--scheduler needs the distributed package "
-                         "(pip install 'renp_scan[distributed]')") from None
+                         "(pip install distributed)") from None
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
