@@ -281,3 +281,18 @@ def test_install_run_reinstall_the_other_way_then_tests_pass(built, tmp_path, fi
     assert location == (expected_home / "renp_scan" / "__init__.py").resolve()
     env.scan(work, "second")
     env.tests(src, work)
+
+
+def test_cluster_doc_slurm_workers_run_the_installed_environments_python():
+    # the job script dask-jobqueue would submit, with docs/cluster.md's settings
+    jobqueue = pytest.importorskip("dask_jobqueue")
+    doc = (ROOT / "docs" / "cluster.md").read_text(encoding="utf-8")
+    python = re.search(r'^\s*python="([^"]+)"', doc, re.M).group(1)
+    prologue = ast.literal_eval(re.search(r"job_script_prologue=(\[.*?\])", doc, re.S).group(1))
+    with jobqueue.SLURMCluster(cores=1, memory="1GB", python=python,
+                               job_script_prologue=prologue,
+                               scheduler_options={"dashboard_address": None}) as cluster:
+        script = cluster.job_script()
+    assert f"{python} -m distributed.cli.dask_worker" in script
+    assert all(line in script for line in prologue)
+    assert any("RENP_SCAN_CACHE_DIR" in line for line in prologue)
