@@ -159,7 +159,7 @@ def _cmd_plot(args) -> int:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise InputError("plot", "needs matplotlib (pip install 'renp_scan[plot]')") from None
+        raise InputError("plot", "needs matplotlib (pip install matplotlib)") from None
     from ..plotting import plot_cube
 
     labels = plot_cube(args.cube, args.output, target=args.target, hierarchies=args.hierarchy,

@@ -268,7 +268,7 @@ def compression_options(compression: str, level: int | None, shuffle: bool) -> d
             import hdf5plugin
         except ImportError:
             raise InputError("output.compression", "zstd needs the hdf5plugin package "
-                             "(pip install 'renp_scan[compression]')") from None
+                             "(pip install hdf5plugin)") from None
         opts.update(hdf5plugin.Zstd(clevel=int(DEFAULT_LEVELS["zstd"] if level is None else level)))
     return opts
 

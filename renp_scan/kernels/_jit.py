@@ -100,8 +100,8 @@ class KernelCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLo
             return None
         # an unwritable cache folder (read-only home on a compute node) falls back to the
         # temporary folder rather than to Numba's in-package __pycache__
-        fallback = Path(tempfile.gettempdir()) / f"renp_scan-{os.getuid()}" / _CACHE_KEY \
-            if hasattr(os, "getuid") else Path(tempfile.gettempdir()) / "renp_scan" / _CACHE_KEY
+        user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "")
+        fallback = Path(tempfile.gettempdir()) / f"renp_scan-{user}" / _CACHE_KEY
         for path in (cache_dir(), fallback):
             self = cls(py_func, py_file, path)
             try:

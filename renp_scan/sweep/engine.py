@@ -595,7 +595,7 @@ def connect_scheduler(address: str, timeout: str = "10s"):
         from dask.utils import parse_timedelta
     except ImportError:
         raise InputError("scheduler", "--scheduler needs the distributed package "
-                         "(pip install 'renp_scan[distributed]')") from None
+                         "(pip install distributed)") from None
     probe_scheduler(address, float(parse_timedelta(timeout)))
     try:
         return Client(address, timeout=timeout, set_as_default=False)

@@ -837,7 +837,7 @@ def _parse_output(root) -> dict:
         level = None
     if compression == "zstd" and importlib.util.find_spec("hdf5plugin") is None:
         raise InputError("output.compression", "zstd needs the hdf5plugin package "
-                         "(pip install 'renp_scan[compression]')")
+                         "(pip install hdf5plugin)")
     return {"dtype": dtype, "compression": compression, "compression_level": level,
             "shuffle": table.boolean("shuffle", default=True)}
 
