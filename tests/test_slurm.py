@@ -148,3 +148,25 @@ def test_jobqueue_cube_equals_local_and_survives_scancel(scan_and_reference, tmp
     for log in (tmp_path / "logs").glob("*.err"):
         text = log.read_text(errors="replace")
         assert "ModuleNotFoundError" not in text and "No such file" not in text, text
+
+
+def test_docs_show_the_array_script():
+    docs = (ROOT / "docs" / "cluster.md").read_text(encoding="utf-8")
+    assert (ROOT / "scripts" / "shards.sbatch").read_text(encoding="utf-8") in docs
+
+
+@slurm_only
+@uses_slurm
+def test_job_array_shards_merge_to_the_local_cube(scan_and_reference, tmp_path):
+    scan, reference = scan_and_reference
+    env = job_env()
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # the activated venv
+    proc = subprocess.run(
+        ["sbatch", "--wait", "--array=1-3", "--cpus-per-task=1", "--time=00:10:00",
+         f"--output={tmp_path}/shard-%a.out", str(ROOT / "scripts" / "shards.sbatch"),
+         str(scan), str(tmp_path / "cube.h5")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    logs = "".join(p.read_text() for p in sorted(tmp_path.glob("shard-*.out")))
+    assert proc.returncode == 0, proc.stderr + logs
+    assert sorted(p.name for p in tmp_path.glob("cube.h5*")) == ["cube.h5"], logs
+    assert_same_cube(tmp_path / "cube.h5", reference)
