@@ -113,28 +113,35 @@ def test_worker_jobs_run_the_clients_python(tmp_path):
     assert f"{sys.executable} -m distributed.cli.dask_worker" in script
 
 
-def recipe(scan, out, tmp_path, **env):
+def recipe(scan, out, tmp_path, *extra, **env):
     return subprocess.Popen(
         [sys.executable, str(RECIPE), str(scan), "-o", str(out), "--jobs", "2", "--cores", "1",
          "--memory", "1GB", "--walltime", "00:10:00", "--interface", "lo",
-         "--log-directory", str(tmp_path / "logs")],
+         "--log-directory", str(tmp_path / "logs"), *extra],
         cwd=tmp_path, env=job_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
 
 
 @slurm_only
 @uses_slurm
-def test_jobqueue_cube_equals_local_and_survives_scancel(scan_and_reference, tmp_path):
+@pytest.mark.parametrize("mode", ["single-writer", "write-on-workers"])
+def test_jobqueue_cube_equals_local_and_survives_scancel(scan_and_reference, tmp_path, mode):
     scan, reference = scan_and_reference
     out = tmp_path / "cube.h5"
-    proc = recipe(scan, out, tmp_path, RENP_SCAN_TEST_BLOCK_DELAY=0.3)
+    extra = ["--write-on-workers"] if mode == "write-on-workers" else []
+    proc = recipe(scan, out, tmp_path, *extra, RENP_SCAN_TEST_BLOCK_DELAY=0.3)
+
+    def done():
+        if extra:
+            return sum(blocks_done(p) for p in tmp_path.glob("cube.h5.piece-*.partial"))
+        return blocks_done(tmp_path / "cube.h5.partial")
+
     try:
-        partial = tmp_path / "cube.h5.partial"
-        wait_until(lambda: blocks_done(partial) >= 3, 120, "3 blocks written", proc)
+        wait_until(lambda: done() >= 3, 120, "3 blocks written", proc)
         # Both worker jobs run: cancel one mid-run; its in-flight blocks are recomputed.
         jobs = wait_until(lambda: len(squeue("dask-worker")) == 2 and squeue("dask-worker"),
                           60, "two worker jobs", proc)
-        assert blocks_done(partial) < 20
+        assert done() < 20
         subprocess.run(["scancel", jobs[0]], check=True)
         stdout, stderr = proc.communicate(timeout=300)
     finally:
@@ -144,6 +151,7 @@ def test_jobqueue_cube_equals_local_and_survives_scancel(scan_and_reference, tmp
     assert proc.returncode == 0, stderr
     assert "wrote" in stdout
     assert_same_cube(out, reference)
+    assert sorted(p.name for p in tmp_path.glob("cube.h5*")) == ["cube.h5"]
     # The worker jobs logged nothing about a missing module or interpreter.
     for log in (tmp_path / "logs").glob("*.err"):
         text = log.read_text(errors="replace")

@@ -7,7 +7,34 @@ import sys
 PROG = "renp-scan"
 
 
-def run_shard_command(args, spec) -> int:
+def run_cluster_command(args, spec) -> int:
+    """``renp-scan run`` with ``--shard`` or ``--write-on-workers``."""
+    from ..errors import InputError
+
+    if args.write_on_workers:
+        if args.scheduler is None:
+            raise InputError("write_on_workers", "needs --scheduler (workers of a running "
+                             "dask scheduler write the pieces)")
+        if args.shard is not None:
+            raise InputError("write_on_workers", "cannot be combined with --shard")
+        return _run_on_workers(args, spec)
+    return _run_shard(args, spec)
+
+
+def _run_on_workers(args, spec) -> int:
+    from ..sweep.executors import run_writing_on_workers
+
+    report, _ = run_writing_on_workers(spec, args.output, scheduler=args.scheduler,
+                                       overwrite=args.overwrite, progress=not args.quiet)
+    if not args.quiet:
+        resumed = report.blocks_total - report.blocks_computed
+        note = f" ({resumed} of {report.blocks_total} blocks from earlier runs)" if resumed else ""
+        print(f"wrote {report.output}: {report.n_entries:,} entries, {report.blocks_computed} "
+              f"blocks stored by the workers, {report.seconds:.3g} s{note}", flush=True)
+    return 0
+
+
+def _run_shard(args, spec) -> int:
     """``renp-scan run SCAN -o CUBE --shard I/N``: compute one share, merge if it is the last."""
     from ..sweep.shards import parse_shard, run_shard
 

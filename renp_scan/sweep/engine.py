@@ -667,9 +667,10 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         ``finish(writer, output)`` run instead of ``writer.finalize(output)`` once
         those blocks are done (a shard is finished differently from a cube).
     executor : callable, optional
-        ``executor(tasks, client, handle, writer)`` run instead of the built-in
-        distributed runner when ``scheduler`` is given (e.g. workers writing in
-        place, :mod:`renp_scan.sweep.executors`).
+        ``executor(tasks, client, handle, writer, protect)`` run instead of the
+        built-in distributed runner when ``scheduler`` is given (workers writing in
+        place, :mod:`renp_scan.sweep.executors`); ``handle(task, None)`` counts a
+        block stored elsewhere, ``protect()`` guards a write against SIGINT/SIGTERM.
 
     Returns
     -------
@@ -743,8 +744,9 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         computed = [0]
 
         def handle(task, data):
-            with guard.protect():
-                writer.write_block(task.target, task.index, data)
+            if data is not None:  # None: stored elsewhere (an executor's pieces), only counted
+                with guard.protect():
+                    writer.write_block(task.target, task.index, data)
             computed[0] += 1
             bar.update(task.n_points)
 
@@ -752,7 +754,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
             guard.install()
         try:
             if client is not None and executor is not None:
-                executor(tasks, client, handle, writer)
+                executor(tasks, client, handle, writer, guard.protect)
             elif client is not None:
                 _run_distributed(tasks, client, handle)
             else:
