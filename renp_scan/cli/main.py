@@ -52,6 +52,10 @@ def _cmd_run(args) -> int:
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
+    if args.shard is not None or args.write_on_workers:
+        from .cluster import run_cluster_command
+
+        return run_cluster_command(args, spec)
     report = run_scan(spec, args.output, workers=args.workers, scheduler=args.scheduler,
                       overwrite=args.overwrite, progress=not args.quiet)
     if report.blocks_repaired:
@@ -207,7 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a finished OUT and discard a partial of another scan")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--shard", metavar="I/N",
+                   help="compute share I of N of the blocks into OUT.shard-I-of-N.h5 (job "
+                        "arrays); the shard that finds all N finished merges them into OUT")
+    p.add_argument("--write-on-workers", action="store_true",
+                   help="with --scheduler: each worker process stores its blocks in a piece "
+                        "file beside OUT (a folder shared with the workers) instead of "
+                        "sending them to this process, which collects the pieces at the end")
     p.set_defaults(func=_cmd_run)
+
+    from .cluster import add_merge_command  # merge (job-array shards)
+
+    add_merge_command(sub)
 
     p = sub.add_parser("validate", help="check a scan file; print sizes, file size and time")
     p.add_argument("spec", metavar="SPEC", help="scan file (TOML)")

@@ -775,7 +775,8 @@ def lock_path(output) -> Path:
 
 def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwrite: bool = False,
              progress: bool = True, handle_signals: bool = True,
-             block_rows: int | None = None) -> RunReport:
+             block_rows: int | None = None, blocks=None, finish=None,
+             executor=None) -> RunReport:
     """Compute the cube of ``spec`` into ``output`` (resuming ``output.partial`` if present).
 
     Parameters
@@ -798,6 +799,17 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
     block_rows : int, optional
         Force the m0 rows per block of a new cube instead of sizing blocks from the
         measured cost; a resumed partial keeps its own.
+    blocks : callable, optional
+        ``blocks(layouts) -> {target: bool mask}``: the blocks this run computes
+        (default all); used by ``--shard`` (:mod:`renp_scan.sweep.shards`).
+    finish : callable, optional
+        ``finish(writer, output)`` run instead of ``writer.finalize(output)`` once
+        those blocks are done (a shard is finished differently from a cube).
+    executor : callable, optional
+        ``executor(tasks, client, handle, writer, protect)`` run instead of the
+        built-in distributed runner when ``scheduler`` is given (workers writing in
+        place, :mod:`renp_scan.sweep.executors`); ``handle(task, None)`` counts a
+        block stored elsewhere, ``protect()`` guards a write against SIGINT/SIGTERM.
 
     Returns
     -------
@@ -859,24 +871,30 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         space = SpaceGuard(partial, writer.max_block_bytes())
         space.open()
         writer.guard = space
-        todo = [(lay, np.flatnonzero(~writer.done_mask(name)), writer.codec(name))
+        mine = blocks(writer.layouts) if blocks is not None else \
+            {name: True for name in writer.layouts}
+        todo = [(lay, np.flatnonzero(~writer.done_mask(name) & mine[name]), writer.codec(name))
                 for name, lay in writer.layouts.items()]
         n_todo = sum(len(idx) for _, idx, _ in todo)
-        n_total = writer.n_blocks()
+        n_total = writer.n_blocks() if blocks is None else \
+            int(sum(np.count_nonzero(m) for m in mine.values()))
         tasks = (_task(spec, lay, int(i), codec) for lay, idx, codec in todo for i in idx)
         bar = BlockProgress(n_total, n_total - n_todo, enabled=progress)
         computed = [0]
 
         def handle(task, data):
-            with guard.protect():
-                writer.write_block(task.target, task.index, data)
+            if data is not None:  # None: stored elsewhere (an executor's pieces), only counted
+                with guard.protect():
+                    writer.write_block(task.target, task.index, data)
             computed[0] += 1
             bar.update(task.n_points)
 
         if handle_signals:
             guard.install()
         try:
-            if client is not None:
+            if client is not None and executor is not None:
+                executor(tasks, client, handle, writer, guard.protect)
+            elif client is not None:
                 _run_distributed(tasks, client, handle)
             else:
                 _run_threads(tasks, workers, handle)
@@ -886,7 +904,10 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         n_entries = sum(lay.n_entries for lay in writer.layouts.values())
         space.close()  # gives the reserve back for the final flush
         kill_point("before-finalize")
-        writer.finalize(out)
+        if finish is not None:
+            finish(writer, out)
+        else:
+            writer.finalize(out)
         finished = True
     except _Stop as stop:
         done = writer.n_done() if writer is not None else 0
