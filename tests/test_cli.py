@@ -290,7 +290,7 @@ def test_two_coulomb_models_info_plot_and_version_1(tmp_path):
     for command in (("info", "v1.h5"), ("plot", "v1.h5", "-o", "v1.png")):
         old = cli(*command, cwd=tmp_path)
         assert_one_error_line(old, "cube")
-        assert "format version 1; this renp_scan reads version 2" in old.stderr
+        assert "format version 1; this renp_scan reads versions 2 and 3" in old.stderr
         assert "re-run the scan" in old.stderr
 
 

@@ -139,7 +139,10 @@ def _cmd_info(args) -> int:
         width = max(len(dim) for dim in DIMS) + 1
         for dim in DIMS:
             print(f"  {dim + ':':<{width}} {lines[dim]}")
-    osc = {k[len("oscillation."):]: v for k, v in attrs.items() if k.startswith("oscillation.")}
+    # "oscillation_" since format version 3, "oscillation." before.
+    osc = {k[len("oscillation_"):]: v for k, v in attrs.items()
+           if k[:len("oscillation_")] in ("oscillation_", "oscillation.")
+           and not k.startswith("oscillation_file")}
     if osc:
         print("oscillation data: " + ", ".join(f"{k}={v}" for k, v in sorted(osc.items())
                                                if not isinstance(v, str)))
