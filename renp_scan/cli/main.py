@@ -145,7 +145,10 @@ def _cmd_info(args) -> int:
         width = max(len(dim) for dim in DIMS) + 1
         for dim in DIMS:
             print(f"  {dim + ':':<{width}} {lines[dim]}")
-    osc = {k[len("oscillation."):]: v for k, v in attrs.items() if k.startswith("oscillation.")}
+    # "oscillation_" since format version 3, "oscillation." before.
+    osc = {k[len("oscillation_"):]: v for k, v in attrs.items()
+           if k[:len("oscillation_")] in ("oscillation_", "oscillation.")
+           and not k.startswith("oscillation_file")}
     if osc:
         print("oscillation data: " + ", ".join(f"{k}={v}" for k, v in sorted(osc.items())
                                                if not isinstance(v, str)))
@@ -244,9 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="thomas-fermi or valence (default: first in the cube)")
     p.add_argument("--phase", type=int, default=0, help="Majorana phase row index (default 0)")
     p.add_argument("--m0", nargs="+", type=float, metavar="EV",
-                   help="smallest neutrino masses [eV] (nearest grid values; default: all)")
-    p.add_argument("--omega-min", type=float, metavar="EV", help="lower photon energy [eV]")
-    p.add_argument("--omega-max", type=float, metavar="EV", help="upper photon energy [eV]")
+                   help="smallest neutrino masses [eV], each within half a grid step of a "
+                        "grid value of the cube (default: all)")
+    p.add_argument("--omega-min", type=float, metavar="EV",
+                   help="lower photon energy [eV], inside the cube's range")
+    p.add_argument("--omega-max", type=float, metavar="EV",
+                   help="upper photon energy [eV], inside the cube's range")
     p.add_argument("--logy", action="store_true", help="logarithmic rate axis")
     p.add_argument("--thresholds", action=argparse.BooleanOptionalAction, default=None,
                    help="mark the thresholds omega_ij (default: when at most 4 lines)")

@@ -24,6 +24,7 @@ from .layout import (
     FORMAT_VERSION,
     PROGRESS_GROUP,
     RATE,
+    READABLE_VERSIONS,
     ROW_DIM,
     TargetLayout,
     register_filter_plugins,
@@ -125,14 +126,15 @@ def _check_format(f, path: Path, field: str) -> None:
         raise InputError(field, f"{path} is an HDF5 file but not a renp_scan cube "
                          f"(root attribute 'format' is {fmt!r}, expected {FORMAT_NAME!r})")
     version = _plain(f.attrs.get("format_version"))
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         if isinstance(version, int) and version > FORMAT_VERSION:
             fix = "it was written by a newer renp_scan; upgrade renp_scan to read it"
         else:
             # Version 1 had no coulomb_model dimension: its rate has one dim fewer.
             fix = "re-run the scan (renp-scan run SPEC -o OUT --overwrite) to rewrite it"
+        readable = " and ".join(str(v) for v in READABLE_VERSIONS)
         raise InputError(field, f"{path} is a cube of format version {version}; this "
-                         f"renp_scan reads version {FORMAT_VERSION}; {fix}")
+                         f"renp_scan reads versions {readable}; {fix}")
 
 
 def _done_counts(f, targets) -> tuple[int, int]:

@@ -326,7 +326,7 @@ def _flatten(prefix: str, value, out: dict) -> None:
         value = {k: getattr(value, k) for k in value.__dataclass_fields__}
     if isinstance(value, dict):
         for key, item in value.items():
-            _flatten(f"{prefix}.{key}", item, out)
+            _flatten(f"{prefix}_{key}", item, out)  # CF names: no dots
     elif isinstance(value, (bool, int, float, str, np.integer, np.floating)):
         out[prefix] = value
     elif isinstance(value, (list, tuple, np.ndarray)):
@@ -355,7 +355,7 @@ def physics_provenance(spec) -> dict:
     for name in dir(constants):
         value = getattr(constants, name)
         if name.isupper() and isinstance(value, (int, float)) and not isinstance(value, bool):
-            attrs[f"constant.{name}"] = float(value)
+            attrs[f"constant_{name}"] = float(value)
     _flatten("oscillation", load_oscillation_data(spec.oscillation_file), attrs)
     if spec.oscillation_file:
         text = Path(spec.oscillation_file).read_bytes()
