@@ -332,8 +332,13 @@ def test_finished_output_needs_overwrite(tmp_path, small_spec):
     with pytest.raises(InputError, match="not a finished renp_scan cube"):
         run_scan(small_spec, out, progress=False)
     run_scan(small_spec, out, progress=False, overwrite=True)
-    with pytest.raises(InputError, match="is a finished cube.*--overwrite"):
-        run_scan(small_spec, out, progress=False)
+    other = parse_scan(small_scan_text().replace('name = "small"', 'name = "other"'))
+    with pytest.raises(InputError, match="is a finished cube of another scan.*--overwrite"):
+        run_scan(other, out, progress=False)
+    before = out.read_bytes()
+    report = run_scan(small_spec, out, progress=False)  # the same scan: nothing to do
+    assert report.nothing_to_do and report.blocks_computed == 0
+    assert out.read_bytes() == before
 
 
 def test_bad_output_and_arguments_create_nothing(tmp_path, small_spec):

@@ -1,11 +1,12 @@
 """The ``renp-scan`` command line: run, validate, info, plot, targets.
 
-Exit status: 0 success; 2 bad input (one line ``renp-scan: error: <field>: <message>``
-on stderr, no traceback, nothing left on disk); 1 the environment failed (disk full,
-quota, file-size limit, read-only file system, I/O error, out of memory, the dask
-scheduler lost: one line; the partial is kept and the same command resumes it once
-the cause is fixed); 130/143 a run stopped by SIGINT/SIGTERM (the partial cube is
-kept and the same command resumes it). The mapping lives in
+Exit status: 0 success (also a rerun whose OUT already is the scan's finished cube:
+one line saying there is nothing to do); 2 bad input (one line ``renp-scan: error:
+<field>: <message>`` on stderr, no traceback, nothing left on disk); 1 the environment
+failed (disk full, quota, file-size limit, read-only file system, I/O error, out of
+memory, the dask scheduler lost: one line; the partial is kept and the same command
+resumes it once the cause is fixed); 130/143 a run stopped by SIGINT/SIGTERM (the
+partial cube is kept and the same command resumes it). The mapping lives in
 :mod:`renp_scan.cli.failures`.
 """
 
@@ -48,7 +49,7 @@ def _seconds(s: float) -> str:
 
 
 def _cmd_run(args) -> int:
-    from ..sweep.engine import run_scan
+    from ..sweep.engine import WORKER_TIMEOUT_S, run_scan
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
@@ -56,8 +57,13 @@ def _cmd_run(args) -> int:
         from .cluster import run_cluster_command
 
         return run_cluster_command(args, spec)
+    timeout = WORKER_TIMEOUT_S if args.worker_timeout is None else args.worker_timeout
     report = run_scan(spec, args.output, workers=args.workers, scheduler=args.scheduler,
-                      overwrite=args.overwrite, progress=not args.quiet)
+                      overwrite=args.overwrite, progress=not args.quiet,
+                      worker_timeout_s=timeout)
+    if report.nothing_to_do:
+        _say(args.quiet, _nothing_to_do_line(report.output, spec))
+        return 0
     if report.blocks_repaired:
         n = report.blocks_repaired
         print(f"{PROG}: note: the resumed partial flagged {n} block{'s' * (n != 1)} done "
@@ -68,6 +74,12 @@ def _cmd_run(args) -> int:
     _say(args.quiet, f"wrote {report.output}: {report.n_entries:,} entries, "
          f"{_bytes(report.file_bytes)}, {_seconds(report.seconds)}{note}")
     return 0
+
+
+def _nothing_to_do_line(output, spec) -> str:
+    """Return the one line of a rerun whose output already is the scan's finished cube."""
+    return f"{PROG}: {output} is complete (scan {spec.name!r}, sha256 {spec.sha256:.12}...); " \
+        "nothing to do"
 
 
 def _cmd_validate(args) -> int:
@@ -211,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads of the embedded dask scheduler (default: usable cores)")
     p.add_argument("--scheduler", metavar="ADDR",
                    help="address of a running dask.distributed scheduler, e.g. tcp://host:8786")
+    p.add_argument("--worker-timeout", type=float, metavar="SECONDS",
+                   help="with --scheduler: stop (exit 1, partial kept) when the scheduler has "
+                   "had no worker for this long (default 300; inf waits for ever)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a finished OUT and discard a partial of another scan")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")

@@ -75,21 +75,24 @@ LOCKING_ORDER = (None, False, True)
 
 
 def _locking_mismatch(exc: OSError) -> bool:
-    """True if HDF5 refused an open because the file is already open in this process
-    with other file-locking flags ("file locking flag values don't match")."""
+    """Tell whether HDF5 refused an open for other file-locking flags.
+
+    HDF5 says "file locking flag values don't match" when the file is already open
+    in this process with other locking flags.
+    """
     text = str(exc)
     return "file locking" in text and "don't match" in text
 
 
 def _no_lock_support(exc: OSError) -> bool:
-    """True if HDF5 could not lock because the file system has no POSIX locks."""
+    """Tell whether HDF5 could not lock because the file system has no POSIX locks."""
     text = str(exc)
     return "unable to lock file" in text and any(f"errno = {code}," in text
                                                  for code in _NO_LOCKS)
 
 
 def open_read_only(opener, order=LOCKING_ORDER):
-    """Return ``opener(locking)`` for the first h5py ``locking`` value of ``order`` that HDF5 accepts.
+    """Return ``opener(locking)`` for the first h5py ``locking`` value HDF5 accepts.
 
     HDF5 shares one handle among all opens of a file in a process and refuses a new
     open whose locking flags differ from the first one's. Trying the three flag

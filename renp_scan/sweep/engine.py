@@ -2,8 +2,9 @@
 
 Flow of :func:`run_scan`:
 
-1. check the output path can be written and is not a finished cube (unless
-   ``overwrite``), validate every (target, hierarchy, nature, channel, Coulomb
+1. return at once (``nothing_to_do``) if the output already is this scan's finished
+   cube; check the output path can be written and is not another finished cube
+   (unless ``overwrite``), validate every (target, hierarchy, nature, channel, Coulomb
    model, phase row) with one
    :func:`renp_scan.spectrum` call, timing it to size the blocks, and check the
    cube's estimated size fits the free disk; all before any file is created;
@@ -51,7 +52,7 @@ from ..cube.layout import TargetLayout, compression_options
 from ..cube.lock import LockFile
 from ..cube.reader import check_cube, describe_cube
 from ..cube.space import METADATA_HEADROOM, SpaceGuard, StorageError
-from ..cube.writer import create_partial, open_partial, stored_chunk_bytes
+from ..cube.writer import check_finished, create_partial, open_partial, stored_chunk_bytes
 from ..errors import ENVIRONMENT_ERRNOS, ClusterError, InputError
 from .blocks import (
     REFERENCE_COST,
@@ -121,6 +122,10 @@ class RunReport:
     blocks_repaired : int
         Blocks the resumed partial flagged done without their data (found by the
         resume's check and computed again).
+    nothing_to_do : bool
+        ``output`` already was the finished cube of this scan (same scan file and
+        inputs, decided like a resume: :func:`finished_cube_of_scan`); nothing was
+        computed or written.
     """
 
     output: Path
@@ -130,20 +135,26 @@ class RunReport:
     seconds: float
     file_bytes: int
     blocks_repaired: int = 0
+    nothing_to_do: bool = False
 
 
 # ---------------------------------------------------------------- planning
 
 
 @functools.lru_cache(maxsize=4)
-def _user_oscillation_data(path: str):
+def _user_oscillation_data(path: str, content: bytes):
+    """Return the oscillation data of a user file, cached on its path *and content*.
+
+    An edited file is read again: its new hash is what the cube's provenance records.
+    """
     from ..model.oscillations import load_oscillation_data
 
     return load_oscillation_data(path)
 
 
 def _physics_args(spec) -> dict:
-    oscillation_data = _user_oscillation_data(spec.oscillation_file) \
+    oscillation_data = _user_oscillation_data(
+        spec.oscillation_file, Path(spec.oscillation_file).read_bytes()) \
         if spec.oscillation_file else None
     return dict(density_cm3=float(spec.density_cm3), volume_cm3=float(spec.volume_cm3),
                 eta=float(spec.eta), dtype=str(spec.dtype), oscillation_data=oscillation_data,
@@ -591,8 +602,8 @@ def connect_scheduler(address: str, timeout: str = "10s"):
         How long to keep trying to connect (dask time string).
     """
     try:
-        from distributed import Client
         from dask.utils import parse_timedelta
+        from distributed import Client
     except ImportError:
         raise InputError("scheduler", "--scheduler needs the distributed package "
                          "(pip install distributed)") from None
@@ -614,8 +625,59 @@ def _cluster_failure(exc: BaseException) -> bool:
     return module.startswith(("distributed", "tornado"))
 
 
-def _run_distributed(tasks, client, handle) -> None:
-    """Compute ``tasks`` on a dask.distributed cluster, a bounded window in flight."""
+#: Default of ``--worker-timeout``: seconds a run on a dask scheduler waits while the
+#: scheduler has no worker at all before it stops (keeping the partial).
+WORKER_TIMEOUT_S = 300.0
+#: Seconds between two asks for the scheduler's workers while no block arrives.
+WORKER_CHECK_S = 1.0
+#: Seconds between two looks for finished blocks while none is ready.
+POLL_S = 0.02
+
+
+class NoWorkersError(ClusterError):
+    """The dask scheduler had no worker for the whole ``--worker-timeout``; work is kept."""
+
+
+class _WorkerWatch:
+    """Stop a distributed run when its scheduler has had no worker for ``timeout_s``.
+
+    Asked by the client loop while no block is ready: every :data:`WORKER_CHECK_S`
+    it asks the scheduler for its workers; while there are none it tells ``progress``
+    (the bar says it is waiting) and after ``timeout_s`` without any it raises
+    :class:`NoWorkersError`. Workers that are only busy never count as absent.
+    """
+
+    def __init__(self, client, timeout_s: float, progress=None):
+        self.client, self.timeout_s, self.progress = client, float(timeout_s), progress
+        self._since = None
+        self._checked = -math.inf
+
+    def idle(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < WORKER_CHECK_S:
+            return
+        self._checked = now
+        if self.client.nthreads():
+            if self._since is not None and self.progress is not None:
+                self.progress.waiting(None)
+            self._since = None
+            return
+        if self._since is None:
+            self._since = now
+        waited = now - self._since
+        if waited >= self.timeout_s:
+            raise NoWorkersError(
+                f"no dask worker connected to {self.client.scheduler.address!r} for "
+                f"{waited:.0f} s (--worker-timeout {self.timeout_s:g})")
+        if self.progress is not None:
+            self.progress.waiting(waited, self.timeout_s)
+
+
+def _run_distributed(tasks, client, handle, watch: _WorkerWatch | None = None) -> None:
+    """Compute ``tasks`` on a dask.distributed cluster, a bounded window in flight.
+
+    While no block is ready, ``watch.idle()`` runs (see :class:`_WorkerWatch`).
+    """
     from distributed import as_completed
 
     window = WINDOW_PER_WORKER * max(1, sum(client.nthreads().values()))
@@ -631,20 +693,28 @@ def _run_distributed(tasks, client, handle) -> None:
 
     pending = as_completed([submit(t) for t in itertools.islice(it, window)], loop=client.loop)
     try:
-        for future in pending:
-            data = future.result()
-            task = by_key.pop(future.key)
-            future.release()
-            handle(task, data)
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.add(submit(nxt))
+        while not pending.is_empty():
+            ready = pending.next_batch(block=False)
+            if not ready:
+                if watch is not None:
+                    watch.idle()
+                time.sleep(POLL_S)
+                continue
+            for future in ready:
+                data = future.result()
+                task = by_key.pop(future.key)
+                future.release()
+                handle(task, data)
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.add(submit(nxt))
     except BaseException as exc:
         try:
             client.cancel(list(pending.futures))
         except Exception:  # noqa: BLE001  (the scheduler may be gone: nothing left to cancel)
             pass
-        if isinstance(exc, Exception) and _cluster_failure(exc):
+        if isinstance(exc, Exception) and not isinstance(exc, ClusterError) \
+                and _cluster_failure(exc):
             detail = " ".join(str(exc).split()) or type(exc).__name__
             raise ClusterError(f"lost the dask scheduler {client.scheduler.address!r} "
                                f"({type(exc).__name__}: {detail})") from None
@@ -673,12 +743,68 @@ def _check_output(out: Path, overwrite: bool, scan_sha256: str = "") -> None:
     if out.exists() and not overwrite:
         try:
             check_cube(out, field="output")
-            same = describe_cube(out)["attrs"].get("scan_sha256") == scan_sha256
-            what = "is a finished cube of this same scan (nothing to do)" if same \
-                else "is a finished cube"
+            attrs = describe_cube(out)["attrs"]
+            if attrs.get("scan_sha256") == scan_sha256:
+                what = ("is a finished cube of this scan file computed from other inputs "
+                        "(renp_scan or its data files changed since)")
+            else:
+                what = (f"is a finished cube of another scan ({attrs.get('scan_name')!r}, "
+                        f"sha256 {attrs.get('scan_sha256')!s:.12}...)")
         except InputError:
             what = "exists and is not a finished renp_scan cube"
         raise InputError("output", f"{out} {what}; pass --overwrite to replace it")
+
+
+def _resume_expectations(spec, root_attrs: dict | None = None,
+                         target_attrs: dict | None = None) -> dict:
+    """Return what a partial (or a finished cube) must hold to be this scan's.
+
+    The keyword arguments of :func:`~renp_scan.cube.writer.open_partial` and
+    :func:`~renp_scan.cube.writer.check_finished`:
+    the same axes and the same physics data (constants, oscillation data, target
+    levels, target and oscillation file hashes) as this run computes with; the scan,
+    targets and oscillation file paths may differ (the same file reached from another
+    directory).
+    """
+    if target_attrs is None:
+        target_attrs = {t: target_attributes(t, spec.extra_target_files()) for t in spec.targets}
+    if root_attrs is None:
+        root_attrs = physics_provenance(spec)
+    return dict(
+        scan_sha256=spec.sha256, layouts=[_whole_layout(spec, t) for t in spec.targets],
+        root_attrs={k: v for k, v in root_attrs.items()
+                    if k not in ("scan_path", "targets_file", "oscillation_file")},
+        target_attrs=target_attrs, dtype=spec.dtype,
+        filters=compression_options(spec.compression, spec.compression_level, spec.shuffle))
+
+
+def finished_cube_of_scan(out, spec) -> bool:
+    """Tell whether ``out`` is a finished cube of ``spec`` computed from the same inputs.
+
+    Decided like a resume (:func:`_resume_expectations`): same scan sha256, axes,
+    physics data and [output] settings. Anything else (no file, a partial, another
+    scan, damage) is False.
+    """
+    out = Path(out)
+    if not out.is_file():
+        return False
+    try:
+        check_cube(out, field="output")
+        if describe_cube(out)["attrs"].get("scan_sha256") != spec.sha256:
+            return False
+        check_finished(out, **_resume_expectations(spec))
+    except InputError:
+        return False
+    return True
+
+
+def _nothing_to_do(out: Path, spec, start: float) -> RunReport:
+    """Return the report of a run whose output already is this scan's finished cube."""
+    info = describe_cube(out)
+    n_entries = sum(int(np.prod(t["shape"])) for t in info["targets"])
+    return RunReport(output=out, blocks_total=info["blocks_total"], blocks_computed=0,
+                     n_entries=n_entries, seconds=time.perf_counter() - start,
+                     file_bytes=info["file_bytes"], nothing_to_do=True)
 
 
 #: omega points of the sample row compressed to estimate a cube's size before a run.
@@ -734,6 +860,8 @@ def _environment_failure(exc, created: bool, writer, partial: Path) -> BaseExcep
     code = getattr(exc, "errno", None)
     if isinstance(exc, MemoryError):
         fix = "free memory (or raise ulimit -v)"
+    elif isinstance(exc, NoWorkersError):
+        fix = "start workers (or run without --scheduler)"
     elif isinstance(exc, ClusterError):
         fix = "restart the scheduler (or run without --scheduler)"
     elif code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
@@ -754,11 +882,19 @@ def _environment_failure(exc, created: bool, writer, partial: Path) -> BaseExcep
         detail = " ".join(str(exc).split())
         return MemoryError(f"{detail}; {kept}" if detail else kept)
     if isinstance(exc, ClusterError):
-        return ClusterError(f"{exc}; {kept}")
+        return type(exc)(f"{exc}; {kept}")
     if isinstance(exc, StorageError):
         return type(exc)(exc.errno, f"{exc.strerror}; {kept}")
     where = f" ({exc.filename})" if exc.filename is not None else ""
     return StorageError(exc.errno, f"{exc.strerror or exc}{where}; {kept}")
+
+
+def _check_worker_timeout(seconds) -> None:
+    """Refuse a ``worker_timeout_s`` that is not a positive number of seconds."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+            or not seconds > 0:
+        raise InputError("worker_timeout", f"must be a number of seconds > 0 (inf: wait for "
+                         f"ever), got {seconds!r}")
 
 
 def partial_path(output) -> Path:
@@ -776,7 +912,7 @@ def lock_path(output) -> Path:
 def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwrite: bool = False,
              progress: bool = True, handle_signals: bool = True,
              block_rows: int | None = None, blocks=None, finish=None,
-             executor=None) -> RunReport:
+             executor=None, worker_timeout_s: float = WORKER_TIMEOUT_S) -> RunReport:
     """Compute the cube of ``spec`` into ``output`` (resuming ``output.partial`` if present).
 
     Parameters
@@ -810,6 +946,10 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         built-in distributed runner when ``scheduler`` is given (workers writing in
         place, :mod:`renp_scan.sweep.executors`); ``handle(task, None)`` counts a
         block stored elsewhere, ``protect()`` guards a write against SIGINT/SIGTERM.
+    worker_timeout_s : float
+        With ``scheduler``: stop (:class:`NoWorkersError`, partial kept) when the
+        scheduler has had no worker for this long [s] (default
+        :data:`WORKER_TIMEOUT_S`; ``math.inf`` waits for ever).
 
     Returns
     -------
@@ -824,7 +964,10 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         raise InputError("workers", f"must be an integer >= 1, got {workers!r}")
     if block_rows is not None and (not isinstance(block_rows, int) or block_rows < 1):
         raise InputError("block_rows", f"must be an integer >= 1, got {block_rows!r}")
+    _check_worker_timeout(worker_timeout_s)
     workers = default_workers() if workers is None else workers
+    if not overwrite and finished_cube_of_scan(out, spec):
+        return _nothing_to_do(out, spec, start)
     _check_output(out, overwrite, spec.sha256)
     partial, lock = partial_path(out), LockFile(lock_path(out))
     costs = preflight(spec)
@@ -848,17 +991,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                         for t in spec.targets}
         root_attrs = physics_provenance(spec)
         if partial.exists():
-            # The partial must hold the same axes and the same physics data (constants,
-            # oscillation data, target levels) as this run computes with; the scan
-            # path may differ (the same file reached from another directory).
-            writer = open_partial(
-                partial, scan_sha256=spec.sha256,
-                layouts=[_whole_layout(spec, t) for t in spec.targets],
-                root_attrs={k: v for k, v in root_attrs.items()
-                            if k not in ("scan_path", "targets_file", "oscillation_file")},
-                target_attrs=target_attrs, dtype=spec.dtype,
-                filters=compression_options(spec.compression, spec.compression_level,
-                                            spec.shuffle))
+            writer = open_partial(partial, **_resume_expectations(spec, root_attrs,
+                                                                  target_attrs))
         else:
             created = True
             writer = create_partial(
@@ -895,7 +1029,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
             if client is not None and executor is not None:
                 executor(tasks, client, handle, writer, guard.protect)
             elif client is not None:
-                _run_distributed(tasks, client, handle)
+                _run_distributed(tasks, client, handle,
+                                 _WorkerWatch(client, worker_timeout_s, bar))
             else:
                 _run_threads(tasks, workers, handle)
         finally:
