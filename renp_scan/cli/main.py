@@ -55,7 +55,13 @@ def _quiet_distributed() -> None:
         import distributed  # noqa: F401  (configures its loggers at import; override after)
     except ImportError:
         return
-    logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+    silent = logging.CRITICAL + 1
+    for name in ("distributed", "tornado", "asyncio", *[
+            n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]):
+        logger = logging.getLogger(name)
+        logger.setLevel(silent)
+        for handler in logger.handlers:
+            handler.setLevel(silent)
 
 
 def _cmd_run(args) -> int:
