@@ -1,4 +1,4 @@
-"""The ``renp-scan`` command line: run, validate, info, plot, targets.
+"""The ``renp-scan`` command line: run, validate, info, verify, plot, targets.
 
 Exit status: 0 success (also a rerun whose OUT already is the scan's finished cube:
 one line saying there is nothing to do); 2 bad input (one line ``renp-scan: error:
@@ -48,11 +48,30 @@ def _seconds(s: float) -> str:
     return f"{s / 3600:.3g} h"
 
 
+def _quiet_distributed() -> None:
+    """Keep distributed's own log lines (reconnect attempts) off stderr: a failure is one line."""
+    import logging
+
+    try:
+        import distributed  # noqa: F401  (configures its loggers at import; override after)
+    except ImportError:
+        return
+    silent = logging.CRITICAL + 1
+    for name in ("distributed", "tornado", "asyncio", *[
+            n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]):
+        logger = logging.getLogger(name)
+        logger.setLevel(silent)
+        for handler in logger.handlers:
+            handler.setLevel(silent)
+
+
 def _cmd_run(args) -> int:
     from ..sweep.engine import WORKER_TIMEOUT_S, run_scan
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
+    if args.scheduler:
+        _quiet_distributed()
     if args.shard is not None or args.write_on_workers:
         from .cluster import run_cluster_command
 
@@ -174,13 +193,28 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _cmd_verify(args) -> int:
+    from ..cube.reader import damage_message, verify_cube
+    from ..errors import CubeDamaged
+
+    report = verify_cube(args.cube)
+    if report["bad"]:
+        raise CubeDamaged(damage_message(args.cube, report))
+    rate = report["bytes"] / report["seconds"] / 1e9 if report["seconds"] > 0 else float("inf")
+    print(f"{args.cube}: OK: {report['blocks']:,} blocks, {_bytes(report['bytes'])} stored, "
+          f"every CRC-32 matches ({_seconds(report['seconds'])}, {rate:.3g} GB/s)")
+    return 0
+
+
 def _cmd_plot(args) -> int:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise InputError("plot", "needs matplotlib (pip install matplotlib)") from None
     from ..plotting import plot_cube
+    from .outputs import check_new_output
 
+    check_new_output(args.output, inputs=(args.cube,), overwrite=args.overwrite)
     labels = plot_cube(args.cube, args.output, target=args.target, hierarchies=args.hierarchy,
                        natures=args.nature, channel=args.channel,
                        coulomb_model=args.coulomb_model, phase=args.phase,
@@ -251,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cube", metavar="CUBE")
     p.set_defaults(func=_cmd_info)
 
+    p = sub.add_parser("verify", help="check every block of a finished cube against its CRC-32 "
+                       "(exit 0 intact, 1 damaged)")
+    p.add_argument("cube", metavar="CUBE")
+    p.set_defaults(func=_cmd_verify)
+
     p = sub.add_parser("plot", help="plot spectra of a cube (needs matplotlib)")
     p.add_argument("cube", metavar="CUBE")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="image to write (.png)")
@@ -272,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", action=argparse.BooleanOptionalAction, default=None,
                    help="mark the thresholds omega_ij (default: when at most 4 lines)")
     p.add_argument("--title", help="axes title")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing image (never the cube itself)")
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("targets", help="list the available targets")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from .outputs import check_new_output
 
 #: Largest relative difference between cube and model allowed by ``--rates model``.
 MODEL_CHECK_RTOL = 1e-9
@@ -86,6 +87,10 @@ def _cmd_sensitivity(args) -> int:
     from ..analysis.plan import load_plan
     from ..analysis.sensitivity import sensitivity_scan
 
+    inputs = (args.cube, args.plan)
+    check_new_output(args.output, inputs=inputs, overwrite=args.overwrite)
+    if args.plot:
+        check_new_output(args.plot, inputs=inputs, overwrite=args.overwrite, field="plot")
     plan = load_plan(args.plan)
     source, resolved, table = _source(args, plan)
     m0_true = args.m0 if args.m0 else plan.m0_true_eV
@@ -127,6 +132,9 @@ def _cmd_fit(args) -> int:
     from ..analysis.io import FIT_FORMAT, write_result
     from ..analysis.plan import load_plan
 
+    if args.output:
+        check_new_output(args.output, inputs=(args.cube, args.plan, args.counts),
+                         overwrite=args.overwrite)
     plan = load_plan(args.plan)
     source, resolved, _ = _source(args, plan)
     if args.counts is not None:
@@ -175,6 +183,8 @@ def _common(p) -> None:
                    "with the cube's settings")
     p.add_argument("--normalization", choices=("fixed", "free"),
                    help="signal scale known or profiled (default: analysis.normalization)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (never the command's own inputs)")
 
 
 def add_subcommands(sub) -> None:

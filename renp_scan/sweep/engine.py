@@ -197,6 +197,23 @@ def _whole_layout(spec, target: str) -> TargetLayout:
         chunk_rows=len(spec.m0_eV), chunk_cols=len(spec.omega_eV[target]))
 
 
+#: omega points per spectrum line whose rates are checked against the dtype's range.
+RANGE_SAMPLE_POINTS = 64
+#: Headroom between the largest sampled rate and the dtype's largest value.
+RANGE_MARGIN = 1e3
+
+
+def _check_rate_range(spec, target: str, largest_Hz: float) -> None:
+    """Refuse physics settings whose rates would not fit the cube's dtype (no inf stored)."""
+    top = float(np.finfo(spec.dtype).max)
+    if np.isfinite(largest_Hz) and largest_Hz * RANGE_MARGIN <= top:
+        return
+    raise InputError("physics.density_cm3", f"rates of {target} reach {largest_Hz:.3g} Hz "
+                     f"with n = {spec.density_cm3!r} cm^-3, V = {spec.volume_cm3!r} cm^3, eta = "
+                     f"{spec.eta!r}: beyond what {spec.dtype} holds ({top:.3g}, with a margin of "
+                     f"{RANGE_MARGIN:g}); lower them or use output.dtype = \"float64\"")
+
+
 def preflight(spec) -> dict[str, CostModel]:
     """Validate every physics combination of ``spec`` and measure the cost per target.
 
@@ -216,9 +233,14 @@ def preflight(spec) -> dict[str, CostModel]:
         # The whole layout has one block per spectrum line: every block is one combination.
         for index in range(whole.n_blocks):
             task = _task(spec, whole, index)
+            # A sample of the omega grid at the smallest m0 (the widest phase space): the
+            # rates must fit the cube's dtype (float32 overflows long before float64).
+            picks = np.unique(np.linspace(0, len(task.omega_eV) - 1,
+                                          min(len(task.omega_eV), RANGE_SAMPLE_POINTS)).astype(int))
             probe = BlockTask(**{**task.__dict__, "m0_eV": task.m0_eV[:1],
-                                 "omega_eV": task.omega_eV[:1], "dtype": "float64"})
-            fill_block(probe, np.empty((1, 1)))
+                                 "omega_eV": task.omega_eV[picks], "dtype": "float64"})
+            sample = fill_block(probe, np.empty((1, len(picks))))
+            _check_rate_range(spec, target, float(np.max(sample)))
             first = first or task
         costs[target] = measure_cost(first)
     return costs
@@ -601,6 +623,8 @@ def connect_scheduler(address: str, timeout: str = "10s"):
     timeout : str
         How long to keep trying to connect (dask time string).
     """
+    from dask.utils import parse_timedelta
+
     try:
         from dask.utils import parse_timedelta
         from distributed import Client

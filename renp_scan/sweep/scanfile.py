@@ -23,7 +23,9 @@ import difflib
 import hashlib
 import importlib.util
 import math
+import os
 import re
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from renp_scan.errors import InputError
-from renp_scan.model.spectrum import COULOMB_MODELS  # allowed scan.coulomb_models
+from renp_scan.model.spectrum import (  # allowed scan.coulomb_models; eq. 18's scale
+    COULOMB_MODELS,
+    check_rate_scale,
+)
 from renp_scan.model.targets import LEVEL_RATIOS  # allowed physics.level_ratio
 
 if sys.version_info >= (3, 11):
@@ -548,6 +553,9 @@ def _oscillation_file(root, base_dir):
     path = Path(name)
     if not path.is_absolute():
         path = Path(base_dir) / path
+    if path.is_dir():
+        raise InputError("physics.oscillation_file", f"{name!r} is a directory, not a TOML "
+                         f"oscillation-data file (looked at {str(path)!r})")
     if not path.is_file():
         raise InputError("physics.oscillation_file", f"{name!r}: no such file (looked for "
                          f"{path}; relative paths start at the scan file's directory)")
@@ -571,6 +579,9 @@ def _targets_file(table, base_dir) -> str | None:
     path = Path(name)
     if not path.is_absolute():
         path = Path(base_dir) / path
+    if path.is_dir():
+        raise InputError("scan.targets_file", f"{name!r} is a directory, not a TOML targets "
+                         f"file (looked at {str(path)!r})")
     if not path.is_file():
         raise InputError("scan.targets_file", f"{name!r}: no such file (looked for {path}; "
                          "relative paths start at the scan file's directory)")
@@ -806,6 +817,7 @@ def _parse_physics(root) -> dict:
         raise InputError("physics.volume_cm3", f"must be > 0 cm^3, got {volume!r}")
     if not 0.0 < eta <= 1.0:
         raise InputError("physics.eta", f"must be in (0, 1] (a fraction), got {eta!r}")
+    check_rate_scale(density, volume, eta, prefix="physics.")
     return {"density_cm3": density, "volume_cm3": volume, "eta": eta}
 
 
@@ -872,6 +884,34 @@ def _decode_toml(text: str, path) -> dict:
         raise InputError("toml", f"{where}malformed TOML: {exc}") from None
 
 
+#: Strings where a newline is allowed (free text); every other string is one line.
+_MULTILINE = ("scan.description",)
+
+
+def _check_strings(value, field: str) -> None:
+    """Refuse control characters in every key and string of the document.
+
+    NUL cannot be stored in HDF5 attributes, and a newline or escape sequence in a
+    name or path would reach messages and terminals raw. Tabs are allowed, and
+    newlines in ``scan.description``.
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{field}.{key}" if field else key
+            _check_strings(key, sub)
+            _check_strings(item, sub)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_strings(item, f"{field}[{i}]")
+    elif isinstance(value, str):
+        allowed = "\t\n" if field in _MULTILINE else "\t"
+        bad = [ch for ch in value if not ch.isprintable() and ch not in allowed and ch != " "
+               and ord(ch) < 0xA0]
+        if bad:
+            raise InputError(field or "toml", f"contains the control character {bad[0]!r}; "
+                             "scan-file strings must be printable text")
+
+
 def parse_scan(text: str, path=None) -> ScanSpec:
     """Parse and validate scan-file text.
 
@@ -897,6 +937,7 @@ def parse_scan(text: str, path=None) -> ScanSpec:
     if not isinstance(text, str):
         raise InputError("text", f"scan text must be a str, got {type(text).__name__}")
     root = _decode_toml(text, path)
+    _check_strings(root, "")
     for key in root:
         if key not in _TOP_KEYS:
             hint = difflib.get_close_matches(key, _TOP_KEYS, n=1)
@@ -951,6 +992,38 @@ def parse_scan(text: str, path=None) -> ScanSpec:
     )
 
 
+#: Largest scan, targets or oscillation file read [bytes]: they are a few kB of TOML.
+MAX_FILE_BYTES = 16 * 2**20
+
+
+def read_small_file(path, field: str, what: str) -> bytes:
+    """Bytes of a regular file of at most :data:`MAX_FILE_BYTES`; InputError otherwise.
+
+    A FIFO, a device (``/dev/zero``) or a directory is refused from ``stat`` before
+    it is opened, so nothing blocks or reads forever.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise InputError(field, f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(field, f"cannot read {what} {str(path)!r}: Is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(field, f"{what} {str(path)!r} is not a regular file (a FIFO, socket "
+                         "or device); give a TOML file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise InputError(field, f"{what} {str(path)!r} has {info.st_size} bytes, more than "
+                         f"the {MAX_FILE_BYTES // 2**20} MiB a TOML {what} can need")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(field, f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(field, f"{what} {str(path)!r} grew past {MAX_FILE_BYTES} bytes")
+    return raw
+
+
 def load_scan(path) -> ScanSpec:
     """Read, parse and validate a scan file.
 
@@ -970,12 +1043,10 @@ def load_scan(path) -> ScanSpec:
         ``field="path"`` if the file cannot be read or is not UTF-8, otherwise
         as :func:`parse_scan`.
     """
-    file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise InputError("path", f"cannot read scan file {str(path)!r}: {exc.strerror}") \
-            from None
+    raw = read_small_file(path, "path", "scan file")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise InputError("path", f"scan file {str(path)!r} starts with a UTF-8 byte-order mark "
+                         "(BOM); save it as UTF-8 without BOM")
     try:
         # Decoding the bytes ourselves (no newline translation) keeps ``text``
         # byte-identical to the file, so sha256(text) is the file's digest.
