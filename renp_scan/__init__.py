@@ -12,14 +12,13 @@ available_targets, get_target, InputError.
 
 from __future__ import annotations
 
+from ._version import __version__
 from .errors import InputError
 from .model.coulomb import coulomb_integrals, tf_slope
 from .model.neutrinos import neutrino_masses
 from .model.phase_space import phase_space
 from .model.spectrum import spectrum
 from .model.targets import available_targets, get_target
-
-__version__ = "0.1.0"
 
 __all__ = [
     "InputError",

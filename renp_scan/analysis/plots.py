@@ -18,7 +18,7 @@ _STYLES = {("NH", "majorana"): ("tab:blue", "-"), ("NH", "dirac"): ("tab:blue", 
 
 
 def _figure(n_panels: int):
-    try:
+    try:  # matplotlib is optional (the [plot] extra): imported when a figure is drawn
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:

@@ -28,7 +28,7 @@ MAX_MAP_POINTS = 1000
 
 def _source(args, plan):
     """Resolve the plan for the cube's target; return (rate source, plan, cube table)."""
-    from .. import open_cube
+    from ..cube.reader import open_cube
     from ..analysis.direct import ModelRates
     from ..analysis.interpolate import SplineRates
     from ..analysis.table import RateTable
@@ -82,7 +82,7 @@ def _source(args, plan):
 
 
 def _cmd_sensitivity(args) -> int:
-    from ..analysis.io import SENSITIVITY_FORMAT, write_result
+    from ..cube.results import SENSITIVITY_FORMAT, write_result
     from ..analysis.plan import load_plan
     from ..analysis.sensitivity import sensitivity_scan
 
@@ -124,7 +124,7 @@ def _cmd_sensitivity(args) -> int:
 def _cmd_fit(args) -> int:
     from ..analysis.counts import load_counts, match_counts
     from ..analysis.fit import fit_counts, fit_dataset, pseudo_counts
-    from ..analysis.io import FIT_FORMAT, write_result
+    from ..cube.results import FIT_FORMAT, write_result
     from ..analysis.plan import load_plan
 
     plan = load_plan(args.plan)

@@ -148,6 +148,8 @@ def open_cube(path, atom: str | None = None):
         phase, the target's attributes (Z, N, isotope, eps_eg_eV, ...). Close it (or use
         ``with``) when done.
     """
+    # xarray costs about a second of import; `renp-scan run` imports this module
+    # (for its checks) but never opens a Dataset, so it pays that only here.
     import xarray as xr
 
     targets = check_cube(path)
@@ -165,7 +167,7 @@ def open_cube(path, atom: str | None = None):
                 raise
         # A file system without POSIX locks (NFS without lockd): a finished cube is
         # never written again, so reading it without HDF5's lock is safe.
-        import h5netcdf
+        import h5netcdf  # only on this fallback path, and imported by xarray above anyway
 
         handle = h5netcdf.File(path, "r", locking=False)
         try:
