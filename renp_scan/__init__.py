@@ -51,6 +51,6 @@ def open_cube(path, atom):
         target group.
     """
     # xarray/h5py are imported only when a cube is opened, keeping `import renp_scan` light.
-    from .cube.reader import open_cube as _open_cube
+    from .cube.reader import open_cube as _open_cube  # noqa: PLC0415
 
     return _open_cube(path, atom)

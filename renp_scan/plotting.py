@@ -151,8 +151,8 @@ def plot_cube(cube_path, output_path, *, target=None, hierarchies=None, natures=
     omega = omega[window]
 
     # matplotlib is optional (the [plot] extra): imported only when a figure is drawn.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     fig = Figure(figsize=(7.0, 4.5))
     FigureCanvasAgg(fig)

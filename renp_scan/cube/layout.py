@@ -258,8 +258,8 @@ def compression_options(compression: str, level: int | None, shuffle: bool) -> d
     elif compression == "lzf":
         opts.update(compression="lzf")
     else:
-        try:
-            import hdf5plugin
+        try:  # hdf5plugin is optional (the [compression] extra)
+            import hdf5plugin  # noqa: PLC0415
         except ImportError:
             raise InputError("output.compression", "zstd needs the hdf5plugin package "
                              "(pip install 'renp_scan[compression]')") from None
@@ -270,6 +270,7 @@ def compression_options(compression: str, level: int | None, shuffle: bool) -> d
 def register_filter_plugins() -> None:
     """Make third-party HDF5 filters (zstd) readable when ``hdf5plugin`` is installed."""
     try:
-        import hdf5plugin  # noqa: F401  (import registers the filters with HDF5)
+        # Optional (the [compression] extra); importing it registers the filters with HDF5.
+        import hdf5plugin  # noqa: F401, PLC0415
     except ImportError:
         pass

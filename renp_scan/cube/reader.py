@@ -150,7 +150,7 @@ def open_cube(path, atom: str | None = None):
     """
     # xarray costs about a second of import; `renp-scan run` imports this module
     # (for its checks) but never opens a Dataset, so it pays that only here.
-    import xarray as xr
+    import xarray as xr  # noqa: PLC0415
 
     targets = check_cube(path)
     if atom is None:
@@ -167,7 +167,7 @@ def open_cube(path, atom: str | None = None):
                 raise
         # A file system without POSIX locks (NFS without lockd): a finished cube is
         # never written again, so reading it without HDF5's lock is safe.
-        import h5netcdf  # only on this fallback path, and imported by xarray above anyway
+        import h5netcdf  # noqa: PLC0415  (as xarray above; only on this path)
 
         handle = h5netcdf.File(path, "r", locking=False)
         try:
