@@ -72,8 +72,13 @@ VARIABLE_ATTRS = {
 
 #: Values of ``compression`` accepted by :func:`compression_options`.
 COMPRESSIONS = ("gzip", "lzf", "none", "zstd")
-#: Default gzip level (HDF5 deflate) and zstd level.
-DEFAULT_LEVELS = {"gzip": 4, "zstd": 3}
+#: Default gzip level (HDF5 deflate) and zstd level, for scan files and for
+#: :func:`compression_options` without a level. gzip 1 is 1.8x faster than 4 for
+#: 1.8 % more bytes on scans/benchmark.toml (benchmarks/README.md, "Sweep"); gzip
+#: stays the default compression because every HDF5 reader has it.
+DEFAULT_LEVELS = {"gzip": 1, "zstd": 3}
+#: Accepted (lowest, highest) level per compression that takes one.
+LEVEL_RANGES = {"gzip": (0, 9), "zstd": (1, 22)}
 
 
 @dataclass(frozen=True)
