@@ -1,17 +1,17 @@
 """The ``renp-scan`` command line: run, validate, info, plot, targets.
 
 Exit status: 0 success; 2 bad input (one line ``renp-scan: error: <field>: <message>``
-on stderr, no traceback, nothing left on disk); 1 a run that could not store its
-cube (disk full, quota, file-size limit, I/O error: one line ``renp-scan: error:
-output: ...``; the partial is kept and the same command resumes it once the cause is
-fixed); 130/143 a run stopped by SIGINT/SIGTERM (the partial cube is kept and the
-same command resumes it).
+on stderr, no traceback, nothing left on disk); 1 the environment failed (disk full,
+quota, file-size limit, read-only file system, I/O error, out of memory, the dask
+scheduler lost: one line; the partial is kept and the same command resumes it once
+the cause is fixed); 130/143 a run stopped by SIGINT/SIGTERM (the partial cube is
+kept and the same command resumes it). The mapping lives in
+:mod:`renp_scan.cli.failures`.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from ..errors import InputError
@@ -104,7 +104,7 @@ def _fmt_axis(values, unit="") -> str:
 
 
 def _cmd_info(args) -> int:
-    from ..cube.layout import DIMS
+    from ..cube.layout import DIMS, RATE_NORMALISATION
     from ..cube.reader import describe_cube
 
     info = describe_cube(args.cube)
@@ -119,10 +119,12 @@ def _cmd_info(args) -> int:
           f"sha256 {attrs.get('scan_sha256')}")
     print(f"  density {attrs.get('density_cm3'):g} cm^-3, volume {attrs.get('volume_cm3'):g} cm^3, "
           f"eta {attrs.get('eta'):g}")
+    print(f"  rate scale: {attrs.get('rate_normalisation', RATE_NORMALISATION)}")
     for t in info["targets"]:
         a, ax = t["attrs"], t["axes"]
         print(f"target {t['name']}: {a.get('isotope', '')} Z={a.get('Z')} N={a.get('N')} "
-              f"eps_eg={a.get('eps_eg_eV')} eV")
+              f"eps_eg={a.get('eps_eg_eV')} eV, "
+              f"level ratio {a.get('level_ratio', '(not recorded)')}")
         print(f"  rate {t['shape']} {t['dtype']} [Hz] on ({', '.join(DIMS)}), "
               f"chunks {t['chunks']}, {t['compression']}")
         phases = "; ".join(f"({p[0]:.4g}, {p[1]:.4g})" for p in ax["phase"][:6])
@@ -246,36 +248,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Entry point of ``renp-scan``; returns the exit status."""
-    from ..cube.space import StorageError
-    from ..sweep.engine import ScanInterrupted
+    """Entry point of ``renp-scan``; returns the exit status.
+
+    Every failure ends in one line and an exit status from the single table of
+    :mod:`renp_scan.cli.failures`.
+    """
+    from .failures import report
 
     try:
         args = build_parser().parse_args(argv)
         if args.command == "plot":
             args.hierarchy, args.nature = _split(args.hierarchy), _split(args.nature)
         return args.func(args)
-    except InputError as exc:
-        print(f"{PROG}: error: {exc.field}: {exc.message}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        # stdout closed early (`renp-scan info CUBE | head`): stop quietly, like SIGPIPE.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
-    except StorageError as exc:
-        # Disk full, quota, file-size limit, I/O error: not bad input; the partial is kept.
-        print(f"{PROG}: error: output: {exc.strerror}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        where = exc.filename if exc.filename is not None else "io"
-        print(f"{PROG}: error: {where}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    except ScanInterrupted as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return exc.exit_status
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except (Exception, KeyboardInterrupt) as exc:
+        return report(exc)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,12 @@ FORMAT_NAME = "renp_scan.cube"
 #: (2: the ``coulomb_model`` dimension was added; version 1 cubes are refused).
 FORMAT_VERSION = 2
 
+#: Root attribute ``rate_normalisation``: what the absolute scale of ``rate`` rests on.
+RATE_NORMALISATION = (
+    "absolute scale of the paper (Yoshimura & Sasao, arXiv:1310.6472, eqs. 18-23) as printed; "
+    "the time orderings of its amplitude cancel for a static point nucleus and long-wavelength "
+    "neutrinos, so physical rates are expected to be far smaller (docs/physics.md)")
+
 #: Dimension order of ``rate`` in every target group.
 DIMS = ("hierarchy", "nature", "channel", "coulomb_model", "phase", "m0", "omega")
 #: The dims a block spans in part (chunked); every other dim has chunk extent 1.

@@ -47,6 +47,7 @@ from .layout import (
     PHASE_COORDS,
     PROGRESS_GROUP,
     RATE,
+    RATE_NORMALISATION,
     VARIABLE_ATTRS,
     ChunkCodec,
     TargetLayout,
@@ -505,6 +506,7 @@ def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype
         f.attrs["format"] = FORMAT_NAME
         f.attrs["format_version"] = np.int64(FORMAT_VERSION)
         f.attrs["complete"] = np.int8(0)
+        f.attrs["rate_normalisation"] = RATE_NORMALISATION
         for key, value in {**environment_provenance(), **root_attrs}.items():
             f.attrs[key] = value
         f.attrs["targets"] = np.array([lay.name for lay in layouts], dtype=object)

@@ -8,6 +8,11 @@ A_ug gives the dipole d_ug of eqs. 19 and 23):
 * ``"alkali"`` (eq. 19): g = ns, e = np 2P1/2, u = (n+1)p 2P1/2 (Cs: 6s, 6p, 7p).
 * ``"electron_hole"`` (eq. 23): g = 5p6, e = 5p5 6s 3P1, u = 5p5 7s 3P1 (Xe).
 
+The level ratio R of F(omega) follows eq. 19's pattern (eps_u - eps_g)/(eps_u - eps_e)
+for every target (``level_ratio = "eq19"``, the default); an electron-hole target may
+instead use eq. 23 exactly as printed, (eps_u - eps_e)/(eps_u - eps_g)
+(``level_ratio = "eq23-printed"``; ``docs/physics.md``).
+
 The numbers live in ``renp_scan/data/targets.toml`` (with the source of each);
 a user may add or override targets with a TOML file of the same format
 (documented in ``renp_scan/data/README.md``). Energies are in eV relative to
@@ -29,16 +34,22 @@ from ..config import Field, Section, Table, check_format_version, load_toml
 from ..errors import InputError
 
 __all__ = [
+    "LEVEL_RATIOS",
     "SCHEMES",
     "TARGETS_FORMAT_VERSION",
     "Target",
     "available_targets",
+    "check_level_ratio",
     "get_target",
     "load_targets",
 ]
 
 #: Level schemes of the paper: "alkali" (eq. 19) and "electron_hole" (eq. 23).
 SCHEMES = ("alkali", "electron_hole")
+#: Forms of the level ratio R of F(omega): eq. 19's pattern (every target; the default)
+#: and eq. 23 as printed (electron-hole targets only).
+LEVEL_RATIOS = ("eq19", "eq23-printed")
+DEFAULT_LEVEL_RATIO = "eq19"
 #: The targets file format this module reads.
 TARGETS_FORMAT_VERSION = 1
 
@@ -59,6 +70,8 @@ _TARGET_TABLE = Section({
     "u_eV": Field("number"),
     "A_ug_per_s": Field("number"),
     "source": Field("string"),
+    "level_ratio": Field("string", DEFAULT_LEVEL_RATIO,
+                         doc="electron-hole level ratio: eq. 19 pattern or eq. 23 as printed"),
     "info": Field("any", {}, doc="informational values, never used in rates"),
 })
 
@@ -86,6 +99,11 @@ class Target:
         Einstein A-coefficient gamma_ug of the E1 decay u -> g [s^-1] (eq. 19).
     source : str
         Where the numbers come from.
+    level_ratio : {"eq19", "eq23-printed"}, optional
+        Form of the level ratio R of F(omega): ``"eq19"`` (default) is
+        (eps_u - eps_g)/(eps_u - eps_e), eq. 19's pattern; ``"eq23-printed"`` is
+        (eps_u - eps_e)/(eps_u - eps_g), eq. 23 as printed (electron-hole targets only;
+        it lowers the rate by ((eps_u - eps_g)/(eps_u - eps_e))^4, 582.75 for Xe).
     info : mapping, optional
         Informational values (abundance, library values for comparison); never
         used in rates and ignored by equality.
@@ -109,6 +127,7 @@ class Target:
     u_eV: float
     A_ug_per_s: float
     source: str
+    level_ratio: str = DEFAULT_LEVEL_RATIO
     info: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -149,6 +168,7 @@ class Target:
             raise InputError("u_eV", f"level u ({self.u_eV} eV) must lie above e ({self.e_eV} eV)")
         if not self.A_ug_per_s > 0.0:
             raise InputError("A_ug_per_s", f"must be > 0, got {self.A_ug_per_s!r}")
+        check_level_ratio(self.level_ratio, self, "level_ratio")
         if not isinstance(self.info, Mapping):
             raise InputError("info", f"must be a table, got {type(self.info).__name__}")
         object.__setattr__(self, "info", MappingProxyType(dict(self.info)))
@@ -192,6 +212,21 @@ class Target:
         if not (math.isfinite(sin2_theta_W) and 0.0 < sin2_theta_W < 1.0):
             raise InputError("sin2_theta_W", f"must lie in (0, 1), got {sin2_theta_W!r}")
         return self.N - (1.0 - 4.0 * sin2_theta_W) * self.Z
+
+
+def check_level_ratio(level_ratio, target: Target, field_name: str = "level_ratio") -> str:
+    """Return ``level_ratio`` if it is allowed for ``target``; InputError naming ``field_name``.
+
+    ``"eq23-printed"`` exists only for the electron-hole scheme (eq. 23); an alkali
+    target has eq. 19 alone.
+    """
+    if not isinstance(level_ratio, str) or level_ratio not in LEVEL_RATIOS:
+        raise InputError(field_name, f"unknown level ratio {level_ratio!r}; allowed: "
+                         f"{', '.join(LEVEL_RATIOS)}")
+    if level_ratio == "eq23-printed" and target.scheme != "electron_hole":
+        raise InputError(field_name, f"'eq23-printed' is eq. 23's form for electron-hole "
+                         f"targets; {target.name} uses the {target.scheme} scheme (eq. 19 only)")
+    return level_ratio
 
 
 def _package_targets_file():
