@@ -76,6 +76,8 @@ VARIABLE_ATTRS = {
                "its done flag"),
 }
 
+#: Storage types of the rate.
+DTYPES = ("float64", "float32")
 #: Values of ``compression`` accepted by :func:`compression_options`.
 COMPRESSIONS = ("gzip", "lzf", "none", "zstd")
 #: Default gzip level (HDF5 deflate) and zstd level, for scan files and for
