@@ -421,8 +421,9 @@ def plot_cube(cube_path, output_path, *, target=None, hierarchies=None, natures=
 
 def draw(data: dict, *, logy: bool = False, thresholds: bool = True, title: str | None = None):
     """Draw :func:`plot_data`'s lines on a new Agg figure and return the figure."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    # matplotlib is optional (the [plot] extra): imported only when a figure is drawn.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     omega, lines = data["omega_eV"], data["lines"]
     groups = coinciding_groups(lines, omega, logy=logy)

@@ -243,7 +243,7 @@ def _split(values):
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of ``renp-scan``."""
-    from .. import __version__
+    from .._version import __version__
 
     parser = _Parser(prog=PROG, description="Parameter scans of RENP spectra "
                      "(Yoshimura & Sasao, arXiv:1310.6472) into HDF5 cubes.")

@@ -29,11 +29,10 @@ MAX_MAP_POINTS = 1000
 
 def _source(args, plan):
     """Resolve the plan for the cube's target; return (rate source, plan, cube table)."""
-    from .. import open_cube
     from ..analysis.direct import ModelRates
     from ..analysis.interpolate import SplineRates
     from ..analysis.table import RateTable
-    from ..cube.reader import check_cube
+    from ..cube.reader import check_cube, open_cube
 
     targets = check_cube(args.cube)
     target = args.target or plan.target
@@ -83,9 +82,9 @@ def _source(args, plan):
 
 
 def _cmd_sensitivity(args) -> int:
-    from ..analysis.io import SENSITIVITY_FORMAT, write_result
     from ..analysis.plan import load_plan
     from ..analysis.sensitivity import sensitivity_scan
+    from ..cube.results import SENSITIVITY_FORMAT, write_result
 
     inputs = (args.cube, args.plan)
     check_new_output(args.output, inputs=inputs, overwrite=args.overwrite)
@@ -129,8 +128,8 @@ def _cmd_sensitivity(args) -> int:
 def _cmd_fit(args) -> int:
     from ..analysis.counts import load_counts, match_counts
     from ..analysis.fit import fit_counts, fit_dataset, pseudo_counts
-    from ..analysis.io import FIT_FORMAT, write_result
     from ..analysis.plan import load_plan
+    from ..cube.results import FIT_FORMAT, write_result
 
     if args.output:
         check_new_output(args.output, inputs=(args.cube, args.plan, args.counts),

@@ -316,7 +316,9 @@ def open_cube(path, atom: str | None = None, verify: bool = False):
         phase, the target's attributes (Z, N, isotope, eps_eg_eV, ...). Close it (or use
         ``with``) when done.
     """
-    import xarray as xr
+    # xarray costs about a second of import; `renp-scan run` imports this module
+    # (for its checks) but never opens a Dataset, so it pays that only here.
+    import xarray as xr  # noqa: PLC0415
 
     targets = check_cube(path)
     if verify:

@@ -98,7 +98,7 @@ def environment_provenance() -> dict:
     """Attributes describing the software and machine that created a cube."""
     import numba
 
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "package": "renp_scan",

@@ -40,6 +40,7 @@ from .coulomb import coulomb_integrals
 from .neutrinos import check_phases, neutrino_masses, normalize_hierarchy, thresholds_eV
 from .oscillations import OscillationData, load_oscillation_data
 from .targets import Target, check_level_ratio, get_target
+from .valence import valence_coulomb_eV
 
 COULOMB_MODELS = ("thomas-fermi", "valence")
 
@@ -61,9 +62,6 @@ def coulomb_strength_eV(target: Target, channel: str, sin2_theta_W: float, coulo
     if coulomb_model not in COULOMB_MODELS:
         raise InputError("coulomb_model", f"unknown model {coulomb_model!r}; allowed: {', '.join(COULOMB_MODELS)}")
     if coulomb_model == "valence":
-        # Imported here so that this edit stays inside the function (module owned elsewhere).
-        from .valence import valence_coulomb_eV
-
         integral = valence_coulomb_eV(target, channel)
         if channel == "nucleus":
             return target.weak_charge(sin2_theta_W) * integral

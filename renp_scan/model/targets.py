@@ -73,7 +73,7 @@ _TARGET_TABLE = Section({
     "level_ratio": Field("string", DEFAULT_LEVEL_RATIO,
                          doc="electron-hole level ratio: eq. 19 pattern or eq. 23 as printed"),
     "info": Field("any", {}, doc="informational values, never used in rates"),
-})
+}, missing="missing field")
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ def _check_info(info, where):
 
 
 def _parse_targets(document, path) -> dict[str, Target]:
-    top = Table(document, "", ("format_version", "targets"))
+    top = Table(document, "", ("format_version", "targets"), missing="missing field")
     check_format_version(document, TARGETS_FORMAT_VERSION, path)
     tables = top.get("targets", None)
     if not isinstance(tables, dict) or not tables:
