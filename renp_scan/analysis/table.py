@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..cube.layout import DIMS
+from ..cube.reader import describe_cube, open_cube
 from ..errors import InputError
+from ..model.spectrum import spectrum
+from ..model.targets import get_target
 
 #: Dimensions every cube ``rate`` variable has, in order (the cube layout's DIMS).
 CUBE_DIMS = DIMS
@@ -187,9 +190,6 @@ class RateTable:
         The provenance kept in :attr:`attrs` is the cube path, its scan name and
         sha256, and the density [cm^-3], volume [cm^3] and eta it was computed with.
         """
-        from .. import open_cube
-        from ..cube.reader import describe_cube
-
         root = describe_cube(path)["attrs"]
         keep = {"cube_path": str(path)}
         for key in ("scan_name", "scan_sha256", "density_cm3", "volume_cm3", "eta"):
@@ -229,9 +229,6 @@ class RateTable:
         coulomb_model : {"thomas-fermi", "valence"}
             Model of the Coulomb integrals (see :func:`renp_scan.spectrum`).
         """
-        from ..model.spectrum import spectrum
-        from ..model.targets import get_target
-
         omega = np.asarray(omega_eV, dtype=float)
         m0 = np.asarray(m0_eV, dtype=float)
         rate = np.empty((len(hierarchies), len(natures), m0.size, omega.size))

@@ -1,4 +1,4 @@
-"""The ``renp-scan`` command line: run, validate, info, plot, targets.
+"""The ``renp-scan`` command line: run, validate, info, verify, plot, targets.
 
 Exit status: 0 success (also a rerun whose OUT already is the scan's finished cube:
 one line saying there is nothing to do); 2 bad input (one line ``renp-scan: error:
@@ -48,11 +48,34 @@ def _seconds(s: float) -> str:
     return f"{s / 3600:.3g} h"
 
 
+def _quiet_distributed() -> None:
+    """Keep distributed's own log lines (reconnect attempts) off stderr: a failure is one line."""
+    import logging
+
+    try:
+        import distributed  # noqa: F401  (configures its loggers at import; override after)
+    except ImportError:
+        return
+    silent = logging.CRITICAL + 1
+    for name in ("distributed", "tornado", "asyncio", *[
+            n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]):
+        logger = logging.getLogger(name)
+        logger.setLevel(silent)
+        for handler in logger.handlers:
+            handler.setLevel(silent)
+
+
 def _cmd_run(args) -> int:
     from ..sweep.engine import WORKER_TIMEOUT_S, run_scan
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
+    if args.scheduler:
+        _quiet_distributed()
+    if args.shard is not None or args.write_on_workers:
+        from .cluster import run_cluster_command
+
+        return run_cluster_command(args, spec)
     timeout = WORKER_TIMEOUT_S if args.worker_timeout is None else args.worker_timeout
     report = run_scan(spec, args.output, workers=args.workers, scheduler=args.scheduler,
                       overwrite=args.overwrite, progress=not args.quiet,
@@ -160,7 +183,10 @@ def _cmd_info(args) -> int:
         width = max(len(dim) for dim in DIMS) + 1
         for dim in DIMS:
             print(f"  {dim + ':':<{width}} {lines[dim]}")
-    osc = {k[len("oscillation."):]: v for k, v in attrs.items() if k.startswith("oscillation.")}
+    # "oscillation_" since format version 3, "oscillation." before.
+    osc = {k[len("oscillation_"):]: v for k, v in attrs.items()
+           if k[:len("oscillation_")] in ("oscillation_", "oscillation.")
+           and not k.startswith("oscillation_file")}
     if osc:
         print("oscillation data: " + ", ".join(f"{k}={v}" for k, v in sorted(osc.items())
                                                if not isinstance(v, str)))
@@ -174,13 +200,28 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _cmd_verify(args) -> int:
+    from ..cube.reader import damage_message, verify_cube
+    from ..errors import CubeDamaged
+
+    report = verify_cube(args.cube)
+    if report["bad"]:
+        raise CubeDamaged(damage_message(args.cube, report))
+    rate = report["bytes"] / report["seconds"] / 1e9 if report["seconds"] > 0 else float("inf")
+    print(f"{args.cube}: OK: {report['blocks']:,} blocks, {_bytes(report['bytes'])} stored, "
+          f"every CRC-32 matches ({_seconds(report['seconds'])}, {rate:.3g} GB/s)")
+    return 0
+
+
 def _cmd_plot(args) -> int:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise InputError("plot", "needs matplotlib (pip install 'renp_scan[plot]')") from None
+        raise InputError("plot", "needs matplotlib (pip install matplotlib)") from None
     from ..plotting import plot_cube
+    from .outputs import check_new_output
 
+    check_new_output(args.output, inputs=(args.cube,), overwrite=args.overwrite)
     labels = plot_cube(args.cube, args.output, target=args.target, hierarchies=args.hierarchy,
                        natures=args.nature, channel=args.channel,
                        coulomb_model=args.coulomb_model, phase=args.phase,
@@ -209,7 +250,7 @@ def _split(values):
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of ``renp-scan``."""
-    from .. import __version__
+    from .._version import __version__
 
     parser = _Parser(prog=PROG, description="Parameter scans of RENP spectra "
                      "(Yoshimura & Sasao, arXiv:1310.6472) into HDF5 cubes.")
@@ -229,7 +270,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a finished OUT and discard a partial of another scan")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--shard", metavar="I/N",
+                   help="compute share I of N of the blocks into OUT.shard-I-of-N.h5 (job "
+                        "arrays); the shard that finds all N finished merges them into OUT")
+    p.add_argument("--write-on-workers", action="store_true",
+                   help="with --scheduler: each worker process stores its blocks in a piece "
+                        "file beside OUT (a folder shared with the workers) instead of "
+                        "sending them to this process, which collects the pieces at the end")
     p.set_defaults(func=_cmd_run)
+
+    from .cluster import add_merge_command  # merge (job-array shards)
+
+    add_merge_command(sub)
 
     p = sub.add_parser("validate", help="check a scan file; print sizes, file size and time")
     p.add_argument("spec", metavar="SPEC", help="scan file (TOML)")
@@ -239,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="axes, sizes, completion and provenance of a cube or partial")
     p.add_argument("cube", metavar="CUBE")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("verify", help="check every block of a finished cube against its CRC-32 "
+                       "(exit 0 intact, 1 damaged)")
+    p.add_argument("cube", metavar="CUBE")
+    p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("plot", help="plot spectra of a cube (needs matplotlib)")
     p.add_argument("cube", metavar="CUBE")
@@ -251,13 +308,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="thomas-fermi or valence (default: first in the cube)")
     p.add_argument("--phase", type=int, default=0, help="Majorana phase row index (default 0)")
     p.add_argument("--m0", nargs="+", type=float, metavar="EV",
-                   help="smallest neutrino masses [eV] (nearest grid values; default: all)")
-    p.add_argument("--omega-min", type=float, metavar="EV", help="lower photon energy [eV]")
-    p.add_argument("--omega-max", type=float, metavar="EV", help="upper photon energy [eV]")
+                   help="smallest neutrino masses [eV], each within half a grid step of a "
+                        "grid value of the cube (default: all)")
+    p.add_argument("--omega-min", type=float, metavar="EV",
+                   help="lower photon energy [eV], inside the cube's range")
+    p.add_argument("--omega-max", type=float, metavar="EV",
+                   help="upper photon energy [eV], inside the cube's range")
     p.add_argument("--logy", action="store_true", help="logarithmic rate axis")
     p.add_argument("--thresholds", action=argparse.BooleanOptionalAction, default=None,
                    help="mark the thresholds omega_ij (default: when at most 4 lines)")
     p.add_argument("--title", help="axes title")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing image (never the cube itself)")
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("targets", help="list the available targets")

@@ -185,9 +185,9 @@ class BlockTask:
 
 def public_spectrum():
     """Return the public :func:`renp_scan.spectrum` (imported late, at call time)."""
-    import renp_scan
+    from ..model.spectrum import spectrum
 
-    return renp_scan.spectrum
+    return spectrum
 
 
 def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:

@@ -197,6 +197,23 @@ def _whole_layout(spec, target: str) -> TargetLayout:
         chunk_rows=len(spec.m0_eV), chunk_cols=len(spec.omega_eV[target]))
 
 
+#: omega points per spectrum line whose rates are checked against the dtype's range.
+RANGE_SAMPLE_POINTS = 64
+#: Headroom between the largest sampled rate and the dtype's largest value.
+RANGE_MARGIN = 1e3
+
+
+def _check_rate_range(spec, target: str, largest_Hz: float) -> None:
+    """Refuse physics settings whose rates would not fit the cube's dtype (no inf stored)."""
+    top = float(np.finfo(spec.dtype).max)
+    if np.isfinite(largest_Hz) and largest_Hz * RANGE_MARGIN <= top:
+        return
+    raise InputError("physics.density_cm3", f"rates of {target} reach {largest_Hz:.3g} Hz "
+                     f"with n = {spec.density_cm3!r} cm^-3, V = {spec.volume_cm3!r} cm^3, eta = "
+                     f"{spec.eta!r}: beyond what {spec.dtype} holds ({top:.3g}, with a margin of "
+                     f"{RANGE_MARGIN:g}); lower them or use output.dtype = \"float64\"")
+
+
 def kernel_compiles() -> int:
     """Count the kernel compilations of this process that Numba's on-disk cache did not spare.
 
@@ -266,13 +283,18 @@ def preflight(spec, clock: CompileClock | None = None) -> dict[str, CostModel]:
         # The whole layout has one block per spectrum line: every block is one combination.
         for index in range(whole.n_blocks):
             task = _task(spec, whole, index)
+            # A sample of the omega grid at the smallest m0 (the widest phase space): the
+            # rates must fit the cube's dtype (float32 overflows long before float64).
+            picks = np.unique(np.linspace(0, len(task.omega_eV) - 1,
+                                          min(len(task.omega_eV), RANGE_SAMPLE_POINTS)).astype(int))
             probe = BlockTask(**{**task.__dict__, "m0_eV": task.m0_eV[:1],
-                                 "omega_eV": task.omega_eV[:1], "dtype": "float64"})
+                                 "omega_eV": task.omega_eV[picks], "dtype": "float64"})
             if clock is None:
-                fill_block(probe, np.empty((1, 1)))
+                sample = fill_block(probe, np.empty((1, len(picks))))
             else:
                 with clock.watch():
-                    fill_block(probe, np.empty((1, 1)))
+                    sample = fill_block(probe, np.empty((1, len(picks))))
+            _check_rate_range(spec, target, float(np.max(sample)))
             first = first or task
         costs[target] = measure_cost(first)
     return costs
@@ -400,7 +422,7 @@ def _flatten(prefix: str, value, out: dict) -> None:
         value = {k: getattr(value, k) for k in value.__dataclass_fields__}
     if isinstance(value, dict):
         for key, item in value.items():
-            _flatten(f"{prefix}.{key}", item, out)
+            _flatten(f"{prefix}_{key}", item, out)  # CF names: no dots
     elif isinstance(value, (bool, int, float, str, np.integer, np.floating)):
         out[prefix] = value
     elif isinstance(value, (list, tuple, np.ndarray)):
@@ -429,7 +451,7 @@ def physics_provenance(spec) -> dict:
     for name in dir(constants):
         value = getattr(constants, name)
         if name.isupper() and isinstance(value, (int, float)) and not isinstance(value, bool):
-            attrs[f"constant.{name}"] = float(value)
+            attrs[f"constant_{name}"] = float(value)
     _flatten("oscillation", load_oscillation_data(spec.oscillation_file), attrs)
     if spec.oscillation_file:
         text = Path(spec.oscillation_file).read_bytes()
@@ -664,12 +686,14 @@ def connect_scheduler(address: str, timeout: str = "10s"):
     timeout : str
         How long to keep trying to connect (dask time string).
     """
+    from dask.utils import parse_timedelta
+
     try:
         from dask.utils import parse_timedelta
         from distributed import Client
     except ImportError:
         raise InputError("scheduler", "--scheduler needs the distributed package "
-                         "(pip install 'renp_scan[distributed]')") from None
+                         "(pip install distributed)") from None
     probe_scheduler(address, float(parse_timedelta(timeout)))
     try:
         return Client(address, timeout=timeout, set_as_default=False)
@@ -1046,8 +1070,8 @@ def lock_path(output) -> Path:
 
 def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwrite: bool = False,
              progress: bool = True, handle_signals: bool = True,
-             block_rows: int | None = None,
-             worker_timeout_s: float = WORKER_TIMEOUT_S) -> RunReport:
+             block_rows: int | None = None, blocks=None, finish=None,
+             executor=None, worker_timeout_s: float = WORKER_TIMEOUT_S) -> RunReport:
     """Compute the cube of ``spec`` into ``output`` (resuming ``output.partial`` if present).
 
     Parameters
@@ -1070,6 +1094,17 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
     block_rows : int, optional
         Force the m0 rows per block of a new cube instead of sizing blocks from the
         measured cost; a resumed partial keeps its own.
+    blocks : callable, optional
+        ``blocks(layouts) -> {target: bool mask}``: the blocks this run computes
+        (default all); used by ``--shard`` (:mod:`renp_scan.sweep.shards`).
+    finish : callable, optional
+        ``finish(writer, output)`` run instead of ``writer.finalize(output)`` once
+        those blocks are done (a shard is finished differently from a cube).
+    executor : callable, optional
+        ``executor(tasks, client, handle, writer, protect)`` run instead of the
+        built-in distributed runner when ``scheduler`` is given (workers writing in
+        place, :mod:`renp_scan.sweep.executors`); ``handle(task, None)`` counts a
+        block stored elsewhere, ``protect()`` guards a write against SIGINT/SIGTERM.
     worker_timeout_s : float
         With ``scheduler``: stop (:class:`NoWorkersError`, partial kept) when the
         scheduler has had no worker for this long [s] (default
@@ -1129,24 +1164,30 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         space = SpaceGuard(partial, writer.max_block_bytes())
         space.open()
         writer.guard = space
-        todo = [(lay, np.flatnonzero(~writer.done_mask(name)), writer.codec(name))
+        mine = blocks(writer.layouts) if blocks is not None else \
+            {name: True for name in writer.layouts}
+        todo = [(lay, np.flatnonzero(~writer.done_mask(name) & mine[name]), writer.codec(name))
                 for name, lay in writer.layouts.items()]
         n_todo = sum(len(idx) for _, idx, _ in todo)
-        n_total = writer.n_blocks()
+        n_total = writer.n_blocks() if blocks is None else \
+            int(sum(np.count_nonzero(m) for m in mine.values()))
         tasks = (_task(spec, lay, int(i), codec) for lay, idx, codec in todo for i in idx)
         bar = BlockProgress(n_total, n_total - n_todo, enabled=progress)
         computed = [0]
 
         def handle(task, data):
-            with guard.protect():
-                writer.write_block(task.target, task.index, data)
+            if data is not None:  # None: stored elsewhere (an executor's pieces), only counted
+                with guard.protect():
+                    writer.write_block(task.target, task.index, data)
             computed[0] += 1
             bar.update(task.n_points)
 
         if handle_signals:
             guard.install()
         try:
-            if client is not None:
+            if client is not None and executor is not None:
+                executor(tasks, client, handle, writer, guard.protect)
+            elif client is not None:
                 _run_distributed(tasks, client, handle,
                                  _WorkerWatch(client, worker_timeout_s, bar))
             else:
@@ -1157,7 +1198,10 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         n_entries = sum(lay.n_entries for lay in writer.layouts.values())
         space.close()  # gives the reserve back for the final flush
         kill_point("before-finalize")
-        writer.finalize(out)
+        if finish is not None:
+            finish(writer, out)
+        else:
+            writer.finalize(out)
         finished = True
     except _Stop as stop:
         done = writer.n_done() if writer is not None else 0
