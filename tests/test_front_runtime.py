@@ -65,7 +65,8 @@ def _every_reader(path, tmp_path, capsys):
     assert main(["info", str(path)]) == 0
     assert "complete" in capsys.readouterr().out.splitlines()[0]
     pytest.importorskip("matplotlib")
-    png = tmp_path / "plot.png"
+    # plot refuses to replace a file: each call of this helper draws a new one
+    png = tmp_path / f"plot-{len(list(tmp_path.glob('plot-*.png')))}.png"
     assert main(["plot", str(path), "-o", str(png)]) == 0
     assert png.stat().st_size > 0
     return handles
