@@ -103,7 +103,7 @@ def _nothing_to_do_line(output, spec) -> str:
 
 def _cmd_validate(args) -> int:
     from ..cube.layout import DIMS
-    from ..sweep.engine import estimate_scan
+    from ..sweep.engine import SIZE_SAMPLE_BLOCKS, estimate_scan
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
@@ -121,9 +121,16 @@ def _cmd_validate(args) -> int:
               f"measured {cost.point_s * 1e9:.3g} ns/point + {cost.call_s * 1e6:.3g} us/call")
     print(f"total: {est.n_entries:,} entries, {_bytes(est.raw_bytes)} uncompressed "
           f"({spec.dtype}); estimated file size {_bytes(est.file_bytes)} with "
-          f"{spec.compression} compression (from the first block of each target)")
-    print(f"estimated time: {_seconds(est.cpu_seconds)} of compute and "
-          f"{_seconds(est.encode_seconds)} of compression/storage, roughly "
+          f"{spec.compression} compression ({_bytes(est.data_bytes)} of data from "
+          f"{SIZE_SAMPLE_BLOCKS} sample blocks per target, {_bytes(est.metadata_bytes)} of "
+          "axes and provenance)")
+    compile_note = ""
+    if est.compile_seconds > 0:
+        compile_note = (f" and {_seconds(est.compile_seconds)} of first-call kernel compile "
+                        "(the Numba cache was cold; it is filled now, so runs on this "
+                        "machine skip it)")
+    print(f"estimated time: {_seconds(est.cpu_seconds)} of compute, "
+          f"{_seconds(est.encode_seconds)} of compression/storage{compile_note}, roughly "
           f"{_seconds(est.wall_seconds)} on {est.workers} threads")
     return 0
 

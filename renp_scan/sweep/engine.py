@@ -214,12 +214,62 @@ def _check_rate_range(spec, target: str, largest_Hz: float) -> None:
                      f"{RANGE_MARGIN:g}); lower them or use output.dtype = \"float64\"")
 
 
-def preflight(spec) -> dict[str, CostModel]:
+def kernel_compiles() -> int:
+    """Count the kernel compilations of this process that Numba's on-disk cache did not spare.
+
+    The sum of ``stats.cache_misses`` over the jitted functions of
+    :mod:`renp_scan.kernels`: a call that loads a kernel from the cache (or finds it
+    compiled in memory) adds nothing; a cold cache adds one per kernel signature.
+    """
+    import importlib
+    import pkgutil
+
+    from numba.core.dispatcher import Dispatcher
+
+    from .. import kernels
+
+    seen, count = set(), 0
+    for info in pkgutil.iter_modules(kernels.__path__):
+        module = importlib.import_module(f"{kernels.__name__}.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, Dispatcher) and id(value) not in seen:
+                seen.add(id(value))
+                count += sum(value.stats.cache_misses.values())
+    return count
+
+
+class CompileClock:
+    """Wall time [s] of the calls that compiled kernels (a cold Numba cache).
+
+    ``with clock.watch(expected_s):`` around a call adds its wall time less
+    ``expected_s`` (the compute it would take compiled) when :func:`kernel_compiles`
+    grew during it, and nothing otherwise.
+    """
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.compiles = 0
+
+    @contextmanager
+    def watch(self, expected_s: float = 0.0):
+        """Time the body as compile time if it compiled kernels (less ``expected_s``)."""
+        before = kernel_compiles()
+        start = time.perf_counter()
+        yield
+        compiled = kernel_compiles() - before
+        if compiled:
+            self.compiles += compiled
+            self.seconds += max(0.0, time.perf_counter() - start - expected_s)
+
+
+def preflight(spec, clock: CompileClock | None = None) -> dict[str, CostModel]:
     """Validate every physics combination of ``spec`` and measure the cost per target.
 
     Calls :func:`renp_scan.spectrum` once per (target, hierarchy, nature, channel,
     Coulomb model, phase row) at the first m0 and omega, so bad physics input raises
     :class:`InputError` before any file exists, then times the first combination.
+    These first calls compile the kernels when Numba's cache is cold: ``clock``
+    (optional) collects that time.
 
     Returns
     -------
@@ -239,7 +289,11 @@ def preflight(spec) -> dict[str, CostModel]:
                                           min(len(task.omega_eV), RANGE_SAMPLE_POINTS)).astype(int))
             probe = BlockTask(**{**task.__dict__, "m0_eV": task.m0_eV[:1],
                                  "omega_eV": task.omega_eV[picks], "dtype": "float64"})
-            sample = fill_block(probe, np.empty((1, len(picks))))
+            if clock is None:
+                sample = fill_block(probe, np.empty((1, len(picks))))
+            else:
+                with clock.watch():
+                    sample = fill_block(probe, np.empty((1, len(picks))))
             _check_rate_range(spec, target, float(np.max(sample)))
             first = first or task
         costs[target] = measure_cost(first)
@@ -285,15 +339,23 @@ class ScanEstimate:
     raw_bytes : int
         Uncompressed size of all ``rate`` data [bytes].
     file_bytes : int
-        Estimated file size [bytes]: every block compressed like the first block of
-        its target (the smallest m0), which is computed and compressed for this.
+        Estimated file size [bytes]: :attr:`data_bytes` plus :attr:`metadata_bytes`
+        (see :func:`estimate_file_size`).
     cpu_seconds : float
         Estimated single-thread compute time [s].
     encode_seconds : float
-        Estimated time to compress and store all blocks [s] (timed on the first
-        block of each target).
+        Estimated time to compress and store all blocks [s] (timed on the sample
+        blocks).
     workers : int
         Threads the wall-time estimate assumes.
+    data_bytes : int
+        Estimated stored (compressed) size of all ``rate`` chunks [bytes].
+    metadata_bytes : int
+        Size of the file without any chunk: axes, provenance, progress [bytes].
+    compile_seconds : float
+        First-call compile of the kernels [s], measured during this estimate when
+        Numba's on-disk cache was cold (0 when it was warm: later runs on this
+        machine and cache folder load the compiled kernels instead).
     """
 
     layouts: list
@@ -304,43 +366,44 @@ class ScanEstimate:
     cpu_seconds: float
     encode_seconds: float
     workers: int
+    data_bytes: int = 0
+    metadata_bytes: int = 0
+    compile_seconds: float = 0.0
 
     @property
     def wall_seconds(self) -> float:
-        """Rough wall time on :attr:`workers` threads [s].
+        """Rough wall time on :attr:`workers` threads [s], first-call compile included.
 
         Compute scales over threads (nogil kernels). Compression is counted as
         serial: lzf/zstd run inside HDF5 in the writer, and the gzip encoding done
         by the workers was measured to gain little from a second thread (CPython
         3.11 ``zlib.compress``; benchmark: 14 s wall for 15 s of compression).
         """
-        return self.cpu_seconds / max(1, self.workers) + self.encode_seconds
+        return self.cpu_seconds / max(1, self.workers) + self.encode_seconds \
+            + self.compile_seconds
 
 
 def estimate_scan(spec, workers: int | None = None) -> ScanEstimate:
     """Validate ``spec``'s physics and estimate its size and run time.
 
-    Computes no cube: one timing sample and the first block of each target only.
+    Computes no cube: one timing sample and :data:`SIZE_SAMPLE_BLOCKS` blocks per
+    target only. Kernels compiled on the way (a cold Numba cache) are timed into
+    :attr:`ScanEstimate.compile_seconds`.
     """
     workers = default_workers() if workers is None else workers
-    costs = preflight(spec)
+    clock = CompileClock()
+    costs = preflight(spec, clock)
     layouts = plan_layouts(spec, costs)
     cpu = 0.0
     for lay in layouts:
         # Every block costs (at most) a full chunk: edge blocks are counted at full size.
         cpu += lay.n_blocks * costs[lay.name].block_seconds(lay.chunk_rows, lay.chunk_cols)
     n_entries = sum(lay.n_entries for lay in layouts)
-    file_bytes, encode = 0, 0.0
-    for lay in layouts:
-        first = _task(spec, lay, 0)
-        block = fill_block(first, np.empty((len(first.m0_eV), len(first.omega_eV))))
-        start = time.perf_counter()
-        file_bytes += lay.n_blocks * stored_chunk_bytes(
-            block.astype(spec.dtype), spec.dtype, spec.compression, spec.compression_level,
-            spec.shuffle)
-        encode += lay.n_blocks * (time.perf_counter() - start)
+    size = estimate_file_size(spec, layouts, costs, clock)
     return ScanEstimate(layouts, costs, n_entries, n_entries * np.dtype(spec.dtype).itemsize,
-                        file_bytes, cpu, encode, workers)
+                        size.file_bytes, cpu, size.encode_seconds, workers,
+                        data_bytes=size.data_bytes, metadata_bytes=size.metadata_bytes,
+                        compile_seconds=clock.seconds)
 
 
 def default_workers() -> int:
@@ -831,32 +894,104 @@ def _nothing_to_do(out: Path, spec, start: float) -> RunReport:
                      file_bytes=info["file_bytes"], nothing_to_do=True)
 
 
-#: omega points of the sample row compressed to estimate a cube's size before a run.
-SIZE_SAMPLE_POINTS = 4096
+#: Blocks per target computed and compressed to estimate a cube's size: the first,
+#: middle and last block (smallest to largest m0, first to last hierarchy/nature/channel).
+SIZE_SAMPLE_BLOCKS = 3
 
 
-def estimated_file_bytes(spec) -> int:
-    """Rough size of the finished cube [bytes], from one compressed sample row per target.
+@dataclass(frozen=True)
+class SizeEstimate:
+    """Estimated size of a cube file (see :func:`estimate_file_size`).
 
-    Exact for ``compression = "none"``; otherwise the raw size times the compression
-    ratio of the first m0 row's first :data:`SIZE_SAMPLE_POINTS` omega values (good to
-    a factor of about 2: enough to refuse a scan that cannot fit).
+    Attributes
+    ----------
+    data_bytes : int
+        Stored (compressed) ``rate`` chunks [bytes].
+    metadata_bytes : int
+        The file without chunks: axes, provenance, progress arrays [bytes].
+    encode_seconds : float
+        Time to compress and store every block [s], timed on the samples.
     """
-    itemsize = np.dtype(spec.dtype).itemsize
-    total = 0
-    for target in spec.targets:
-        raw = math.prod(spec.shape(target)) * itemsize
-        if spec.compression == "none":
-            total += raw
-            continue
-        task = _task(spec, _whole_layout(spec, target), 0)
-        sample = BlockTask(**{**task.__dict__, "m0_eV": task.m0_eV[:1],
-                              "omega_eV": task.omega_eV[:SIZE_SAMPLE_POINTS]})
-        row = fill_block(sample, np.empty((1, len(sample.omega_eV))))
-        stored = stored_chunk_bytes(row.astype(spec.dtype), spec.dtype, spec.compression,
-                                    spec.compression_level, spec.shuffle)
-        total += int(raw * stored / (row.size * itemsize))
-    return total
+
+    data_bytes: int
+    metadata_bytes: int
+    encode_seconds: float
+
+    @property
+    def file_bytes(self) -> int:
+        """Estimated size of the finished file [bytes]."""
+        return self.data_bytes + self.metadata_bytes
+
+
+def _sample_blocks(lay: TargetLayout) -> list[int]:
+    """Return the indices of the blocks compressed to estimate ``lay``'s size."""
+    n = lay.n_blocks
+    return sorted({min(n - 1, k * (n - 1) // max(1, SIZE_SAMPLE_BLOCKS - 1))
+                   for k in range(SIZE_SAMPLE_BLOCKS)})
+
+
+def _metadata_bytes(spec, layouts) -> int:
+    """Size of the cube file before any chunk is stored [bytes].
+
+    An empty partial with the real axes and provenance is created in a temporary
+    folder and measured (chunk index nodes of the finished file are left out: tens
+    of bytes per block).
+    """
+    import tempfile
+
+    target_attrs = {t: target_attributes(t, spec.extra_target_files(), spec.level_ratio)
+                    for t in spec.targets}
+    with tempfile.TemporaryDirectory(prefix="renp-scan-estimate-") as folder:
+        path = Path(folder) / "skeleton.h5.partial"
+        writer = create_partial(path, layouts, target_attrs=target_attrs,
+                                root_attrs=physics_provenance(spec), dtype=spec.dtype,
+                                compression=spec.compression,
+                                compression_level=spec.compression_level, shuffle=spec.shuffle)
+        writer.close()
+        return path.stat().st_size
+
+
+def estimate_file_size(spec, layouts, costs=None, clock: CompileClock | None = None
+                       ) -> SizeEstimate:
+    """Estimate the finished cube's size (for ``validate`` and the free-space check).
+
+    The one estimator of both. Per target, :data:`SIZE_SAMPLE_BLOCKS` blocks spread
+    over the block grid are computed and compressed with the scan's [output]
+    settings; their stored bytes
+    per entry, times the target's entries, estimate its data (the compressibility
+    varies with m0 and the spectrum line, hence several samples). Added to that: the
+    measured size of the file without chunks (:func:`_metadata_bytes`), which
+    dominates small cubes. ``costs`` (per target) lets ``clock`` tell compile time
+    from compute in the sample blocks.
+    """
+    data = encode = 0.0
+    for lay in layouts:
+        stored = entries = 0
+        seconds = 0.0
+        for index in _sample_blocks(lay):
+            task = _task(spec, lay, index)
+            shape = (len(task.m0_eV), len(task.omega_eV))
+            expected = costs[lay.name].block_seconds(*shape) if costs else 0.0
+            if clock is None:
+                block = fill_block(task, np.empty(shape))
+            else:
+                with clock.watch(expected):
+                    block = fill_block(task, np.empty(shape))
+            start = time.perf_counter()
+            stored += stored_chunk_bytes(block.astype(spec.dtype), spec.dtype, spec.compression,
+                                         spec.compression_level, spec.shuffle)
+            seconds += time.perf_counter() - start
+            entries += block.size
+        data += lay.n_entries * stored / entries
+        encode += lay.n_entries * seconds / entries
+    return SizeEstimate(int(round(data)), _metadata_bytes(spec, layouts), encode)
+
+
+def estimated_file_bytes(spec, layouts=None) -> int:
+    """Estimated size of the finished cube [bytes] (:func:`estimate_file_size`)."""
+    if layouts is None:
+        layouts = plan_layouts(spec)
+    return estimate_file_size(spec, layouts).file_bytes
 
 
 def _check_space(out: Path, spec, kept_bytes: int) -> None:
