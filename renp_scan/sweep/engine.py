@@ -669,13 +669,13 @@ def _check_output(out: Path, overwrite: bool, scan_sha256: str = "") -> None:
         raise StorageError(errno.EROFS, f"the file system of {str(parent)!r} is read-only "
                            "(mounted ro); nothing was written: make it writable (or write "
                            "elsewhere) and rerun")
-    if partial_path(out).is_symlink():
-        raise InputError("output", f"{str(partial_path(out))!r} is a symbolic link; renp_scan "
-                         "never writes through a link beside its output: remove it and rerun")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError("output", f"directory {parent} is not writable")
     if out.is_dir():
         raise InputError("output", f"{out} is a directory; give a file name such as {out}/cube.h5")
+    if partial_path(out).is_symlink():
+        raise InputError("output", f"{str(partial_path(out))!r} is a symbolic link; renp_scan "
+                         "never writes through a link beside its output: remove it and rerun")
     if out.exists() and not overwrite:
         try:
             check_cube(out, field="output")
