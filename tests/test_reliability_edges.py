@@ -783,3 +783,34 @@ def test_failure_table_covers_every_environment_error():
         line, got = classify(exc)
         assert got == status, (exc, line)
         assert line is not None and "\n" not in line
+
+
+case("output-finished-meanwhile", "while a run validates its scan (before it takes OUT.lock), "
+     "another run finishes OUT (simulated in-process: the reference cube is copied to OUT "
+     "during the validation)",
+     "the run re-checks OUT once it holds the lock and refuses (one line naming `output`); "
+     "OUT is not replaced; no OUT.lock left")
+
+
+def test_output_finished_while_validating_is_not_replaced(tmp_path, reference, monkeypatch):
+    from renp_scan.sweep import engine
+    from renp_scan.sweep.scanfile import parse_scan
+
+    out = tmp_path / "c.h5"
+    real = engine.preflight
+
+    def finished_meanwhile(spec):
+        costs = real(spec)
+        shutil.copyfile(reference, out)
+        return costs
+
+    monkeypatch.setattr(engine, "preflight", finished_meanwhile)
+    before = hashlib.sha256(reference.read_bytes()).hexdigest()
+    with pytest.raises(InputError) as err:
+        engine.run_scan(parse_scan(small_scan_text()), out, workers=1, progress=False,
+                        handle_signals=False)
+    assert err.value.field == "output" and "finished cube" in err.value.message
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5"]
+    record("output-finished-meanwhile", f"InputError `{err.value.field}: "
+           f"{err.value.message.replace(str(tmp_path) + '/', '')}`; OUT unchanged; no lock")

@@ -610,6 +610,27 @@ def connect_scheduler(address: str, timeout: str = "10s"):
                          f"cannot connect to a dask scheduler at {address!r}: {exc}") from None
 
 
+def quiet_cluster_logs() -> None:
+    """Keep distributed's own log lines (reconnect attempts, tracebacks) off stderr.
+
+    For the command line, whose every failure is one line; library users keep
+    distributed's logging as configured.
+    """
+    import logging
+
+    try:
+        import distributed  # noqa: F401  (configures its loggers at import; override after)
+    except ImportError:
+        return
+    silent = logging.CRITICAL + 1
+    names = [n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]
+    for name in ("distributed", "tornado", "asyncio", *names):
+        logger = logging.getLogger(name)
+        logger.setLevel(silent)
+        for handler in logger.handlers:
+            handler.setLevel(silent)
+
+
 def _cluster_failure(exc: BaseException) -> bool:
     """Whether ``exc`` means the cluster was lost (not an error of a block's computation)."""
     import asyncio
@@ -824,6 +845,12 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
     costs = preflight(spec)
     _check_space(out, spec, partial.stat().st_size if partial.exists() and not overwrite else 0)
     lock.acquire()
+    try:
+        # Another run may have finished OUT while this one validated: never replace it.
+        _check_output(out, overwrite, spec.sha256)
+    except BaseException:
+        lock.release()
+        raise
     kill_point("after-lock")
     client = own_client = None
     writer = None
