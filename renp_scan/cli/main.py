@@ -48,30 +48,13 @@ def _seconds(s: float) -> str:
     return f"{s / 3600:.3g} h"
 
 
-def _quiet_distributed() -> None:
-    """Keep distributed's own log lines (reconnect attempts) off stderr: a failure is one line."""
-    import logging
-
-    try:
-        import distributed  # noqa: F401  (configures its loggers at import; override after)
-    except ImportError:
-        return
-    silent = logging.CRITICAL + 1
-    for name in ("distributed", "tornado", "asyncio", *[
-            n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]):
-        logger = logging.getLogger(name)
-        logger.setLevel(silent)
-        for handler in logger.handlers:
-            handler.setLevel(silent)
-
-
 def _cmd_run(args) -> int:
-    from ..sweep.engine import WORKER_TIMEOUT_S, run_scan
+    from ..sweep.engine import WORKER_TIMEOUT_S, quiet_cluster_logs, run_scan
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
     if args.scheduler:
-        _quiet_distributed()
+        quiet_cluster_logs()
     if args.shard is not None or args.write_on_workers:
         from .cluster import run_cluster_command
 
