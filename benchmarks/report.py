@@ -153,7 +153,9 @@ def ratio_summary(p) -> list:
                 (f"{vs_np:.1f}" + ("" if vs_np >= GOAL_VS_NUMPY or not np_goal else " (no)"))
                 if vs_np
                 else "-",
-                f"{ra['kernel_f32_over_floor_1t']:.2f}" if "kernel_f32_over_floor_1t" in ra else "-",
+                f"{ra['kernel_f32_over_floor_1t']:.2f}"
+                if "kernel_f32_over_floor_1t" in ra
+                else "-",
                 f"{row.get('f32_max_rel_diff_vs_f64_units_2m24', float('nan')):.2f}",
                 f"{row['control_speedup_2t']:.2f}" if "control_speedup_2t" in row else "-",
             ]

@@ -165,7 +165,7 @@ def _d_eV2(omega, eps_eg):
 
 
 def _root(x, out):
-    """sqrt(x) at the precision the output ``out`` is stored in (see :func:`rate_grid`)."""
+    """Return sqrt(x) at the precision of the output ``out`` (see :func:`rate_grid`)."""
     return math.sqrt(x)
 
 
@@ -178,7 +178,7 @@ def _root_for_output(x, out):
 
 
 def _rate_value(amplitude, acc, den, out):
-    """amplitude acc / den^2 at the precision the output ``out`` is stored in."""
+    """Return amplitude acc / den^2 at the precision of the output ``out``."""
     return amplitude * acc / (den * den)
 
 
