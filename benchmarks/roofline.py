@@ -109,7 +109,7 @@ def vector_census() -> dict:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="renp-census-") as tmp:
-        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+        env = dict(os.environ, RENP_SCAN_CACHE_DIR=tmp)
         proc = subprocess.run(
             [sys.executable, "-W", "ignore", "-c", _CENSUS],
             env=env,

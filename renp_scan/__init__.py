@@ -12,6 +12,8 @@ available_targets, get_target, InputError.
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from .errors import InputError
 from .model.coulomb import coulomb_integrals, tf_slope
 from .model.neutrinos import neutrino_masses
@@ -19,7 +21,11 @@ from .model.phase_space import phase_space
 from .model.spectrum import spectrum
 from .model.targets import available_targets, get_target
 
-__version__ = "0.1.0"
+try:
+    # pyproject.toml holds the version; the installed metadata is its only copy here.
+    __version__ = _metadata.version("renp_scan")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "InputError",

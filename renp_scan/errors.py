@@ -3,10 +3,20 @@
 :class:`InputError` is the one exception for bad user input. It is a
 :class:`ValueError` (so the API contract "bad arguments raise ValueError"
 holds) and carries the offending ``field`` so the CLI can print one line
-naming it and exit with status 2.
+naming it and exit with status 2. :class:`ClusterError` and the OSErrors of
+:data:`ENVIRONMENT_ERRNOS` are failures of the environment (exit status 1); the
+CLI's one table of exception classes to lines and exit statuses is
+:mod:`renp_scan.cli.failures`.
 """
 
 from __future__ import annotations
+
+import errno
+
+#: errno values that mean the environment failed (storage or memory), not the input:
+#: the CLI exits with status 1 and the partial is kept for a resume.
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO,
+                                errno.ENOMEM, errno.ESTALE, errno.ENOLINK})
 
 
 class InputError(ValueError):
@@ -25,3 +35,30 @@ class InputError(ValueError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+class ClusterError(Exception):
+    """The dask cluster failed a run (scheduler lost or not a dask scheduler); work is kept.
+
+    Not bad input: the CLI reports it on one line naming ``scheduler`` with exit
+    status 1, and the same command resumes the partial once the cluster is back.
+    """
+
+
+def one_line(text) -> str:
+    r"""``text`` with every control character escaped, so that it prints as one line.
+
+    Newlines, carriage returns, NULs, escape sequences and the other C0/C1 control
+    characters of user-supplied text (a path, a scan-file string) become ``\n``,
+    ``\x00``, ...: a message can never forge a second line or reach a terminal raw.
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else
+                   ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def quote(text) -> str:
+    """User text in a message: single-quoted, control characters escaped (one line)."""
+    return repr(str(text))

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .cube.reader import check_cube, describe_cube, open_cube
 from .errors import InputError
+from .model.neutrinos import pair_thresholds_eV
 
 #: Colours of the paper's figures first (Fig. 4: blue, magenta; Fig. 6: blue,
 #: magenta, brown, green), then matplotlib's default cycle.
@@ -113,10 +115,7 @@ def _omega_window(omega: np.ndarray, omega_min_eV, omega_max_eV) -> tuple[float,
 
 def _threshold_values(eps_eg_eV: float, m0_eV: float, hierarchy: str):
     """Return the six thresholds omega_ij (i <= j) [eV] of eq. 20 with their labels."""
-    from .model.neutrinos import neutrino_masses
-    from .model.spectrum import thresholds_eV
-
-    table = thresholds_eV(eps_eg_eV, neutrino_masses(m0_eV, hierarchy))
+    table = pair_thresholds_eV(eps_eg_eV, m0_eV, (hierarchy,))[0, 0]
     return [(f"{i + 1}{j + 1}", float(table[i, j])) for i in range(3) for j in range(i, 3)]
 
 
@@ -139,7 +138,6 @@ def plot_data(cube_path, *, target=None, hierarchies=None, natures=None, channel
         ``target``, ``channel``, ``coulomb_model``, ``phase``, ``alphas_rad``,
         ``scan_name``, ``scan_path``, ``scan_sha256``.
     """
-    from .cube.reader import check_cube, describe_cube, open_cube
 
     targets = check_cube(cube_path)
     target = _pick_labels("target", [target] if target else [targets[0]], targets)[0]

@@ -130,6 +130,12 @@ def _arc_version():
     return version("arc-alkali-rydberg-calculator")
 
 
+def _level_ratio_entry(scheme):
+    # Electron-hole targets state their level-ratio form: eq. 19's pattern, not the
+    # inverted ratio eq. 23 prints (docs/physics.md); alkalis have eq. 19 only.
+    return {"level_ratio": "eq19"} if scheme == "electron_hole" else {}
+
+
 def build_targets():
     """All target tables in file order: the paper's first, then derived ones."""
     import periodictable
@@ -147,6 +153,7 @@ def build_targets():
             "N": iso["N"],
             **{k: lit[k] for k in ("g_label", "g_eV", "e_label", "e_eV", "u_label", "u_eV")},
             "A_ug_per_s": lit["A_ug_per_s"],
+            **_level_ratio_entry(lit["scheme"]),
             "source": lit["source"] + f"; Z, N from periodictable {pt_version}",
         }
         info = {"abundance_percent": iso["abundance_percent"], "mass_u": iso["mass_u"]}
@@ -174,6 +181,7 @@ def build_targets():
             "N": iso["N"],
             **{k: xe[k] for k in ("g_label", "g_eV", "e_label", "e_eV", "u_label", "u_eV")},
             "A_ug_per_s": xe["A_ug_per_s"],
+            **_level_ratio_entry(xe["scheme"]),
             "source": (
                 f"levels and A as the paper's 131Xe ({PAPER}; isotope shifts ~1e-5 eV neglected); "
                 f"Z, N from periodictable {pt_version}"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from scipy.optimize import brentq
 
-from renp_scan.model import valence
+from renp_scan.model import valence, valence_levels
 from renp_scan.model.coulomb import coulomb_integrals
 from renp_scan.model.targets import load_targets
 
@@ -66,12 +66,12 @@ def render_energies() -> str:
         "| element | orbital | model E [eV] | measured E [eV] | model - measured [eV] | relative |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    levels = valence.load_valence_levels()
+    levels = valence_levels.load_valence_levels()
     for symbol, orbitals in ENERGY_ORBITALS.items():
         Z = levels[symbol].Z
         for n, ell in orbitals:
             model = valence.valence_state(Z, n, ell).energy_eV
-            measured = -valence.measured_binding_eV(symbol, n, ell)
+            measured = -valence_levels.measured_binding_eV(symbol, n, ell)
             rows.append(
                 f"| {symbol} | {_orbital(n, ell)} | {model:.3f} | {measured:.3f} | "
                 f"{model - measured:+.3f} | {model / measured - 1:+.1%} |"
@@ -109,7 +109,7 @@ def render_diagonal() -> str:
         "| element | orbital | Z alpha <1/r> [eV] | J_N TF / Z alpha <1/r> |",
         "|---|---|---:|---:|",
     ]
-    levels = valence.load_valence_levels()
+    levels = valence_levels.load_valence_levels()
     for symbol, orbitals in ENERGY_ORBITALS.items():
         Z = levels[symbol].Z
         for n, ell in orbitals:
@@ -153,15 +153,15 @@ def render_sensitivity() -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     targets = load_targets()
-    levels = valence.load_valence_levels()
+    levels = valence_levels.load_valence_levels()
     for name in SENSITIVITY_TARGETS:
         target = targets[name]
         symbol = _symbol(target)
         (n_e, l_e) = valence.valence_quantum_numbers(target.e_label)
         (n_u, l_u) = valence.valence_quantum_numbers(target.u_label)
         measured = (
-            -valence.measured_binding_eV(symbol, n_e, l_e),
-            -valence.measured_binding_eV(symbol, n_u, l_u),
+            -valence_levels.measured_binding_eV(symbol, n_e, l_e),
+            -valence_levels.measured_binding_eV(symbol, n_u, l_u),
         )
         rows.append(
             f"| {name} | measured (j-centroid) | {measured[0]:.3f} | {measured[1]:.3f} | | | | |"

@@ -44,9 +44,9 @@ def ref_nucleus(t, scheme, omega, masses, majorana, n=1e21, V=100.0, eta=1e-6):
     qw = t["N"] - 0.044 * t["Z"]
     A_eV = t["A"] * HBAR
     d2 = 3 * math.pi * A_eV / (t["u"] - t["g"]) ** 3
-    if scheme == "alkali":  # eq. 19
+    if scheme in ("alkali", "eq19"):  # eq. 19 (and its pattern for the electron-hole scheme)
         ratio = (t["u"] - t["g"]) / (t["u"] - t["e"])
-    else:  # eq. 23
+    else:  # eq. 23 as printed
         ratio = (t["u"] - t["e"]) / (t["u"] - t["g"])
     den = (t["u"] - t["e"] + omega) * (t["e"] - t["g"] - omega)
     F2 = (qw * j_n_ev(t["Z"]) * ratio) ** 2 / (3 * math.pi) * d2 / den**2
@@ -76,9 +76,47 @@ def test_cs_nucleus_matches_paper_formulas(majorana, hierarchy, m0):
 def test_xe_nucleus_matches_eq23(m0, hierarchy):
     masses = renp_scan.neutrino_masses(m0, hierarchy)
     omega = np.linspace(0.1, 4.25, 83)
-    got = renp_scan.spectrum("Xe", omega, m0, hierarchy, True, density_cm3=7e19)
+    got = renp_scan.spectrum("Xe", omega, m0, hierarchy, True, density_cm3=7e19,
+                             level_ratio="eq23-printed")
     want = np.array([ref_nucleus(XE, "electron_hole", w, masses, True, n=7e19) for w in omega])
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize("m0, hierarchy", [(0.05, "NH"), (0.1, "IH")])
+def test_xe_nucleus_default_follows_eq19_pattern(m0, hierarchy):
+    masses = renp_scan.neutrino_masses(m0, hierarchy)
+    omega = np.linspace(0.1, 4.25, 83)
+    got = renp_scan.spectrum("Xe", omega, m0, hierarchy, True, density_cm3=7e19)
+    want = np.array([ref_nucleus(XE, "eq19", w, masses, True, n=7e19) for w in omega])
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)
+    same = renp_scan.spectrum("Xe", omega, m0, hierarchy, True, density_cm3=7e19,
+                              level_ratio="eq19")
+    assert np.array_equal(got, same)
+
+
+def test_xe_level_ratio_factor_by_hand():
+    """Rate(eq. 19 pattern) / rate(eq. 23 printed) = ((e_u - e_g)/(e_u - e_e))^4.
+
+    By hand from the paper's Xe levels (Sec. III): R19 = 10.593/2.156 = 4.913265...,
+    R23 = 2.156/10.593, so the squared amplitude ratio is (R19/R23)^2 = R19^4
+    = (10.593/2.156)^4 = 582.748 (4.913265^2 = 24.14017, 24.14017^2 = 582.7480).
+    """
+    omega = np.array([0.5, 2.0, 4.0, 4.2])
+    eq19 = renp_scan.spectrum("Xe", omega, 0.05, density_cm3=7e19)
+    eq23 = renp_scan.spectrum("Xe", omega, 0.05, density_cm3=7e19, level_ratio="eq23-printed")
+    np.testing.assert_allclose(eq19 / eq23, 582.7480, rtol=2e-7)
+
+
+def test_level_ratio_option_is_checked():
+    with pytest.raises(InputError, match="electron-hole") as err:
+        renp_scan.spectrum("Cs", [0.3], 0.05, level_ratio="eq23-printed")
+    assert err.value.field == "level_ratio"
+    with pytest.raises(InputError, match="allowed: eq19, eq23-printed") as err:
+        renp_scan.spectrum("Xe", [0.3], 0.05, level_ratio="eq23")
+    assert err.value.field == "level_ratio"
+    # Alkalis: "eq19" is eq. 19 itself, the only form.
+    cs = renp_scan.spectrum("Cs", [0.3, 0.6], 0.05)
+    assert np.array_equal(cs, renp_scan.spectrum("Cs", [0.3, 0.6], 0.05, level_ratio="eq19"))
 
 
 def test_zero_exactly_where_closed_and_positive_where_open():

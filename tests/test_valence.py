@@ -20,7 +20,7 @@ from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq
 
 from renp_scan.errors import InputError
-from renp_scan.model import valence
+from renp_scan.model import valence, valence_levels
 from renp_scan.model.coulomb import coulomb_integrals, tf_chi
 from renp_scan.model.targets import Target, get_target, load_targets
 
@@ -203,11 +203,11 @@ MODEL_ORBITALS = {
 def test_model_overbinds_by_a_bounded_amount(symbol):
     # The pure TF core screens too little at valence radii: every orbital is
     # overbound, by 11-22 % for Cs and Xe, up to 60 % for Rb 5s (docs/valence_coulomb.md).
-    levels = valence.load_valence_levels()[symbol]
+    levels = valence_levels.load_valence_levels()[symbol]
     worst = {"Cs": 0.25, "Xe": 0.25, "Rb": 0.65, "K": 0.45}[symbol]
     for n, ell in MODEL_ORBITALS[symbol]:
         model = valence.valence_state(levels.Z, n, ell).energy_eV
-        measured = -valence.measured_binding_eV(symbol, n, ell)
+        measured = -valence_levels.measured_binding_eV(symbol, n, ell)
         assert model < measured
         assert model / measured - 1 <= worst
 
@@ -215,24 +215,24 @@ def test_model_overbinds_by_a_bounded_amount(symbol):
 def test_cs_ground_binding_is_the_ionisation_energy():
     # Cs ionisation energy 31406.4677325 cm^-1 (Deiglmayr et al., PRA 93, 013424 (2016))
     cm_to_eV = sc.h * sc.c / sc.e * 100
-    assert valence.measured_binding_eV("Cs", 6, 0) == pytest.approx(
+    assert valence_levels.measured_binding_eV("Cs", 6, 0) == pytest.approx(
         31406.4677325 * cm_to_eV, abs=1e-8
     )
     # the 6p centroid weights 2P1/2 : 2P3/2 = 2 : 4
     centroid = (2 * 1.385928618 + 4 * 1.454620692) / 6
-    assert valence.measured_binding_eV("Cs", 6, 1) == pytest.approx(
+    assert valence_levels.measured_binding_eV("Cs", 6, 1) == pytest.approx(
         3.893905727 - centroid, abs=1e-12
     )
 
 
 def test_xe_levels_are_the_targets_levels():
     xe = get_target("Xe")
-    levels = {lv.label: lv.energy_eV for lv in valence.load_valence_levels()["Xe"].levels}
+    levels = {lv.label: lv.energy_eV for lv in valence_levels.load_valence_levels()["Xe"].levels}
     assert levels[xe.e_label] == xe.e_eV
     assert levels[xe.u_label] == xe.u_eV
     cm_to_eV = sc.h * sc.c / sc.e * 100
     # Xe+ 2P3/2 limit 97833.787 cm^-1 (NIST ASD)
-    assert valence.load_valence_levels()["Xe"].ionization_limit_eV == pytest.approx(
+    assert valence_levels.load_valence_levels()["Xe"].ionization_limit_eV == pytest.approx(
         97833.787 * cm_to_eV, abs=1e-9
     )
 
@@ -240,7 +240,7 @@ def test_xe_levels_are_the_targets_levels():
 def test_alkali_levels_match_arc():
     arc = pytest.importorskip("arc")
     atoms = {"Cs": (arc.Caesium(), 6), "Rb": (arc.Rubidium87(), 5), "K": (arc.Potassium39(), 4)}
-    data = valence.load_valence_levels()
+    data = valence_levels.load_valence_levels()
     for symbol, (atom, n0) in atoms.items():
         assert data[symbol].ionization_limit_eV == pytest.approx(atom.ionisationEnergy, abs=1e-9)
         assert data[symbol].core_polarizability_bohr3 == atom.alphaC
@@ -305,7 +305,7 @@ def test_cs_ratio_to_thomas_fermi():
     assert abs(other / ratio - 1) < 0.05
     e = valence.valence_state(55, 6, 1, core_scale=0.9239)  # fits the 6p centroid
     u = valence.valence_state(55, 7, 1, core_scale=0.9239)
-    assert e.energy_eV == pytest.approx(-valence.measured_binding_eV("Cs", 6, 1), abs=2e-3)
+    assert e.energy_eV == pytest.approx(-valence_levels.measured_binding_eV("Cs", 6, 1), abs=2e-3)
     fitted = coulomb_integrals().J_N_eV(55) / valence.nucleus_matrix_element_eV(u, e)
     assert abs(fitted / ratio - 1) < 0.15
 
@@ -353,7 +353,7 @@ def test_bad_inputs_raise_input_error():
         valence.valence_potential_eV([1e-8], 55, polarizability_bohr3=-1.0)
     assert err.value.field == "polarizability_bohr3"
     with pytest.raises(InputError) as err:
-        valence.measured_binding_eV("Fr", 7, 0)
+        valence_levels.measured_binding_eV("Fr", 7, 0)
     assert err.value.field == "symbol"
     a = valence.valence_state(55, 6, 0)
     b = valence.valence_state(55, 6, 1)

@@ -16,19 +16,14 @@ from __future__ import annotations
 import csv
 import io
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..config import Table, parse_toml, read_text
 from ..errors import InputError
 from .plan import ResolvedPlan
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 has no tomllib; pyproject pulls in tomli there
-    import tomli as tomllib
 
 #: Largest |omega_counts - omega_plan| [eV] that still names the same frequency.
 MATCH_TOL_EV = 1e-8
@@ -78,14 +73,8 @@ def _column(values, name, integer=False, positive=False):
 def parse_counts(text: str, fmt: str = "csv", path=None) -> CountsData:
     """Parse counts text (``fmt`` "csv" or "toml"); see the module doc."""
     if fmt == "toml":
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError("counts", f"{path or ''}: malformed TOML: {exc}") from None
-        unknown = [k for k in doc if k not in _COLUMNS]
-        if unknown:
-            raise InputError(f"counts.{unknown[0]}", f"unknown key; allowed: {', '.join(_COLUMNS)}")
-        columns = {k: doc[k] for k in _COLUMNS if k in doc}
+        table = Table(parse_toml(text, "counts", path), "counts", _COLUMNS)
+        columns = {k: table.get(k) for k in _COLUMNS if table.has(k)}
         for k, v in columns.items():
             if not isinstance(v, list):
                 raise InputError(f"counts.{k}", "must be an array")
@@ -126,12 +115,7 @@ def parse_counts(text: str, fmt: str = "csv", path=None) -> CountsData:
 def load_counts(path) -> CountsData:
     """Read a counts file; the format follows the suffix (``.toml``, else CSV)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("counts", f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError("counts", f"cannot read {p}: {exc}") from None
+    text = read_text(p, "counts", "counts file")
     return parse_counts(text, "toml" if p.suffix.lower() == ".toml" else "csv", p)
 
 

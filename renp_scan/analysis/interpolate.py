@@ -30,6 +30,7 @@ from collections import OrderedDict
 import numpy as np
 from scipy.interpolate import PchipInterpolator, make_interp_spline
 
+from ..model.neutrinos import pair_thresholds_eV
 from .source import RateSource
 from .table import RateTable, linear_weights
 
@@ -114,12 +115,8 @@ def _lowest_threshold(table: RateTable) -> float:
     Thresholds fall as m0 grows, so it is reached at the largest m0; below it no
     column of the table has a threshold crossing in m0.
     """
-    from ..model.neutrinos import neutrino_masses
-    from ..model.spectrum import thresholds_eV
-
     m0_max = float(table.m0_eV[-1])
-    lowest = min(float(thresholds_eV(table.eps_eg_eV, neutrino_masses(m0_max, h)).min())
-                 for h in table.hierarchies)
+    lowest = float(pair_thresholds_eV(table.eps_eg_eV, m0_max, table.hierarchies).min())
     return max(lowest, 0.0)
 
 

@@ -16,21 +16,18 @@ numbers for one target (:class:`ResolvedPlan`). Every problem raises
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import math
-import sys
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
+from ..config import Field, Section, parse_toml, read_text
 from ..errors import InputError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 has no tomllib; pyproject pulls in tomli there
-    import tomli as tomllib
+from ..model.channels import CHANNELS
+from ..model.grids import MERGE_RTOL, merge_grids
+from ..model.neutrinos import HIERARCHIES, M0_MAX_EV, normalize_hierarchy, pair_thresholds_eV
+from ..model.targets import get_target
+from .likelihood import expected_counts
 
 __all__ = [
     "MeasurementPlan",
@@ -40,6 +37,7 @@ __all__ = [
     "load_plan",
     "parse_plan",
     "NORMALIZATIONS",
+    "PLAN_FILE",
 ]
 
 #: Allowed values of ``analysis.normalization``: the signal scale (n^3 V eta of
@@ -47,114 +45,52 @@ __all__ = [
 NORMALIZATIONS = ("fixed", "free")
 #: Cap on the frequency points of one plan.
 MAX_POINTS = 100_000
-#: Points closer than this fraction of eps_eg are one point (as for scan grids).
-MERGE_RTOL = 1e-12
 
-_TOP_KEYS = ("plan", "frequencies", "exposure", "analysis")
-_PLAN_KEYS = ("name", "description", "target", "channel", "phase")
-_FREQ_KEYS = ("values_eV", "uniform", "below_thresholds")
-_UNIFORM_KEYS = ("start_eV", "stop_eV", "start_fraction", "stop_fraction", "count")
-_THRESH_KEYS = ("count", "step_eV", "hierarchies", "m0_eV")
-_EXPOSURE_KEYS = ("time_per_point_s", "total_time_s", "times_s", "background_Hz", "efficiency")
-_ANALYSIS_KEYS = ("normalization", "dchi2_target", "m0_true_eV")
-_MISSING = object()
+# ---------------------------------------------------------------- the file's tables
 
-
-def _type_name(value) -> str:
-    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-             dict: "table"}
-    return names.get(type(value), type(value).__name__)
-
-
-class _Fields:
-    """Typed, strict access to one TOML table, reporting dotted field names."""
-
-    def __init__(self, data, prefix: str, allowed):
-        if not isinstance(data, dict):
-            raise InputError(prefix or "plan", f"must be a table, got {_type_name(data)}")
-        self.data, self.prefix = data, prefix
-        for key in data:
-            if key not in allowed:
-                hint = difflib.get_close_matches(key, allowed, n=1)
-                hint = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise InputError(self.field(key),
-                                 f"unknown key{hint}; allowed keys: {', '.join(allowed)}")
-
-    def field(self, key) -> str:
-        return f"{self.prefix}.{key}" if self.prefix else key
-
-    def has(self, key) -> bool:
-        return key in self.data
-
-    def get(self, key, default=_MISSING):
-        if key in self.data:
-            return self.data[key]
-        if default is _MISSING:
-            raise InputError(self.field(key), "required key is missing")
-        return default
-
-    def string(self, key, default=_MISSING, choices=None):
-        value = self.get(key, default)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise InputError(self.field(key), f"must be a string, got {_type_name(value)}")
-        if choices is not None and value not in choices:
-            raise InputError(self.field(key),
-                             f"{value!r} is not allowed; allowed values: {', '.join(choices)}")
-        return value
-
-    def integer(self, key, default=_MISSING, minimum=None, maximum=None):
-        value = self.get(key, default)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(self.field(key), f"must be an integer (write 10, not 10.0 or 1e1), "
-                             f"got {_type_name(value)} {value!r}")
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            raise InputError(self.field(key), f"must be in [{minimum}, {maximum}], got {value}")
-        return value
-
-    def number(self, key, default=_MISSING, *, positive=False, nonnegative=False, maximum=None):
-        value = self.get(key, default)
-        if value is None:
-            return None
-        return _check_number(self.field(key), value, positive, nonnegative, maximum)
-
-    def numbers(self, key, default=_MISSING, *, positive=False, nonnegative=False):
-        value = self.get(key, default)
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            raise InputError(self.field(key),
-                             f"must be an array of numbers, got {_type_name(value)}")
-        if not value:
-            raise InputError(self.field(key), "must not be empty")
-        return tuple(_check_number(f"{self.field(key)}[{i}]", v, positive, nonnegative, None)
-                     for i, v in enumerate(value))
-
-    def tables(self, key):
-        value = self.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise InputError(self.field(key),
-                             f"must be an array of tables ([[{self.field(key)}]]), "
-                             f"got {_type_name(value)}")
-        return value
-
-
-def _check_number(where, value, positive, nonnegative, maximum) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(where, f"must be a number, got {_type_name(value)} {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise InputError(where, f"must be finite, got {value!r}")
-    if positive and v <= 0.0:
-        raise InputError(where, f"must be > 0, got {value!r}")
-    if nonnegative and v < 0.0:
-        raise InputError(where, f"must be >= 0, got {value!r}")
-    if maximum is not None and v > maximum:
-        raise InputError(where, f"must be <= {maximum}, got {value!r}")
-    return v
+_UNIFORM = Section({
+    "count": Field("integer", minimum=1, maximum=MAX_POINTS, doc="number of points"),
+    "start_eV": Field("number", None, positive=True, doc="first omega [eV]"),
+    "stop_eV": Field("number", None, positive=True, doc="last omega [eV]"),
+    "start_fraction": Field("number", None, positive=True, doc="first omega / (eps_eg/2)"),
+    "stop_fraction": Field("number", None, positive=True, maximum=2.0,
+                           doc="last omega / (eps_eg/2)"),
+}, doc="count evenly spaced frequencies, both ends included")
+_BELOW_THRESHOLDS = Section({
+    "count": Field("integer", minimum=1, maximum=10_000, doc="points below each threshold"),
+    "step_eV": Field("number", positive=True, doc="spacing below each threshold [eV]"),
+    "hierarchies": Field("any", list(HIERARCHIES), doc="'NH' and/or 'IH'"),
+    "m0_eV": Field("numbers", nonnegative=True, maximum=M0_MAX_EV,
+                   doc="smallest neutrino masses of the reference spectra [eV]"),
+}, doc="count frequencies just below each pair threshold omega_ij")
+PLAN_FILE = Section({
+    "plan": Field("table", section=Section({
+        "name": Field("string", doc="name of the plan"),
+        "description": Field("string", ""),
+        "target": Field("string", None, doc="target the plan is written for"),
+        "channel": Field("string", None, choices=CHANNELS),
+        "phase": Field("integer", 0, minimum=0, maximum=10**6,
+                       doc="Majorana phase row of the cube"),
+    })),
+    "frequencies": Field("table", section=Section({
+        "values_eV": Field("numbers", None, positive=True, doc="explicit omega_k [eV]"),
+        "uniform": Field("tables", (), section=_UNIFORM),
+        "below_thresholds": Field("tables", (), section=_BELOW_THRESHOLDS),
+    })),
+    "exposure": Field("table", section=Section({
+        "time_per_point_s": Field("number", None, positive=True),
+        "total_time_s": Field("number", None, positive=True),
+        "times_s": Field("numbers", None, nonnegative=True,
+                         doc="one time per values_eV entry [s]"),
+        "background_Hz": Field("number", 0.0, nonnegative=True),
+        "efficiency": Field("number", 1.0, positive=True, maximum=1.0),
+    }, doc="give exactly one of time_per_point_s, total_time_s, times_s")),
+    "analysis": Field("table", {}, section=Section({
+        "normalization": Field("string", "fixed", choices=NORMALIZATIONS),
+        "dchi2_target": Field("number", 9.0, positive=True),
+        "m0_true_eV": Field("numbers", None, nonnegative=True),
+    })),
+}, doc="renp_scan measurement plan (docs/sensitivity.md)")
 
 
 @dataclass(frozen=True)
@@ -198,20 +134,13 @@ class ThresholdRule:
 
     def omega_eV(self, eps_eg_eV: float, oscillation_data=None) -> np.ndarray:
         """Return the rule's frequencies [eV] for a target of level spacing ``eps_eg_eV`` [eV]."""
-        from ..model.neutrinos import neutrino_masses
-        from ..model.spectrum import thresholds_eV
-
-        points = []
-        for hierarchy in self.hierarchies:
-            for m0 in self.m0_eV:
-                masses = neutrino_masses(m0, hierarchy, oscillation_data)
-                omega_ij = np.unique(thresholds_eV(eps_eg_eV, masses))
-                for w in omega_ij[omega_ij > 0.0]:
-                    points.append(w - self.step_eV * np.arange(1, self.count + 1))
-        if not points:
+        omega_ij = pair_thresholds_eV(eps_eg_eV, self.m0_eV, self.hierarchies, oscillation_data)
+        omega_ij = np.unique(omega_ij[omega_ij > 0.0])
+        if not omega_ij.size:
             raise InputError(f"{self.field}.m0_eV", "every pair threshold is closed "
                              "(2 m0 >~ eps_eg); no frequency can be placed below one")
-        return np.concatenate(points)
+        steps = self.step_eV * np.arange(1, self.count + 1)
+        return (omega_ij[:, None] - steps[None, :]).ravel()
 
 
 @dataclass(frozen=True)
@@ -253,8 +182,6 @@ class ResolvedPlan:
 
     def expected_counts(self, rate_Hz) -> np.ndarray:
         """Mean counts (efficiency Gamma + background) t for rates [Hz] on the last axis."""
-        from .likelihood import expected_counts
-
         return expected_counts(rate_Hz, self.time_s, self.efficiency, self.background_Hz)
 
     def signal_counts(self, rate_Hz) -> np.ndarray:
@@ -358,8 +285,6 @@ class MeasurementPlan:
             raise InputError("plan.target", f"the plan is written for {self.target!r}, "
                              f"not for {key!r}")
         if eps_eg_eV is None:
-            from ..model.targets import get_target
-
             eps_eg_eV = get_target(key).eps_eg_eV
         eps = float(eps_eg_eV)
         sources = []
@@ -374,7 +299,8 @@ class MeasurementPlan:
             if np.any(bad):
                 raise InputError(where, f"gives omega = {omega[bad][0]:.9g} eV outside "
                                  f"(0, eps_eg) = (0, {eps:g}) eV of target {key}")
-        if self.values_eV and _merge(sources[0][1], MERGE_RTOL * eps).size < len(self.values_eV):
+        merged_values = merge_grids([sources[0][1]], MERGE_RTOL * eps) if self.values_eV else ()
+        if len(merged_values) < len(self.values_eV):
             raise InputError("frequencies.values_eV", f"has values closer than {MERGE_RTOL:g} "
                              "eps_eg (the same laser frequency twice)")
         if self.times_s is not None:
@@ -382,7 +308,7 @@ class MeasurementPlan:
             omega = sources[0][1][order]
             times = np.asarray(self.times_s, dtype=float)[order]
             return ResolvedPlan(omega, times, self.efficiency, self.background_Hz)
-        omega = _merge(np.concatenate([s[1] for s in sources]), MERGE_RTOL * eps)
+        omega = merge_grids([s[1] for s in sources], MERGE_RTOL * eps)
         if omega.size > MAX_POINTS:
             raise InputError("frequencies", f"{omega.size} points; at most {MAX_POINTS} allowed")
         if self.time_per_point_s is not None:
@@ -392,23 +318,9 @@ class MeasurementPlan:
         return ResolvedPlan(omega, times, self.efficiency, self.background_Hz)
 
 
-def _merge(values: np.ndarray, atol: float) -> np.ndarray:
-    merged = np.unique(values)
-    keep = np.ones(merged.size, dtype=bool)
-    last = merged[0] if merged.size else 0.0
-    for i in range(1, merged.size):
-        if merged[i] - last <= atol:
-            keep[i] = False
-        else:
-            last = merged[i]
-    return merged[keep]
-
-
-def _parse_uniform(data, where) -> UniformRule:
-    t = _Fields(data, where, _UNIFORM_KEYS)
-    count = t.integer("count", minimum=1, maximum=MAX_POINTS)
-    ev = t.has("start_eV") or t.has("stop_eV")
-    frac = t.has("start_fraction") or t.has("stop_fraction")
+def _uniform_rule(v: dict, where: str) -> UniformRule:
+    ev = v["start_eV"] is not None or v["stop_eV"] is not None
+    frac = v["start_fraction"] is not None or v["stop_fraction"] is not None
     if ev and frac:
         raise InputError(where, "give the range as start_eV + stop_eV or as start_fraction + "
                          "stop_fraction, not both")
@@ -416,39 +328,48 @@ def _parse_uniform(data, where) -> UniformRule:
         raise InputError(f"{where}.start_eV", "required: a range start_eV + stop_eV (or "
                          "start_fraction + stop_fraction of eps_eg/2)")
     lo_key, hi_key = ("start_eV", "stop_eV") if ev else ("start_fraction", "stop_fraction")
-    lo = t.number(lo_key, positive=True)
-    hi = t.number(hi_key, positive=True, maximum=None if ev else 2.0)
+    for key in (lo_key, hi_key):
+        if v[key] is None:
+            raise InputError(f"{where}.{key}", "required key is missing")
+    lo, hi, count = v[lo_key], v[hi_key], v["count"]
     if hi < lo or (hi == lo and count > 1):
-        raise InputError(t.field(hi_key), f"must be > {lo_key} (= {lo:g}) for count > 1, "
+        raise InputError(f"{where}.{hi_key}", f"must be > {lo_key} (= {lo:g}) for count > 1, "
                          f"got {hi:g}")
     if count == 1 and hi != lo:
-        raise InputError(t.field("count"), "count = 1 needs start == stop")
-    if ev:
-        return UniformRule(where, count, start_eV=lo, stop_eV=hi)
-    return UniformRule(where, count, start_fraction=lo, stop_fraction=hi)
+        raise InputError(f"{where}.count", "count = 1 needs start == stop")
+    return UniformRule(where, count, **{lo_key: lo, hi_key: hi})
 
 
-def _parse_threshold(data, where) -> ThresholdRule:
-    from ..model.neutrinos import normalize_hierarchy
-
-    t = _Fields(data, where, _THRESH_KEYS)
-    count = t.integer("count", minimum=1, maximum=10_000)
-    step = t.number("step_eV", positive=True)
-    raw = t.get("hierarchies", ["NH", "IH"])
+def _threshold_rule(v: dict, where: str) -> ThresholdRule:
+    raw = v["hierarchies"]
     if not isinstance(raw, list) or not raw:
-        raise InputError(t.field("hierarchies"), "must be a non-empty array of 'NH'/'IH'")
+        raise InputError(f"{where}.hierarchies", "must be a non-empty array of 'NH'/'IH'")
     hierarchies = []
     for i, h in enumerate(raw):
         try:
             hierarchies.append(normalize_hierarchy(h))
         except InputError as exc:
-            raise InputError(f"{t.field('hierarchies')}[{i}]", exc.message) from None
-    m0 = t.numbers("m0_eV", nonnegative=True)
-    for i, v in enumerate(m0):
-        if v > 10.0:
-            raise InputError(f"{t.field('m0_eV')}[{i}]",
-                             f"{v:g} eV is above 10 eV (meV written as eV?)")
-    return ThresholdRule(where, count, step, tuple(dict.fromkeys(hierarchies)), m0)
+            raise InputError(f"{where}.hierarchies[{i}]", exc.message) from None
+    return ThresholdRule(where, v["count"], v["step_eV"], tuple(dict.fromkeys(hierarchies)),
+                         v["m0_eV"])
+
+
+def _check_exposure(exp: dict, values, rules: bool) -> None:
+    given = [k for k in ("time_per_point_s", "total_time_s", "times_s") if exp[k] is not None]
+    if len(given) != 1:
+        raise InputError("exposure.time_per_point_s" if not given else f"exposure.{given[1]}",
+                         "give exactly one of time_per_point_s, total_time_s, times_s"
+                         + (f" (got {', '.join(given)})" if given else ""))
+    times = exp["times_s"]
+    if times is not None:
+        if rules:
+            raise InputError("exposure.times_s", "per-point times need the frequencies as an "
+                             "explicit values_eV list only (no rules)")
+        if len(times) != len(values):
+            raise InputError("exposure.times_s", f"has {len(times)} entries for "
+                             f"{len(values)} values in frequencies.values_eV")
+        if sum(times) <= 0.0:
+            raise InputError("exposure.times_s", "the total time must be > 0 s")
 
 
 def parse_plan(text: str, path=None) -> MeasurementPlan:
@@ -457,7 +378,7 @@ def parse_plan(text: str, path=None) -> MeasurementPlan:
     Parameters
     ----------
     text : str
-        TOML text (schema: ``docs/sensitivity.md``).
+        TOML text (schema: ``docs/sensitivity.md``; :data:`PLAN_FILE`).
     path : str or os.PathLike, optional
         Where the text came from; recorded and quoted in messages.
 
@@ -470,84 +391,39 @@ def parse_plan(text: str, path=None) -> MeasurementPlan:
     InputError
         The first problem found; ``field`` is the dotted key.
     """
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        where = f"{path}: " if path is not None else ""
-        raise InputError("toml", f"{where}malformed TOML: {exc}") from None
-    top = _Fields(doc, "", _TOP_KEYS)
-    plan = _Fields(top.get("plan"), "plan", _PLAN_KEYS)
-    name = plan.string("name")
-    if not name.strip():
+    doc = PLAN_FILE.read(parse_toml(text, "toml", path), "")
+    plan, freq, exp, ana = doc["plan"], doc["frequencies"], doc["exposure"], doc["analysis"]
+    if not plan["name"].strip():
         raise InputError("plan.name", "must not be empty")
-    description = plan.string("description", "")
-    target = plan.string("target", None)
-    if target is not None:
-        from ..model.targets import get_target
-
+    if plan["target"] is not None:
         try:
-            get_target(target)
+            get_target(plan["target"])
         except InputError as exc:
             raise InputError("plan.target", exc.message) from None
-    channel = plan.string("channel", None, choices=("nucleus", "core"))
-    phase = plan.integer("phase", 0, minimum=0, maximum=10**6)
-
-    freq = _Fields(top.get("frequencies"), "frequencies", _FREQ_KEYS)
-    values = freq.numbers("values_eV", None, positive=True) or ()
+    values = freq["values_eV"] or ()
     if len(set(values)) != len(values):
         raise InputError("frequencies.values_eV", "repeats a value")
-    uniform = tuple(_parse_uniform(d, f"frequencies.uniform[{i}]")
-                    for i, d in enumerate(freq.tables("uniform")))
-    below = tuple(_parse_threshold(d, f"frequencies.below_thresholds[{i}]")
-                  for i, d in enumerate(freq.tables("below_thresholds")))
+    uniform = tuple(_uniform_rule(v, f"frequencies.uniform[{i}]")
+                    for i, v in enumerate(freq["uniform"]))
+    below = tuple(_threshold_rule(v, f"frequencies.below_thresholds[{i}]")
+                  for i, v in enumerate(freq["below_thresholds"]))
     if not values and not uniform and not below:
         raise InputError("frequencies", "gives no frequency: add values_eV, "
                          "[[frequencies.uniform]] or [[frequencies.below_thresholds]]")
-
-    exp = _Fields(top.get("exposure"), "exposure", _EXPOSURE_KEYS)
-    given = [k for k in ("time_per_point_s", "total_time_s", "times_s") if exp.has(k)]
-    if len(given) != 1:
-        raise InputError("exposure.time_per_point_s" if not given else f"exposure.{given[1]}",
-                         "give exactly one of time_per_point_s, total_time_s, times_s"
-                         + (f" (got {', '.join(given)})" if given else ""))
-    per_point = exp.number("time_per_point_s", None, positive=True)
-    total = exp.number("total_time_s", None, positive=True)
-    times = exp.numbers("times_s", None, nonnegative=True)
-    if times is not None:
-        if uniform or below:
-            raise InputError("exposure.times_s", "per-point times need the frequencies as an "
-                             "explicit values_eV list only (no rules)")
-        if len(times) != len(values):
-            raise InputError("exposure.times_s", f"has {len(times)} entries for "
-                             f"{len(values)} values in frequencies.values_eV")
-        if sum(times) <= 0.0:
-            raise InputError("exposure.times_s", "the total time must be > 0 s")
-    background = exp.number("background_Hz", 0.0, nonnegative=True)
-    efficiency = exp.number("efficiency", 1.0, positive=True, maximum=1.0)
-
-    ana = _Fields(top.get("analysis", {}), "analysis", _ANALYSIS_KEYS)
-    normalization = ana.string("normalization", "fixed", choices=NORMALIZATIONS)
-    dchi2_target = ana.number("dchi2_target", 9.0, positive=True)
-    m0_true = ana.numbers("m0_true_eV", None, nonnegative=True)
+    _check_exposure(exp, values, bool(uniform or below))
+    m0_true = ana["m0_true_eV"]
     if m0_true is not None and any(b <= a for a, b in zip(m0_true, m0_true[1:], strict=False)):
         raise InputError("analysis.m0_true_eV", "must be strictly increasing")
-
     return MeasurementPlan(
         path=str(path) if path is not None else None, text=text,
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), name=name,
-        description=description, target=target, channel=channel, phase=phase,
-        values_eV=values, uniform=uniform, below_thresholds=below, time_per_point_s=per_point,
-        total_time_s=total, times_s=times, background_Hz=background, efficiency=efficiency,
-        normalization=normalization, dchi2_target=dchi2_target, m0_true_eV=m0_true)
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), **plan,
+        values_eV=values, uniform=uniform, below_thresholds=below,
+        time_per_point_s=exp["time_per_point_s"], total_time_s=exp["total_time_s"],
+        times_s=exp["times_s"], background_Hz=exp["background_Hz"],
+        efficiency=exp["efficiency"], normalization=ana["normalization"],
+        dchi2_target=ana["dchi2_target"], m0_true_eV=m0_true)
 
 
 def load_plan(path) -> MeasurementPlan:
     """Read and validate a plan file (TOML, UTF-8); see :func:`parse_plan`."""
-    p = Path(path)
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise InputError("plan", f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError("plan", f"cannot read {p}: {exc}") from None
-    return parse_plan(text, path=p)
+    return parse_plan(read_text(path, "plan", "plan file"), path=path)

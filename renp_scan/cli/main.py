@@ -1,17 +1,17 @@
 """The ``renp-scan`` command line: run, validate, info, plot, targets.
 
 Exit status: 0 success; 2 bad input (one line ``renp-scan: error: <field>: <message>``
-on stderr, no traceback, nothing left on disk); 1 a run that could not store its
-cube (disk full, quota, file-size limit, I/O error: one line ``renp-scan: error:
-output: ...``; the partial is kept and the same command resumes it once the cause is
-fixed); 130/143 a run stopped by SIGINT/SIGTERM (the partial cube is kept and the
-same command resumes it).
+on stderr, no traceback, nothing left on disk); 1 the environment failed (disk full,
+quota, file-size limit, read-only file system, I/O error, out of memory, the dask
+scheduler lost: one line; the partial is kept and the same command resumes it once
+the cause is fixed); 130/143 a run stopped by SIGINT/SIGTERM (the partial cube is
+kept and the same command resumes it). The mapping lives in
+:mod:`renp_scan.cli.failures`.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from ..errors import InputError
@@ -52,6 +52,10 @@ def _cmd_run(args) -> int:
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
+    if args.shard is not None or args.write_on_workers:
+        from .cluster import run_cluster_command
+
+        return run_cluster_command(args, spec)
     report = run_scan(spec, args.output, workers=args.workers, scheduler=args.scheduler,
                       overwrite=args.overwrite, progress=not args.quiet)
     if report.blocks_repaired:
@@ -104,7 +108,7 @@ def _fmt_axis(values, unit="") -> str:
 
 
 def _cmd_info(args) -> int:
-    from ..cube.layout import DIMS
+    from ..cube.layout import DIMS, RATE_NORMALISATION
     from ..cube.reader import describe_cube
 
     info = describe_cube(args.cube)
@@ -119,10 +123,12 @@ def _cmd_info(args) -> int:
           f"sha256 {attrs.get('scan_sha256')}")
     print(f"  density {attrs.get('density_cm3'):g} cm^-3, volume {attrs.get('volume_cm3'):g} cm^3, "
           f"eta {attrs.get('eta'):g}")
+    print(f"  rate scale: {attrs.get('rate_normalisation', RATE_NORMALISATION)}")
     for t in info["targets"]:
         a, ax = t["attrs"], t["axes"]
         print(f"target {t['name']}: {a.get('isotope', '')} Z={a.get('Z')} N={a.get('N')} "
-              f"eps_eg={a.get('eps_eg_eV')} eV")
+              f"eps_eg={a.get('eps_eg_eV')} eV, "
+              f"level ratio {a.get('level_ratio', '(not recorded)')}")
         print(f"  rate {t['shape']} {t['dtype']} [Hz] on ({', '.join(DIMS)}), "
               f"chunks {t['chunks']}, {t['compression']}")
         phases = "; ".join(f"({p[0]:.4g}, {p[1]:.4g})" for p in ax["phase"][:6])
@@ -160,7 +166,7 @@ def _cmd_plot(args) -> int:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise InputError("plot", "needs matplotlib (pip install 'renp_scan[plot]')") from None
+        raise InputError("plot", "needs matplotlib (pip install matplotlib)") from None
     from ..plotting import plot_cube
 
     labels = plot_cube(args.cube, args.output, target=args.target, hierarchies=args.hierarchy,
@@ -208,7 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a finished OUT and discard a partial of another scan")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--shard", metavar="I/N",
+                   help="compute share I of N of the blocks into OUT.shard-I-of-N.h5 (job "
+                        "arrays); the shard that finds all N finished merges them into OUT")
+    p.add_argument("--write-on-workers", action="store_true",
+                   help="with --scheduler: each worker process stores its blocks in a piece "
+                        "file beside OUT (a folder shared with the workers) instead of "
+                        "sending them to this process, which collects the pieces at the end")
     p.set_defaults(func=_cmd_run)
+
+    from .cluster import add_merge_command  # merge (job-array shards)
+
+    add_merge_command(sub)
 
     p = sub.add_parser("validate", help="check a scan file; print sizes, file size and time")
     p.add_argument("spec", metavar="SPEC", help="scan file (TOML)")
@@ -252,36 +269,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Entry point of ``renp-scan``; returns the exit status."""
-    from ..cube.space import StorageError
-    from ..sweep.engine import ScanInterrupted
+    """Entry point of ``renp-scan``; returns the exit status.
+
+    Every failure ends in one line and an exit status from the single table of
+    :mod:`renp_scan.cli.failures`.
+    """
+    from .failures import report
 
     try:
         args = build_parser().parse_args(argv)
         if args.command == "plot":
             args.hierarchy, args.nature = _split(args.hierarchy), _split(args.nature)
         return args.func(args)
-    except InputError as exc:
-        print(f"{PROG}: error: {exc.field}: {exc.message}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        # stdout closed early (`renp-scan info CUBE | head`): stop quietly, like SIGPIPE.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
-    except StorageError as exc:
-        # Disk full, quota, file-size limit, I/O error: not bad input; the partial is kept.
-        print(f"{PROG}: error: output: {exc.strerror}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        where = exc.filename if exc.filename is not None else "io"
-        print(f"{PROG}: error: {where}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    except ScanInterrupted as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return exc.exit_status
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    except (Exception, KeyboardInterrupt) as exc:
+        return report(exc)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@
 Set ``RENP_SCAN_TEST_KILL_AT=<stage>`` and the process kills itself with SIGKILL
 (no cleanup at all, like ``kill -9``) when it reaches that stage, so the
 reliability tests can stop a run at exact points, including inside the final
-rename, which a kill from outside could never hit reliably. Never set it in
-production. Stages, in the order a run meets them (see ``docs/reliability.md``):
+rename, which a kill from outside could never hit reliably. Set
+``RENP_SCAN_TEST_OSERROR_AT=<stage>:<ERRNO>`` (e.g. ``after-block-3:EROFS``) and the
+process raises ``OSError(ERRNO)`` there instead, as the file system would on its
+next write (a read-only remount, an I/O error). Never set either in production.
+Stages, in the order a run meets them (see ``docs/reliability.md``):
 
 ``after-lock``
     ``OUT.lock`` taken, no partial created or opened yet.
@@ -29,11 +32,14 @@ production. Stages, in the order a run meets them (see ``docs/reliability.md``):
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 
 #: Environment variable naming the stage at which the process kills itself.
 KILL_ENV = "RENP_SCAN_TEST_KILL_AT"
+#: Environment variable ``<stage>:<ERRNO name>``: raise that OSError at the stage.
+OSERROR_ENV = "RENP_SCAN_TEST_OSERROR_AT"
 
 #: Every stage name (``after-chunk`` and ``after-block`` take a ``-N`` suffix).
 STAGES = ("after-lock", "after-create", "after-chunk", "after-block", "before-finalize",
@@ -52,8 +58,12 @@ def kill_point(stage: str, count: int | None = None) -> None:
         the variable then has to read ``<stage>-<count>``.
     """
     wanted = os.environ.get(KILL_ENV)
-    if not wanted:
+    failing = os.environ.get(OSERROR_ENV)
+    if not wanted and not failing:
         return
     name = stage if count is None else f"{stage}-{count}"
     if wanted == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if failing and failing.rpartition(":")[0] == name:
+        code = getattr(errno, failing.rpartition(":")[2])
+        raise OSError(code, os.strerror(code))

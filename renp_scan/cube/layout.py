@@ -49,6 +49,12 @@ REFERENCES = ("M. Yoshimura and N. Sasao, Radiative emission of neutrino pair fr
               "and inner core electrons in heavy atoms, Phys. Rev. D 89, 053013 (2014), "
               "arXiv:1310.6472")
 
+#: Root attribute ``rate_normalisation``: what the absolute scale of ``rate`` rests on.
+RATE_NORMALISATION = (
+    "absolute scale of the paper (Yoshimura & Sasao, arXiv:1310.6472, eqs. 18-23) as printed; "
+    "the time orderings of its amplitude cancel for a static point nucleus and long-wavelength "
+    "neutrinos, so physical rates are expected to be far smaller (docs/physics.md)")
+
 #: Dimension order of ``rate`` in every target group.
 DIMS = ("hierarchy", "nature", "channel", "coulomb_model", "phase", "m0", "omega")
 #: The dims a block spans in part (chunked); every other dim has chunk extent 1.
@@ -313,7 +319,7 @@ def compression_options(compression: str, level: int | None, shuffle: bool) -> d
             import hdf5plugin
         except ImportError:
             raise InputError("output.compression", "zstd needs the hdf5plugin package "
-                             "(pip install 'renp_scan[compression]')") from None
+                             "(pip install hdf5plugin)") from None
         opts.update(hdf5plugin.Zstd(clevel=int(DEFAULT_LEVELS["zstd"] if level is None else level)))
     return opts
 

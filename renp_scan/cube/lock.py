@@ -65,9 +65,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: Open flags that never follow a symbolic link planted at a name beside the output.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_text(path: Path) -> str:
+    """Read ``path`` (at most 4 kB) without following a symbolic link (OSError then)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW)
+    try:
+        return os.read(fd, 4096).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+
+
 def _read_owner(path: Path) -> tuple[int | None, str, str, str]:
     try:
-        fields = path.read_text(encoding="utf-8").split()
+        fields = _read_text(path).split()
     except OSError:
         return None, "", "-", "-"
     try:
@@ -114,7 +127,10 @@ class LockFile:
         line = owner_line()
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:12]}")
         try:
-            tmp.write_text(line, encoding="utf-8")
+            # O_EXCL | O_NOFOLLOW: never write through a link or into a file we did not make.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(line)
             try:
                 os.link(tmp, self.path)
                 return True
@@ -126,7 +142,7 @@ class LockFile:
                     raise
             # No hard links on this file system: exclusive create, then write.
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _NOFOLLOW, 0o644)
             except FileExistsError:
                 return False
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -167,7 +183,7 @@ class LockFile:
         the stale content (another run replaced it meanwhile), it is linked back.
         """
         try:
-            stale_text = self.path.read_text(encoding="utf-8")
+            stale_text = _read_text(self.path)
         except OSError:
             return
         moved = self.path.with_name(f".{self.path.name}.stale.{uuid.uuid4().hex[:12]}")
@@ -176,7 +192,7 @@ class LockFile:
         except FileNotFoundError:
             return
         try:
-            if moved.read_text(encoding="utf-8") != stale_text:
+            if _read_text(moved) != stale_text:
                 try:
                     os.link(moved, self.path)
                 except OSError:

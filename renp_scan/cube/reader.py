@@ -58,14 +58,56 @@ def _open_h5(path: Path, field: str) -> h5py.File:
         raise InputError(field, f"{path} is not an HDF5 file (not a renp_scan cube)")
     register_filter_plugins()
     try:
-        # locking=False: `info` may look at a partial another process is writing.
-        return h5py.File(path, "r", locking=False)
+        # Unlocked first: `info` may look at a partial another process is writing, and a
+        # reader that takes no lock never makes a starting run fail on a held lock.
+        return open_read_only(lambda locking: h5py.File(path, "r", locking=locking),
+                              order=(False, None, True))
     except OSError as exc:
         raise InputError(field, f"cannot open {path}: {exc}") from None
 
 
 #: errno values of a file system that has no POSIX locks (HDF5 cannot lock there).
 _NO_LOCKS = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP)
+#: h5py ``locking`` values for a read-only open, in order: HDF5's default (what xarray,
+#: h5netcdf and plain h5py use), then no lock, then a strict lock. These are the three
+#: flag pairs HDF5 distinguishes (``"best-effort"`` equals the default).
+LOCKING_ORDER = (None, False, True)
+
+
+def _locking_mismatch(exc: OSError) -> bool:
+    """True if HDF5 refused an open because the file is already open in this process
+    with other file-locking flags ("file locking flag values don't match")."""
+    text = str(exc)
+    return "file locking" in text and "don't match" in text
+
+
+def _no_lock_support(exc: OSError) -> bool:
+    """True if HDF5 could not lock because the file system has no POSIX locks."""
+    text = str(exc)
+    return "unable to lock file" in text and any(f"errno = {code}," in text
+                                                 for code in _NO_LOCKS)
+
+
+def open_read_only(opener, order=LOCKING_ORDER):
+    """Return ``opener(locking)`` for the first h5py ``locking`` value of ``order`` that HDF5 accepts.
+
+    HDF5 shares one handle among all opens of a file in a process and refuses a new
+    open whose locking flags differ from the first one's. Trying the three flag
+    settings in turn makes a read-only open succeed whatever opened the file before
+    (xarray/h5netcdf, h5py, :func:`open_cube`), any number of times. A file system
+    without POSIX locks (NFS without lockd: ``ENOLCK``; ``ENOSYS``, ``EOPNOTSUPP``)
+    moves on to the unlocked open, as ``HDF5_USE_FILE_LOCKING=FALSE`` would. Any other
+    error (a lock held by a writer in another process, damage) is raised.
+    """
+    failure = None
+    for locking in order:
+        try:
+            return opener(locking)
+        except OSError as exc:
+            if not (_locking_mismatch(exc) or _no_lock_support(exc)):
+                raise
+            failure = exc
+    raise failure
 #: What h5py raises on a file whose structure is damaged (missing objects, bad metadata).
 _DAMAGE = (KeyError, ValueError, TypeError, OSError, RuntimeError, IndexError, AttributeError,
            zlib.error)
@@ -160,21 +202,10 @@ def open_cube(path, atom: str | None = None):
     if atom not in targets:
         raise InputError("atom", f"target {atom!r} is not in the cube; it holds {targets}")
     try:
-        try:
-            return xr.open_dataset(path, engine="h5netcdf", group=atom)
-        except OSError as exc:
-            if not any(f"errno = {code}," in str(exc) for code in _NO_LOCKS):
-                raise
-        # A file system without POSIX locks (NFS without lockd): a finished cube is
-        # never written again, so reading it without HDF5's lock is safe.
-        import h5netcdf
-
-        handle = h5netcdf.File(path, "r", locking=False)
-        try:
-            return xr.open_dataset(xr.backends.H5NetCDFStore(handle, group=atom))
-        except BaseException:
-            handle.close()
-            raise
+        # A finished cube is never written again, so where the file system has no locks
+        # reading it unlocked is safe; a lock held by another process is respected.
+        return open_read_only(lambda locking: xr.open_dataset(
+            path, engine="h5netcdf", group=atom, driver_kwds={"locking": locking}))
     except _DAMAGE as exc:
         raise _damaged("cube", Path(path), exc) from None
 

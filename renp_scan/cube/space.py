@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
+
+from ..errors import InputError
 
 try:
     import resource
@@ -53,6 +56,35 @@ def reserve_path(partial) -> Path:
     partial = Path(partial)
     name = partial.name[: -len(".partial")] if partial.name.endswith(".partial") else partial.name
     return partial.with_name(name + ".reserve")
+
+
+def create_beside_output(path) -> int:
+    """Create ``path`` (a file renp_scan keeps beside its output) and return its fd.
+
+    Never follows a symbolic link and never truncates an existing file: the name is
+    created with ``O_CREAT | O_EXCL | O_NOFOLLOW``. A regular file or a link already
+    at the name is a leftover of a killed run (the caller holds ``OUT.lock``): the
+    name is unlinked, which leaves whatever a link pointed at untouched. Anything
+    else there (a directory, a FIFO) is refused with :class:`InputError`.
+    """
+    path = Path(path)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) \
+        | getattr(os, "O_CLOEXEC", 0)
+    for _attempt in range(3):
+        try:
+            return os.open(path, flags, 0o644)
+        except FileExistsError:
+            pass
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            raise InputError("output", f"{str(path)!r} exists and is not a file renp_scan made "
+                             "(a directory or special file); move it away and rerun") from None
+        path.unlink(missing_ok=True)
+    raise InputError("output", f"could not create {str(path)!r} (another process keeps "
+                     "creating it)")
 
 
 def _fsize_limit() -> int | None:
@@ -86,7 +118,7 @@ class SpaceGuard:
         if limit is not None and self.reserve_bytes > limit:
             raise OutOfSpace(errno.EFBIG, f"the file-size limit (ulimit -f) of {limit} bytes is "
                              f"below one block plus headroom ({self.reserve_bytes} bytes)")
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._fd = create_beside_output(self.path)
         self._take(starting=True)
 
     def _take(self, starting: bool = False) -> None:
@@ -147,8 +179,8 @@ class SpaceGuard:
             os.ftruncate(self._fd, 0)
 
     def close(self) -> None:
-        """Remove the reserve file (idempotent)."""
+        """Remove the reserve file this guard created (idempotent)."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        self.path.unlink(missing_ok=True)
+            self.path.unlink(missing_ok=True)

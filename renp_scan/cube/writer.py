@@ -48,6 +48,7 @@ from .layout import (
     PROGRESS_ATTRS,
     PROGRESS_GROUP,
     RATE,
+    RATE_NORMALISATION,
     VARIABLE_ATTRS,
     ChunkCodec,
     TargetLayout,
@@ -513,6 +514,7 @@ def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype
         f.attrs["format"] = FORMAT_NAME
         f.attrs["format_version"] = np.int64(FORMAT_VERSION)
         f.attrs["complete"] = np.int8(0)
+        f.attrs["rate_normalisation"] = RATE_NORMALISATION
         env = environment_provenance()
         cf = cf_globals(str(root_attrs.get("scan_name", "")), [lay.name for lay in layouts],
                         env["created_utc"], env["package_version"])

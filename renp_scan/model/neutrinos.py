@@ -13,9 +13,14 @@ import math
 import numpy as np
 
 from ..errors import InputError
+from ..kernels.phase_space import pair_threshold
 from .oscillations import OscillationData, load_oscillation_data
 
 HIERARCHIES = ("NH", "IH")
+#: Largest smallest-mass m0 [eV] an input file may give. Laboratory and
+#: cosmological bounds put m0 below ~1 eV; larger values are almost always meV
+#: written as eV.
+M0_MAX_EV = 10.0
 
 
 def normalize_hierarchy(hierarchy) -> str:
@@ -69,6 +74,50 @@ def neutrino_masses(m0_eV, hierarchy="NH", oscillation_data: OscillationData | N
         return (m0, math.sqrt(m0sq + p.dm21_sq_eV2), math.sqrt(m0sq + p.dm3l_sq_eV2))
     dm32_abs = abs(p.dm3l_sq_eV2)
     return (math.sqrt(m0sq + dm32_abs - p.dm21_sq_eV2), math.sqrt(m0sq + dm32_abs), m0)
+
+
+def thresholds_eV(eps_eg_eV, masses_eV) -> np.ndarray:
+    """Thresholds omega_ij = eps/2 - (m_i + m_j)^2 / (2 eps) [eV] as a 3x3 array (eq. 20).
+
+    Parameters
+    ----------
+    eps_eg_eV : float
+        Level spacing eps_e - eps_g [eV].
+    masses_eV : sequence of float
+        (m1, m2, m3) [eV].
+    """
+    m = np.asarray(masses_eV, dtype=float)
+    return np.array([[pair_threshold(float(eps_eg_eV), m[i], m[j]) for j in range(3)]
+                     for i in range(3)])
+
+
+def pair_thresholds_eV(eps_eg_eV, m0_eV, hierarchies=HIERARCHIES,
+                       oscillation_data: OscillationData | None = None) -> np.ndarray:
+    """Thresholds omega_ij [eV] (eq. 20) for every hierarchy and smallest mass m0.
+
+    Parameters
+    ----------
+    eps_eg_eV : float
+        Level spacing eps_e - eps_g [eV].
+    m0_eV : float or array_like
+        Smallest neutrino masses [eV].
+    hierarchies : sequence of str
+        ``"NH"`` and/or ``"IH"``.
+    oscillation_data : OscillationData, optional
+        Mass splittings (default: the package's table).
+
+    Returns
+    -------
+    ndarray, shape (len(hierarchies), len(m0_eV), 3, 3)
+        omega_ij; values <= 0 are closed thresholds (2 m >~ eps_eg).
+    """
+    m0 = np.asarray(m0_eV, dtype=np.float64).ravel()
+    out = np.empty((len(hierarchies), m0.size, 3, 3))
+    for h, hierarchy in enumerate(hierarchies):
+        for k, m in enumerate(m0):
+            out[h, k] = thresholds_eV(eps_eg_eV, neutrino_masses(float(m), hierarchy,
+                                                                 oscillation_data))
+    return out
 
 
 def pmns_first_row(mixing, majorana_phases_rad=(0.0, 0.0)) -> np.ndarray:

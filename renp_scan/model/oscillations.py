@@ -15,14 +15,9 @@ import math
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
+from ..config import Table, check_format_version, load_toml
 from ..errors import InputError
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 __all__ = [
     "OSCILLATIONS_FORMAT_VERSION",
@@ -204,63 +199,29 @@ _MIXING_FIELDS = tuple(f.name for f in fields(MixingParams))
 
 
 def _parse_mixing(table, where) -> MixingParams:
-    if not isinstance(table, dict):
-        raise InputError(where, f"must be a table, got {table!r}")
-    for name in table:
-        if name not in _MIXING_FIELDS:
-            raise InputError(
-                f"{where}.{name}", f"unknown field; allowed: {', '.join(_MIXING_FIELDS)}"
-            )
-    for name in _MIXING_FIELDS:
-        if name not in table:
-            raise InputError(f"{where}.{name}", "missing field")
+    table = Table(table, where, _MIXING_FIELDS)
+    values = {name: table.get(name) for name in _MIXING_FIELDS}
     try:
-        return MixingParams(**table)
+        return MixingParams(**values)
     except InputError as exc:
         raise InputError(f"{where}.{exc.field}", exc.message) from None
 
 
 def _parse_oscillations(document, path) -> OscillationData:
-    for key in document:
-        if key not in _TOP_LEVEL:
-            raise InputError(
-                key, f"unknown top-level key in {path}; allowed: {', '.join(_TOP_LEVEL)}"
-            )
-    for key in ("format_version", "source", "sin2_theta_W", "normal", "inverted"):
-        if key not in document:
-            raise InputError(key, f"missing in {path}")
-    version = document["format_version"]
-    if isinstance(version, bool) or version != OSCILLATIONS_FORMAT_VERSION:
-        raise InputError(
-            "format_version",
-            f"{path} has format_version {version!r}; this version reads "
-            f"{OSCILLATIONS_FORMAT_VERSION}",
-        )
-    normal = _parse_mixing(document["normal"], "normal")
-    inverted = _parse_mixing(document["inverted"], "inverted")
+    top = Table(document, "", _TOP_LEVEL)
+    check_format_version(document, OSCILLATIONS_FORMAT_VERSION, path)
     return OscillationData(
-        normal=normal,
-        inverted=inverted,
-        sin2_theta_W=document["sin2_theta_W"],
-        source=document["source"],
-        data_set=document.get("data_set", ""),
+        normal=_parse_mixing(top.get("normal"), "normal"),
+        inverted=_parse_mixing(top.get("inverted"), "inverted"),
+        sin2_theta_W=top.get("sin2_theta_W"),
+        source=top.get("source"),
+        data_set=top.get("data_set", ""),
     )
 
 
 def _read(path) -> OscillationData:
-    # Package data is an importlib Traversable, user files are paths: both have read_text.
-    readable = path if hasattr(path, "read_text") else Path(path)
-    try:
-        text = readable.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(
-            "oscillations_file", f"cannot read {path}: {exc.strerror or exc}"
-        ) from None
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("oscillations_file", f"{path} is not valid TOML: {exc}") from None
-    return _parse_oscillations(document, path)
+    return _parse_oscillations(load_toml(path, "oscillations_file", "oscillation-data file"),
+                               path)
 
 
 @lru_cache(maxsize=1)

@@ -9,11 +9,18 @@ target (see :class:`renp_scan.model.targets.Target`):
 F(omega) = C R d_ug / (sqrt(3 pi) (eps_u - eps_e + omega)(eps_e - eps_g - omega)),
 d_ug^2 = 3 pi A_ug / (eps_u - eps_g)^3,
 
-* alkali scheme (eq. 19; g = ns, e = np, u = n'p): R = (eps_u - eps_g)/(eps_u - eps_e);
-* electron-hole scheme (eq. 23, Xe; g = 5p, e = 6s, u = 7s): R = (eps_u - eps_e)/(eps_u - eps_g),
+* ``level_ratio="eq19"`` (default, every target): R = (eps_u - eps_g)/(eps_u - eps_e),
+  eq. 19 (alkali: g = ns, e = np, u = n'p) and the same diagram's ratio for the
+  electron-hole scheme (Xe: g = 5p, e = 6s, u = 7s);
+* ``level_ratio="eq23-printed"`` (electron-hole targets only): R = (eps_u - eps_e)/(eps_u - eps_g),
+  eq. 23 exactly as printed, the inverse of eq. 19's pattern (``docs/physics.md``),
 
 and C = Q_w J_N (nucleus channel, eqs. 14–16) or J_C (core channel, eq. 10; b_ij enters
 through the channel weights).
+
+The absolute scale is the paper's: the time orderings of the path F(omega) describes sum
+to zero for a static point nucleus and long-wavelength neutrinos
+(``scripts/time_orderings.py``; ``docs/physics.md``, "What the absolute rates rest on").
 """
 
 from __future__ import annotations
@@ -25,22 +32,15 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import InputError
-from ..kernels.phase_space import pair_threshold
 from ..kernels.rate import rate_grid
 from . import constants
 from .channels import channel_weights, normalize_channel, normalize_majorana
 from .coulomb import coulomb_integrals
-from .neutrinos import check_phases, neutrino_masses, normalize_hierarchy
+from .neutrinos import check_phases, neutrino_masses, normalize_hierarchy, thresholds_eV
 from .oscillations import OscillationData, load_oscillation_data
-from .targets import Target, get_target
+from .targets import Target, check_level_ratio, get_target
 
 COULOMB_MODELS = ("thomas-fermi", "valence")
-
-
-def thresholds_eV(eps_eg_eV, masses_eV) -> np.ndarray:
-    """Thresholds omega_ij = eps/2 - (m_i + m_j)^2 / (2 eps) [eV] as a 3x3 array (eq. 20)."""
-    m = np.asarray(masses_eV, dtype=float)
-    return np.array([[pair_threshold(float(eps_eg_eV), m[i], m[j]) for j in range(3)] for i in range(3)])
 
 
 def gamma0_eV3(eps_eg_eV, density_cm3, volume_cm3) -> float:
@@ -73,11 +73,22 @@ def coulomb_strength_eV(target: Target, channel: str, sin2_theta_W: float, coulo
     return ci.J_C_eV(target.Z)
 
 
-def level_ratio(target: Target) -> float:
-    """R of eq. 19 (alkali) or eq. 23 (electron-hole), dimensionless."""
+def level_ratio(target: Target, form: str | None = None) -> float:
+    """Level ratio R of F(omega), dimensionless.
+
+    ``form`` is ``"eq19"``: (eps_u - eps_g)/(eps_u - eps_e) (eq. 19's pattern), or
+    ``"eq23-printed"``: (eps_u - eps_e)/(eps_u - eps_g) (eq. 23 as printed,
+    electron-hole targets only); None takes ``target.level_ratio``.
+    """
+    form = target.level_ratio if form is None else check_level_ratio(form, target)
     d_ug = target.u_eV - target.g_eV
     d_ue = target.u_eV - target.e_eV
-    return d_ug / d_ue if target.scheme == "alkali" else d_ue / d_ug
+    return d_ug / d_ue if form == "eq19" else d_ue / d_ug
+
+
+def resolve_level_ratio(target: Target, form=None) -> str:
+    """Return the level-ratio form used for ``target``: ``form``, or the target's own if None."""
+    return target.level_ratio if form is None else check_level_ratio(form, target)
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,7 @@ def build_model(
     majorana_phases_rad=(0.0, 0.0),
     coulomb_model="thomas-fermi",
     oscillation_data: OscillationData | None = None,
+    level_ratio: str | None = None,
 ) -> SpectrumModel:
     """Validate one parameter point and precompute its :class:`SpectrumModel`.
 
@@ -156,19 +168,20 @@ def build_model(
     data = oscillation_data if oscillation_data is not None else load_oscillation_data()
     masses = neutrino_masses(m0_eV, hierarchy, data)
     phases = check_phases(majorana_phases_rad)
+    form = resolve_level_ratio(target, level_ratio)
     return _cached_model(target, masses, hierarchy, majorana, channel, density_cm3, volume_cm3,
-                         eta, phases, coulomb_model, data)
+                         eta, phases, coulomb_model, data, form)
 
 
 @lru_cache(maxsize=4096)
 def _cached_model(target, masses, hierarchy, majorana, channel, density_cm3, volume_cm3, eta,
-                  phases, coulomb_model, data):
+                  phases, coulomb_model, data, form):
     mixing = data.ordering(hierarchy)
     w_kin, w_maj = channel_weights(channel, majorana, mixing, data.sin2_theta_W, phases)
     c_eV = coulomb_strength_eV(target, channel, data.sin2_theta_W, coulomb_model)
     d_ug = target.u_eV - target.g_eV
     a_ug_eV = constants.rate_Hz_to_eV(target.A_ug_per_s)
-    f2_const = c_eV**2 * level_ratio(target) ** 2 * a_ug_eV / d_ug**3
+    f2_const = c_eV**2 * level_ratio(target, form) ** 2 * a_ug_eV / d_ug**3
     amp_eV3 = gamma0_eV3(target.eps_eg_eV, density_cm3, volume_cm3) * eta * f2_const
     return SpectrumModel(
         eps_eg_eV=target.eps_eg_eV,
@@ -214,6 +227,7 @@ def spectrum(
     coulomb_model="thomas-fermi",
     oscillation_data: OscillationData | None = None,
     out: np.ndarray | None = None,
+    level_ratio: str | None = None,
 ) -> np.ndarray:
     """RENP photon spectrum Gamma(omega) [Hz] (eqs. 18–23).
 
@@ -247,15 +261,22 @@ def spectrum(
         Replaces the package's NuFIT 6.0 data file.
     out : ndarray, optional
         Preallocated float64 array of omega's shape; filled in place and returned.
+    level_ratio : {"eq19", "eq23-printed"}, optional
+        Form of the level ratio R of F(omega): ``"eq19"``, (eps_u - eps_g)/(eps_u - eps_e)
+        as in eq. 19, or ``"eq23-printed"``, (eps_u - eps_e)/(eps_u - eps_g) as eq. 23
+        prints it (electron-hole targets only; for Xe it lowers every rate by 582.75).
+        None (default) uses the target's ``level_ratio`` (``"eq19"`` unless its targets
+        file says otherwise).
 
     Returns
     -------
     ndarray
         Gamma(omega) [Hz] with omega's shape; exactly 0 where every pair is closed
-        (omega >= omega_ij for all i, j, up to eps_eg).
+        (omega >= omega_ij for all i, j, up to eps_eg). The absolute scale is the
+        paper's (``docs/physics.md``, "What the absolute rates rest on").
     """
     model = build_model(atom, m0_eV, hierarchy, majorana, channel, density_cm3, volume_cm3, eta,
-                        majorana_phases_rad, coulomb_model, oscillation_data)
+                        majorana_phases_rad, coulomb_model, oscillation_data, level_ratio)
     omega = check_omega(omega_eV, model.eps_eg_eV)
     if out is None:
         result = np.empty(omega.shape, dtype=np.float64)

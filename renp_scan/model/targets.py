@@ -8,6 +8,11 @@ A_ug gives the dipole d_ug of eqs. 19 and 23):
 * ``"alkali"`` (eq. 19): g = ns, e = np 2P1/2, u = (n+1)p 2P1/2 (Cs: 6s, 6p, 7p).
 * ``"electron_hole"`` (eq. 23): g = 5p6, e = 5p5 6s 3P1, u = 5p5 7s 3P1 (Xe).
 
+The level ratio R of F(omega) follows eq. 19's pattern (eps_u - eps_g)/(eps_u - eps_e)
+for every target (``level_ratio = "eq19"``, the default); an electron-hole target may
+instead use eq. 23 exactly as printed, (eps_u - eps_e)/(eps_u - eps_g)
+(``level_ratio = "eq23-printed"``; ``docs/physics.md``).
+
 The numbers live in ``renp_scan/data/targets.toml`` (with the source of each);
 a user may add or override targets with a TOML file of the same format
 (documented in ``renp_scan/data/README.md``). Energies are in eV relative to
@@ -25,45 +30,50 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
+from ..config import Field, Section, Table, check_format_version, load_toml
 from ..errors import InputError
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 __all__ = [
+    "LEVEL_RATIOS",
     "SCHEMES",
     "TARGETS_FORMAT_VERSION",
     "Target",
     "available_targets",
+    "check_level_ratio",
     "get_target",
     "load_targets",
 ]
 
 #: Level schemes of the paper: "alkali" (eq. 19) and "electron_hole" (eq. 23).
 SCHEMES = ("alkali", "electron_hole")
+#: Forms of the level ratio R of F(omega): eq. 19's pattern (every target; the default)
+#: and eq. 23 as printed (electron-hole targets only).
+LEVEL_RATIOS = ("eq19", "eq23-printed")
+DEFAULT_LEVEL_RATIO = "eq19"
 #: The targets file format this module reads.
 TARGETS_FORMAT_VERSION = 1
 
 _ISOTOPE_PATTERN = re.compile(r"^(\d+)([A-Z][a-z]?)$")
 
-# Field name -> kind, in file order. "float" accepts TOML integers too (g_eV = 0).
-_FIELD_KINDS = {
-    "scheme": "str",
-    "isotope": "str",
-    "Z": "int",
-    "N": "int",
-    "g_label": "str",
-    "g_eV": "float",
-    "e_label": "str",
-    "e_eV": "float",
-    "u_label": "str",
-    "u_eV": "float",
-    "A_ug_per_s": "float",
-    "source": "str",
-}
-_OPTIONAL_FIELDS = ("info",)
+# One [targets.<name>] table, in file order. "number" accepts TOML integers too (g_eV = 0);
+# ranges and level order are checked by Target itself.
+_TARGET_TABLE = Section({
+    "scheme": Field("string", choices=SCHEMES),
+    "isotope": Field("string", doc="mass number and symbol, e.g. '133Cs'"),
+    "Z": Field("integer"),
+    "N": Field("integer"),
+    "g_label": Field("string"),
+    "g_eV": Field("number"),
+    "e_label": Field("string"),
+    "e_eV": Field("number"),
+    "u_label": Field("string"),
+    "u_eV": Field("number"),
+    "A_ug_per_s": Field("number"),
+    "source": Field("string"),
+    "level_ratio": Field("string", DEFAULT_LEVEL_RATIO,
+                         doc="electron-hole level ratio: eq. 19 pattern or eq. 23 as printed"),
+    "info": Field("any", {}, doc="informational values, never used in rates"),
+})
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,11 @@ class Target:
         Einstein A-coefficient gamma_ug of the E1 decay u -> g [s^-1] (eq. 19).
     source : str
         Where the numbers come from.
+    level_ratio : {"eq19", "eq23-printed"}, optional
+        Form of the level ratio R of F(omega): ``"eq19"`` (default) is
+        (eps_u - eps_g)/(eps_u - eps_e), eq. 19's pattern; ``"eq23-printed"`` is
+        (eps_u - eps_e)/(eps_u - eps_g), eq. 23 as printed (electron-hole targets only;
+        it lowers the rate by ((eps_u - eps_g)/(eps_u - eps_e))^4, 582.75 for Xe).
     info : mapping, optional
         Informational values (abundance, library values for comparison); never
         used in rates and ignored by equality.
@@ -112,6 +127,7 @@ class Target:
     u_eV: float
     A_ug_per_s: float
     source: str
+    level_ratio: str = DEFAULT_LEVEL_RATIO
     info: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -152,6 +168,7 @@ class Target:
             raise InputError("u_eV", f"level u ({self.u_eV} eV) must lie above e ({self.e_eV} eV)")
         if not self.A_ug_per_s > 0.0:
             raise InputError("A_ug_per_s", f"must be > 0, got {self.A_ug_per_s!r}")
+        check_level_ratio(self.level_ratio, self, "level_ratio")
         if not isinstance(self.info, Mapping):
             raise InputError("info", f"must be a table, got {type(self.info).__name__}")
         object.__setattr__(self, "info", MappingProxyType(dict(self.info)))
@@ -197,35 +214,23 @@ class Target:
         return self.N - (1.0 - 4.0 * sin2_theta_W) * self.Z
 
 
+def check_level_ratio(level_ratio, target: Target, field_name: str = "level_ratio") -> str:
+    """Return ``level_ratio`` if it is allowed for ``target``; InputError naming ``field_name``.
+
+    ``"eq23-printed"`` exists only for the electron-hole scheme (eq. 23); an alkali
+    target has eq. 19 alone.
+    """
+    if not isinstance(level_ratio, str) or level_ratio not in LEVEL_RATIOS:
+        raise InputError(field_name, f"unknown level ratio {level_ratio!r}; allowed: "
+                         f"{', '.join(LEVEL_RATIOS)}")
+    if level_ratio == "eq23-printed" and target.scheme != "electron_hole":
+        raise InputError(field_name, f"'eq23-printed' is eq. 23's form for electron-hole "
+                         f"targets; {target.name} uses the {target.scheme} scheme (eq. 19 only)")
+    return level_ratio
+
+
 def _package_targets_file():
     return resources.files("renp_scan").joinpath("data", "targets.toml")
-
-
-def _read_toml(path, what):
-    # Package data is an importlib Traversable, user files are paths: both have read_text.
-    readable = path if hasattr(path, "read_text") else Path(path)
-    try:
-        text = readable.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(what, f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(what, f"{path} is not valid TOML: {exc}") from None
-
-
-def _check_kind(value, kind, where):
-    if kind == "str":
-        ok = isinstance(value, str)
-        wanted = "a string"
-    elif kind == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        wanted = "an integer"
-    else:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        wanted = "a number"
-    if not ok:
-        raise InputError(where, f"must be {wanted}, got {value!r} ({type(value).__name__})")
 
 
 def _check_info(info, where):
@@ -237,53 +242,32 @@ def _check_info(info, where):
 
 
 def _parse_targets(document, path) -> dict[str, Target]:
-    allowed_top = ("format_version", "targets")
-    for key in document:
-        if key not in allowed_top:
-            raise InputError(
-                key, f"unknown top-level key in {path}; allowed: {', '.join(allowed_top)}"
-            )
-    if "format_version" not in document:
-        raise InputError("format_version", f"missing in {path} (expected {TARGETS_FORMAT_VERSION})")
-    version = document["format_version"]
-    if isinstance(version, bool) or version != TARGETS_FORMAT_VERSION:
-        raise InputError(
-            "format_version",
-            f"{path} has format_version {version!r}; this version reads {TARGETS_FORMAT_VERSION}",
-        )
-    tables = document.get("targets")
+    top = Table(document, "", ("format_version", "targets"))
+    check_format_version(document, TARGETS_FORMAT_VERSION, path)
+    tables = top.get("targets", None)
     if not isinstance(tables, dict) or not tables:
         raise InputError("targets", f"{path} must define at least one [targets.<name>] table")
 
     targets = {}
     for key, table in tables.items():
         where = f"targets.{key}"
-        if not isinstance(table, dict):
-            raise InputError(where, f"must be a table, got {table!r}")
-        for name in table:
-            if name not in _FIELD_KINDS and name not in _OPTIONAL_FIELDS:
-                raise InputError(
-                    f"{where}.{name}",
-                    f"unknown field; allowed: {', '.join([*_FIELD_KINDS, *_OPTIONAL_FIELDS])}",
-                )
-        for name, kind in _FIELD_KINDS.items():
-            if name not in table:
-                raise InputError(f"{where}.{name}", "missing field")
-            _check_kind(table[name], kind, f"{where}.{name}")
-        info = table.get("info", {})
-        _check_info(info, f"{where}.info")
+        values = _TARGET_TABLE.read(table, where)
+        _check_info(values["info"], f"{where}.info")
         try:
-            targets[key] = Target(name=key, **{n: table[n] for n in _FIELD_KINDS}, info=info)
+            targets[key] = Target(name=key, **values)
         except InputError as exc:
             # Name the file's key, not the constructor's argument.
             raise InputError(f"{where}.{exc.field}", exc.message) from None
     return targets
 
 
+def _read_targets(path) -> dict[str, Target]:
+    return _parse_targets(load_toml(path, "targets_file", "targets file"), path)
+
+
 @lru_cache(maxsize=1)
 def _package_targets() -> Mapping[str, Target]:
-    path = _package_targets_file()
-    return MappingProxyType(_parse_targets(_read_toml(path, "targets_file"), path))
+    return MappingProxyType(_read_targets(_package_targets_file()))
 
 
 def load_targets(path=None) -> dict[str, Target]:
@@ -309,7 +293,7 @@ def load_targets(path=None) -> dict[str, Target]:
     """
     targets = dict(_package_targets())
     if path is not None:
-        targets.update(_parse_targets(_read_toml(path, "targets_file"), path))
+        targets.update(_read_targets(path))
     return targets
 
 

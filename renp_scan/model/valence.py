@@ -25,6 +25,8 @@ where e and u are the valence orbitals of the target's levels e and u (Cs: 6p, 7
 Xe: the excited electron's 6s, 7s). Both are radial integrals over P_e P_u because the
 operators are spherical (so l_e = l_u).
 
+Measured levels to compare the model with are read by :mod:`renp_scan.model.valence_levels`.
+
 Units at this module's boundary: radii in cm, energies in eV, radial functions in
 cm^{-1/2}; the kernel :mod:`renp_scan.kernels.radial` works in eV^-1 and eV.
 """
@@ -35,8 +37,6 @@ import functools
 import math
 import re
 from dataclasses import dataclass
-from importlib import resources
-from types import MappingProxyType
 
 import numpy as np
 
@@ -47,19 +47,12 @@ from .constants import ALPHA, HARTREE_EV, HBAR_C_EV_CM, M_E_EV
 from .coulomb import tf_chi, tf_length_scale_cm
 from .targets import Target, get_target
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 __all__ = [
     "LOG_STEP",
     "R_MAX_BOHR",
     "ValenceState",
     "core_hartree_potential_eV",
     "core_matrix_element_eV",
-    "load_valence_levels",
-    "measured_binding_eV",
     "nucleus_matrix_element_eV",
     "radial_grid_cm",
     "valence_coulomb_eV",
@@ -472,86 +465,3 @@ def valence_coulomb_eV(target, channel) -> float:
     channel = normalize_channel(channel)
     state_e, state_u = _target_states(target)
     return _valence_coulomb(target.Z, state_e, state_u, channel)
-
-
-# ---------------------------------------------------------------- measured levels
-
-
-@dataclass(frozen=True)
-class MeasuredLevel:
-    """One measured level: label, n, l, j (J for Xe) and energy above ground [eV]."""
-
-    label: str
-    n: int
-    ell: int
-    j: float
-    energy_eV: float
-
-
-@dataclass(frozen=True)
-class ElementLevels:
-    """Measured valence levels of one element (``renp_scan/data/valence_levels.toml``)."""
-
-    symbol: str
-    Z: int
-    ionization_limit_eV: float
-    core_polarizability_bohr3: float | None
-    source: str
-    levels: tuple[MeasuredLevel, ...]
-
-
-@functools.lru_cache(maxsize=1)
-def load_valence_levels():
-    """Measured valence levels of the package data file, keyed by element symbol.
-
-    Returns
-    -------
-    mapping of str to ElementLevels
-    """
-    path = resources.files("renp_scan").joinpath("data", "valence_levels.toml")
-    document = tomllib.loads(path.read_text(encoding="utf-8"))
-    if document.get("format_version") != 1:
-        raise InputError("format_version", f"{path}: expected 1")
-    elements = {}
-    for symbol, table in document["elements"].items():
-        levels = tuple(
-            MeasuredLevel(
-                lv["label"], int(lv["n"]), int(lv["l"]), float(lv["j"]), float(lv["energy_eV"])
-            )
-            for lv in table["levels"]
-        )
-        polarizability = table.get("core_polarizability_bohr3")
-        elements[symbol] = ElementLevels(
-            symbol=symbol,
-            Z=int(table["Z"]),
-            ionization_limit_eV=float(table["ionization_limit_eV"]),
-            core_polarizability_bohr3=None if polarizability is None else float(polarizability),
-            source=str(table["source"]),
-            levels=levels,
-        )
-    return MappingProxyType(elements)
-
-
-def measured_binding_eV(symbol, n, ell) -> float:
-    """Measured binding energy of the valence orbital n, l [eV] (> 0).
-
-    Fine-structure levels are averaged with weights 2j + 1 (the model has no
-    spin-orbit term): ionisation limit minus the centroid.
-
-    Raises
-    ------
-    InputError
-        If the element or the orbital is not in the data file.
-    """
-    elements = load_valence_levels()
-    if symbol not in elements:
-        raise InputError(
-            "symbol", f"no measured levels for {symbol!r}; known: {', '.join(elements)}"
-        )
-    element = elements[symbol]
-    matching = [lv for lv in element.levels if lv.n == n and lv.ell == ell]
-    if not matching:
-        raise InputError("n", f"no measured level n={n}, ell={ell} for {symbol}")
-    weights = np.array([2.0 * lv.j + 1.0 for lv in matching])
-    energies = np.array([lv.energy_eV for lv in matching])
-    return element.ionization_limit_eV - float(weights @ energies / weights.sum())

@@ -8,10 +8,15 @@ the block (``out=``). The kernels underneath are serial and release the GIL
 (``nogil=True``, ``parallel=False``): all parallelism lives in dask, one block per
 thread or worker.
 
-Block size is chosen from a measured cost model so that one block takes about
-``block_target_seconds`` (0.1-1 s): large enough that dask's per-task overhead
-(~100 us) and the per-chunk HDF5 cost are negligible, small enough that progress,
-Ctrl-C and resume are fine-grained and memory stays at a few blocks.
+Block size is chosen from a fixed reference cost model (:data:`REFERENCE_COST`) so
+that one block takes about ``block_target_seconds`` (0.1-1 s) on a reference core:
+large enough that dask's per-task overhead (~100 us) and the per-chunk HDF5 cost are
+negligible, small enough that progress, Ctrl-C and resume are fine-grained and memory
+stays at a few blocks. The reference is a constant, never a timing, so the block
+(= chunk) layout follows from the scan alone: every run of one scan, on any machine,
+makes the same chunks (required by ``--shard``, whose pieces must fit together, and
+for byte-reproducible cubes). The measured cost (:func:`measure_cost`) only feeds the
+run-time estimate of ``renp-scan validate``.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ MAX_CHUNK_BYTES = 4 * 2**20
 
 @dataclass(frozen=True)
 class CostModel:
-    """Measured cost of :func:`renp_scan.spectrum` on this machine, one thread.
+    """Cost of :func:`renp_scan.spectrum` on one thread (measured, or :data:`REFERENCE_COST`).
 
     Attributes
     ----------
@@ -51,6 +56,13 @@ class CostModel:
     def block_seconds(self, rows: int, cols: int) -> float:
         """Estimated time [s] of a block of ``rows`` m0 values by ``cols`` omega values."""
         return rows * (self.call_s + cols * self.point_s)
+
+
+#: Cost of :func:`renp_scan.spectrum` on the reference core that block sizes assume:
+#: the order of what :func:`measure_cost` finds for the shipped targets on a current
+#: x86-64 core (33-40 us per call, 1-3 ns per omega point; ``renp-scan validate``
+#: prints the local values). Changing it changes the chunk shapes of new cubes.
+REFERENCE_COST = CostModel(call_s=40e-6, point_s=3e-9)
 
 
 def _balanced(n: int, size: int) -> int:
@@ -127,6 +139,9 @@ class BlockTask:
     oscillation_data : OscillationData, optional
         A user oscillation-data table (``physics.oscillation_file``); None uses the
         package's.
+    level_ratio : {"eq19", "eq23-printed"}, optional
+        Form of the level ratio R of F(omega) (``physics.level_ratio``), passed to
+        :func:`renp_scan.spectrum`; None uses the target's own.
     target_fields : tuple of (str, value) pairs, optional
         The target's data (the fields of :class:`renp_scan.model.targets.Target`
         but ``info``), so a worker computes with exactly the levels the client
@@ -151,6 +166,7 @@ class BlockTask:
     chunk_shape: tuple | None = None
     target_fields: tuple | None = None
     oscillation_data: object | None = None
+    level_ratio: str | None = None
 
     @property
     def atom(self):
@@ -189,7 +205,8 @@ def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:
                  density_cm3=task.density_cm3, volume_cm3=task.volume_cm3,
                  eta=task.eta, majorana_phases_rad=task.phases_rad,
                  coulomb_model=task.coulomb_model,
-                 oscillation_data=task.oscillation_data, out=out[row])
+                 oscillation_data=task.oscillation_data, out=out[row],
+                 level_ratio=task.level_ratio)
     return out
 
 
@@ -240,7 +257,7 @@ def measure_cost(task: BlockTask, sample_points: int = 256, repeats: int = 5) ->
     kwargs = dict(hierarchy=task.hierarchy, majorana=task.majorana, channel=task.channel,
                   density_cm3=task.density_cm3, volume_cm3=task.volume_cm3, eta=task.eta,
                   majorana_phases_rad=task.phases_rad, coulomb_model=task.coulomb_model,
-                  oscillation_data=task.oscillation_data)
+                  oscillation_data=task.oscillation_data, level_ratio=task.level_ratio)
     m0 = float(task.m0_eV[0])
     atom = task.atom
 

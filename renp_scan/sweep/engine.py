@@ -26,6 +26,7 @@ Parallelism lives here only: the Numba kernels are serial and release the GIL.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import itertools
@@ -34,6 +35,8 @@ import os
 import queue
 import shutil
 import signal
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -49,8 +52,16 @@ from ..cube.lock import LockFile
 from ..cube.reader import check_cube, describe_cube
 from ..cube.space import METADATA_HEADROOM, SpaceGuard, StorageError
 from ..cube.writer import create_partial, open_partial, stored_chunk_bytes
-from ..errors import InputError
-from .blocks import BlockTask, CostModel, choose_chunk, compute_block, fill_block, measure_cost
+from ..errors import ENVIRONMENT_ERRNOS, ClusterError, InputError
+from .blocks import (
+    REFERENCE_COST,
+    BlockTask,
+    CostModel,
+    choose_chunk,
+    compute_block,
+    fill_block,
+    measure_cost,
+)
 from .progress import BlockProgress
 
 #: Blocks per dask graph handed to the local threaded scheduler at once; bounds
@@ -135,7 +146,8 @@ def _physics_args(spec) -> dict:
     oscillation_data = _user_oscillation_data(spec.oscillation_file) \
         if spec.oscillation_file else None
     return dict(density_cm3=float(spec.density_cm3), volume_cm3=float(spec.volume_cm3),
-                eta=float(spec.eta), dtype=str(spec.dtype), oscillation_data=oscillation_data)
+                eta=float(spec.eta), dtype=str(spec.dtype), oscillation_data=oscillation_data,
+                level_ratio=spec.level_ratio)
 
 
 def _target_fields(spec, target: str) -> tuple | None:
@@ -201,11 +213,15 @@ def preflight(spec) -> dict[str, CostModel]:
     return costs
 
 
-def plan_layouts(spec, costs: dict[str, CostModel], block_rows=None) -> list[TargetLayout]:
+def plan_layouts(spec, costs: dict[str, CostModel] | None = None,
+                 block_rows=None) -> list[TargetLayout]:
     """Chunk (= block) layout of every target for ``spec.block_target_seconds`` per block.
 
-    ``block_rows`` forces the number of m0 rows per block instead (clipped to the
-    grid), for tests and tuning. Blocks always span the whole omega grid (see
+    Sized with :data:`~renp_scan.sweep.blocks.REFERENCE_COST`, never with ``costs``
+    (kept for callers; a timing would make the layout differ between runs and
+    machines): the layout is a function of the scan alone. ``block_rows`` forces the
+    number of m0 rows per block instead (clipped to the grid), for tests and tuning.
+    Blocks always span the whole omega grid (see
     :func:`~renp_scan.sweep.blocks.choose_chunk`).
     """
     itemsize = np.dtype(spec.dtype).itemsize
@@ -215,7 +231,7 @@ def plan_layouts(spec, costs: dict[str, CostModel], block_rows=None) -> list[Tar
         if block_rows is not None:
             rows, cols = min(block_rows, len(whole.m0_eV)), len(whole.omega_eV)
         else:
-            rows, cols = choose_chunk(len(whole.m0_eV), len(whole.omega_eV), costs[target],
+            rows, cols = choose_chunk(len(whole.m0_eV), len(whole.omega_eV), REFERENCE_COST,
                                       float(spec.block_target_seconds), itemsize)
         layouts.append(TargetLayout(**{**whole.__dict__, "chunk_rows": rows, "chunk_cols": cols}))
     return layouts
@@ -354,17 +370,21 @@ def physics_provenance(spec) -> dict:
     return attrs
 
 
-def target_attributes(target_key: str, extra_files=()) -> dict:
-    """Group attributes of a target: Z, N, isotope, eps_eg_eV, levels_eV (g, e, u), A_ug_per_s.
+def target_attributes(target_key: str, extra_files=(), level_ratio=None) -> dict:
+    """Group attributes of a target: Z, N, isotope, eps_eg_eV, levels_eV, A_ug_per_s, level_ratio.
 
-    ``extra_files`` are user targets files (``scan.targets_file``) searched first.
+    ``extra_files`` are user targets files (``scan.targets_file``) searched first;
+    ``level_ratio`` is the scan's ``physics.level_ratio`` (None: the target's own). The
+    recorded form is compared on resume, so blocks of the two forms never mix.
     """
+    from ..model.spectrum import resolve_level_ratio
     from ..model.targets import get_target
 
     target = get_target(target_key, extra_files=extra_files)
     attrs = {}
     _flatten("t", target, attrs)
     attrs = {k[2:]: v for k, v in attrs.items()}
+    attrs["level_ratio"] = resolve_level_ratio(target, level_ratio)
     attrs["levels_eV"] = np.array([target.g_eV, target.e_eV, target.u_eV], dtype=np.float64)
     attrs["eps_eg_eV"] = float(target.eps_eg_eV)
     return attrs
@@ -494,8 +514,74 @@ def _drain(handoff, handle) -> None:
         handle(*item)
 
 
+#: Largest first message accepted from a scheduler before it is trusted [bytes]
+#: (a dask handshake is ~100 bytes; anything else is not a dask scheduler).
+HANDSHAKE_MAX_BYTES = 2**16
+
+
+def _recv_exactly(sock, n: int, deadline: float) -> bytes:
+    data = b""
+    while len(data) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        sock.settimeout(left)
+        got = sock.recv(n - len(data))
+        if not got:
+            raise ConnectionResetError(errno.ECONNRESET, "closed the connection")
+        data += got
+    return data
+
+
+def probe_scheduler(address: str, timeout_s: float = 10.0) -> None:
+    """Check that a dask scheduler answers at ``address`` (tcp) within ``timeout_s`` in all.
+
+    A dask scheduler sends its handshake (a msgpack dict with ``compression``,
+    ``python`` and ``pickle-protocol``, framed by 8-byte little-endian lengths) as soon
+    as a connection is accepted. This reads it over a plain socket with one deadline
+    for the connect *and* the handshake, so a server that never answers, or one that
+    sends something else (an HTTP or SSH banner), is refused with
+    :class:`InputError` before ``distributed`` waits on it without a limit or sizes
+    a buffer from the banner's bytes. Other schemes (tls, ucx, inproc) are left to
+    ``distributed``.
+    """
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme != "tcp":
+        return
+    host, _, port = rest.rstrip("/").rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        port_n = int(port)
+    except ValueError:
+        raise InputError("scheduler", f"{address!r} has no port; give tcp://HOST:PORT") from None
+    deadline = time.monotonic() + timeout_s
+    what = f"no dask scheduler at {address!r}"
+    try:
+        with socket.create_connection((host, port_n), timeout=timeout_s) as sock:
+            size_bytes = _recv_exactly(sock, 8, deadline)
+            (size,) = struct.unpack("<Q", size_bytes)
+            if not 16 <= size <= HANDSHAKE_MAX_BYTES:
+                raise InputError("scheduler", f"{what}: it sent {size_bytes!r}, not a dask "
+                                 "handshake (is this the scheduler's port, not the dashboard "
+                                 "or another service?)")
+            payload = _recv_exactly(sock, size, deadline)
+    except TimeoutError:
+        raise InputError("scheduler", f"{what}: it sent no dask handshake within "
+                         f"{timeout_s:g} s (is this the scheduler's port?)") from None
+    except OSError as exc:
+        raise InputError("scheduler", f"{what}: {exc.strerror or exc}") from None
+    if b"pickle-protocol" not in payload or b"compression" not in payload:
+        raise InputError("scheduler", f"{what}: its first message is not a dask handshake "
+                         f"({payload[:24]!r})")
+
+
 def connect_scheduler(address: str, timeout: str = "10s"):
     """Connect a ``distributed.Client`` to a running scheduler; InputError if none answers.
+
+    The connection and the handshake are bounded by ``timeout`` together
+    (:func:`probe_scheduler` checks the handshake first).
 
     Parameters
     ----------
@@ -506,14 +592,26 @@ def connect_scheduler(address: str, timeout: str = "10s"):
     """
     try:
         from distributed import Client
+        from dask.utils import parse_timedelta
     except ImportError:
         raise InputError("scheduler", "--scheduler needs the distributed package "
-                         "(pip install 'renp_scan[distributed]')") from None
+                         "(pip install distributed)") from None
+    probe_scheduler(address, float(parse_timedelta(timeout)))
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError("scheduler",
                          f"cannot connect to a dask scheduler at {address!r}: {exc}") from None
+
+
+def _cluster_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` means the cluster was lost (not an error of a block's computation)."""
+    import asyncio
+
+    if isinstance(exc, (asyncio.CancelledError, TimeoutError, ConnectionError)):
+        return True
+    module = type(exc).__module__ or ""
+    return module.startswith(("distributed", "tornado"))
 
 
 def _run_distributed(tasks, client, handle) -> None:
@@ -541,8 +639,15 @@ def _run_distributed(tasks, client, handle) -> None:
             nxt = next(it, None)
             if nxt is not None:
                 pending.add(submit(nxt))
-    except BaseException:
-        client.cancel(list(pending.futures))
+    except BaseException as exc:
+        try:
+            client.cancel(list(pending.futures))
+        except Exception:  # noqa: BLE001  (the scheduler may be gone: nothing left to cancel)
+            pass
+        if isinstance(exc, Exception) and _cluster_failure(exc):
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise ClusterError(f"lost the dask scheduler {client.scheduler.address!r} "
+                               f"({type(exc).__name__}: {detail})") from None
         raise
 
 
@@ -553,6 +658,14 @@ def _check_output(out: Path, overwrite: bool, scan_sha256: str = "") -> None:
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise InputError("output", f"directory {parent} does not exist")
+    if hasattr(os, "ST_RDONLY") and os.statvfs(parent).f_flag & os.ST_RDONLY:
+        # The environment, not the input: the same command works once it is writable.
+        raise StorageError(errno.EROFS, f"the file system of {str(parent)!r} is read-only "
+                           "(mounted ro); nothing was written: make it writable (or write "
+                           "elsewhere) and rerun")
+    if partial_path(out).is_symlink():
+        raise InputError("output", f"{str(partial_path(out))!r} is a symbolic link; renp_scan "
+                         "never writes through a link beside its output: remove it and rerun")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError("output", f"directory {parent} is not writable")
     if out.is_dir():
@@ -610,6 +723,44 @@ def _check_space(out: Path, spec, kept_bytes: int) -> None:
                          "free; shrink the grids, free space or write elsewhere")
 
 
+def _environment_failure(exc, created: bool, writer, partial: Path) -> BaseException:
+    """Build the error for a run the environment failed: what is kept and how to resume.
+
+    Storage (disk full, quota, read-only, I/O), memory and cluster failures are not
+    bad input: the partial keeps every block written, and the message says so.
+    """
+    done = writer.n_done() if writer is not None else 0
+    total = writer.n_blocks() if writer is not None else 0
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, MemoryError):
+        fix = "free memory (or raise ulimit -v)"
+    elif isinstance(exc, ClusterError):
+        fix = "restart the scheduler (or run without --scheduler)"
+    elif code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        fix = "free space (or raise the limit)"
+    elif code == errno.EROFS:
+        fix = "make the file system writable"
+    else:
+        fix = "fix the cause"
+    if created and done == 0:
+        if writer is not None:
+            writer.close()
+        partial.unlink(missing_ok=True)
+        kept = f"nothing was kept; {fix} and run again"
+    else:
+        kept = (f"{done} of {total} blocks are kept in {partial}: {fix} and rerun the same "
+                "command to resume")
+    if isinstance(exc, MemoryError):
+        detail = " ".join(str(exc).split())
+        return MemoryError(f"{detail}; {kept}" if detail else kept)
+    if isinstance(exc, ClusterError):
+        return ClusterError(f"{exc}; {kept}")
+    if isinstance(exc, StorageError):
+        return type(exc)(exc.errno, f"{exc.strerror}; {kept}")
+    where = f" ({exc.filename})" if exc.filename is not None else ""
+    return StorageError(exc.errno, f"{exc.strerror or exc}{where}; {kept}")
+
+
 def partial_path(output) -> Path:
     """``OUT.partial`` beside ``OUT``."""
     out = Path(output)
@@ -624,7 +775,8 @@ def lock_path(output) -> Path:
 
 def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwrite: bool = False,
              progress: bool = True, handle_signals: bool = True,
-             block_rows: int | None = None) -> RunReport:
+             block_rows: int | None = None, blocks=None, finish=None,
+             executor=None) -> RunReport:
     """Compute the cube of ``spec`` into ``output`` (resuming ``output.partial`` if present).
 
     Parameters
@@ -647,6 +799,17 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
     block_rows : int, optional
         Force the m0 rows per block of a new cube instead of sizing blocks from the
         measured cost; a resumed partial keeps its own.
+    blocks : callable, optional
+        ``blocks(layouts) -> {target: bool mask}``: the blocks this run computes
+        (default all); used by ``--shard`` (:mod:`renp_scan.sweep.shards`).
+    finish : callable, optional
+        ``finish(writer, output)`` run instead of ``writer.finalize(output)`` once
+        those blocks are done (a shard is finished differently from a cube).
+    executor : callable, optional
+        ``executor(tasks, client, handle, writer, protect)`` run instead of the
+        built-in distributed runner when ``scheduler`` is given (workers writing in
+        place, :mod:`renp_scan.sweep.executors`); ``handle(task, None)`` counts a
+        block stored elsewhere, ``protect()`` guards a write against SIGINT/SIGTERM.
 
     Returns
     -------
@@ -681,7 +844,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                 client = scheduler
         if partial.exists() and overwrite:
             partial.unlink()
-        target_attrs = {t: target_attributes(t, spec.extra_target_files())
+        target_attrs = {t: target_attributes(t, spec.extra_target_files(), spec.level_ratio)
                         for t in spec.targets}
         root_attrs = physics_provenance(spec)
         if partial.exists():
@@ -708,24 +871,30 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         space = SpaceGuard(partial, writer.max_block_bytes())
         space.open()
         writer.guard = space
-        todo = [(lay, np.flatnonzero(~writer.done_mask(name)), writer.codec(name))
+        mine = blocks(writer.layouts) if blocks is not None else \
+            {name: True for name in writer.layouts}
+        todo = [(lay, np.flatnonzero(~writer.done_mask(name) & mine[name]), writer.codec(name))
                 for name, lay in writer.layouts.items()]
         n_todo = sum(len(idx) for _, idx, _ in todo)
-        n_total = writer.n_blocks()
+        n_total = writer.n_blocks() if blocks is None else \
+            int(sum(np.count_nonzero(m) for m in mine.values()))
         tasks = (_task(spec, lay, int(i), codec) for lay, idx, codec in todo for i in idx)
         bar = BlockProgress(n_total, n_total - n_todo, enabled=progress)
         computed = [0]
 
         def handle(task, data):
-            with guard.protect():
-                writer.write_block(task.target, task.index, data)
+            if data is not None:  # None: stored elsewhere (an executor's pieces), only counted
+                with guard.protect():
+                    writer.write_block(task.target, task.index, data)
             computed[0] += 1
             bar.update(task.n_points)
 
         if handle_signals:
             guard.install()
         try:
-            if client is not None:
+            if client is not None and executor is not None:
+                executor(tasks, client, handle, writer, guard.protect)
+            elif client is not None:
                 _run_distributed(tasks, client, handle)
             else:
                 _run_threads(tasks, workers, handle)
@@ -735,39 +904,43 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         n_entries = sum(lay.n_entries for lay in writer.layouts.values())
         space.close()  # gives the reserve back for the final flush
         kill_point("before-finalize")
-        writer.finalize(out)
+        if finish is not None:
+            finish(writer, out)
+        else:
+            writer.finalize(out)
         finished = True
     except _Stop as stop:
         done = writer.n_done() if writer is not None else 0
         total = writer.n_blocks() if writer is not None else 0
         raise ScanInterrupted(stop.signum, partial, done, total) from None
-    except StorageError as exc:
-        done = writer.n_done() if writer is not None else 0
-        total = writer.n_blocks() if writer is not None else 0
-        if created and done == 0:
-            if writer is not None:
+    except (StorageError, ClusterError, MemoryError, OSError) as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, StorageError) \
+                and exc.errno not in ENVIRONMENT_ERRNOS:
+            if created and writer is not None and writer.n_done() == 0:
                 writer.close()
-            partial.unlink(missing_ok=True)
-            kept = "nothing was kept; free space and run again"
-        else:
-            kept = (f"{done} of {total} blocks are kept in {partial}: free space (or raise "
-                    "the limit) and rerun the same command to resume")
-        raise type(exc)(exc.errno, f"{exc.strerror}; {kept}") from None
+                partial.unlink(missing_ok=True)
+            raise
+        raise _environment_failure(exc, created, writer, partial) from None
     except BaseException:
         if created and writer is not None and writer.n_done() == 0:
             writer.close()
             partial.unlink(missing_ok=True)
         raise
     finally:
-        if writer is not None:
-            writer.close()
-        if space is not None:
-            space.close()
-        if own_client is not None:
-            own_client.close()
-        if finished:
-            kill_point("before-lock-release")
-        lock.release()
+        try:
+            if writer is not None:
+                writer.close()
+            if space is not None:
+                space.close()
+            if own_client is not None:
+                try:
+                    own_client.close(timeout=5)
+                except Exception:  # noqa: BLE001  (a lost scheduler: nothing to close)
+                    pass
+            if finished:
+                kill_point("before-lock-release")
+        finally:
+            lock.release()
     return RunReport(output=out, blocks_total=n_total, blocks_computed=computed[0],
                      n_entries=n_entries, seconds=time.perf_counter() - start,
                      file_bytes=out.stat().st_size, blocks_repaired=writer.repaired)

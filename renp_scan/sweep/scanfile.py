@@ -32,6 +32,7 @@ import numpy as np
 
 from renp_scan.errors import InputError
 from renp_scan.model.spectrum import COULOMB_MODELS  # allowed scan.coulomb_models
+from renp_scan.model.targets import LEVEL_RATIOS  # allowed physics.level_ratio
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -119,7 +120,7 @@ _OMEGA_KEYS = (
     "threshold_points",
 )
 _OMEGA_RANGE_KEYS = ("start_eV", "stop_eV", "start_fraction", "stop_fraction")
-_PHYSICS_KEYS = ("density_cm3", "volume_cm3", "eta", "oscillation_file")
+_PHYSICS_KEYS = ("density_cm3", "volume_cm3", "eta", "oscillation_file", "level_ratio")
 _OUTPUT_KEYS = ("dtype", "compression", "compression_level", "shuffle")
 _ENGINE_KEYS = ("block_target_seconds",)
 _REQUIRED = object()
@@ -183,6 +184,10 @@ class ScanSpec:
     oscillation_file : str or None
         Absolute path of the user oscillation-data file named by
         ``physics.oscillation_file`` (replacing the package's NuFIT table), or None.
+    level_ratio : str or None
+        ``physics.level_ratio``: form of the level ratio R of F(omega) for every target
+        (``"eq19"`` or ``"eq23-printed"``, see :func:`renp_scan.spectrum`); None uses
+        each target's own (``"eq19"`` unless its targets file says otherwise).
     """
 
     path: str | None
@@ -208,6 +213,7 @@ class ScanSpec:
     block_target_seconds: float
     targets_file: str | None = None
     oscillation_file: str | None = None
+    level_ratio: str | None = None
 
     def oscillation_data(self):
         """Return the oscillation data of this scan (user file or the package's table)."""
@@ -803,6 +809,19 @@ def _parse_physics(root) -> dict:
     return {"density_cm3": density, "volume_cm3": volume, "eta": eta}
 
 
+def _level_ratio(root, scan) -> str | None:
+    """``physics.level_ratio`` checked against every target of the scan (None if absent)."""
+    table = _Table(root.get("physics", {}), "physics", _PHYSICS_KEYS)
+    value = table.string("level_ratio", default=None, choices=LEVEL_RATIOS)
+    if value is not None:
+        from renp_scan.model.targets import check_level_ratio, get_target
+
+        extra = (scan["targets_file"],) if scan["targets_file"] else ()
+        for target in scan["targets"]:
+            check_level_ratio(value, get_target(target, extra_files=extra), "physics.level_ratio")
+    return value
+
+
 def _parse_output(root) -> dict:
     table = _Table(root.get("output", {}), "output", _OUTPUT_KEYS)
     dtype = table.string("dtype", default="float64", choices=DTYPES)
@@ -818,7 +837,7 @@ def _parse_output(root) -> dict:
         level = None
     if compression == "zstd" and importlib.util.find_spec("hdf5plugin") is None:
         raise InputError("output.compression", "zstd needs the hdf5plugin package "
-                         "(pip install 'renp_scan[compression]')")
+                         "(pip install hdf5plugin)")
     return {"dtype": dtype, "compression": compression, "compression_level": level,
             "shuffle": table.boolean("shuffle", default=True)}
 
@@ -912,6 +931,7 @@ def parse_scan(text: str, path=None) -> ScanSpec:
                                         scan["hierarchies"], oscillation_data)
     physics = _parse_physics(root)
     physics["oscillation_file"] = oscillation_file
+    physics["level_ratio"] = _level_ratio(root, scan)
     output = _parse_output(root)
     engine = _parse_engine(root)
 
