@@ -286,7 +286,7 @@ def test_changed_axis_or_physics_data_is_refused(workdir, half_partials, referen
     record("damage-axis-changed", f"omega[5] moved by one ulp; `{line}`")
 
     scan, out, partial = damaged_copy(workdir, half_partials, "physics")
-    key = "oscillation.normal.dm21_sq_eV2"
+    key = "oscillation_normal_dm21_sq_eV2"
     with h5py.File(partial, "r+") as f:
         f.attrs[key] = f.attrs[key] * 1.01
     line = refused_then_overwrite(workdir, scan, out, partial, reference, recover=False)
