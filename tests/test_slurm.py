@@ -102,6 +102,7 @@ def test_docs_show_the_recipe_script():
 
 
 def test_worker_jobs_run_the_clients_python(tmp_path):
+    pytest.importorskip("dask_jobqueue", reason="dask-jobqueue is not installed (test extra)")
     sys.path.insert(0, str(RECIPE.parent))
     try:
         import run_on_slurm
@@ -129,6 +130,7 @@ def recipe(scan, out, tmp_path, *extra, **env):
 @uses_slurm
 @pytest.mark.parametrize("mode", ["single-writer", "write-on-workers"])
 def test_jobqueue_cube_equals_local_and_survives_scancel(scan_and_reference, tmp_path, mode):
+    pytest.importorskip("dask_jobqueue", reason="dask-jobqueue is not installed (test extra)")
     scan, reference = scan_and_reference
     out = tmp_path / "cube.h5"
     extra = ["--write-on-workers"] if mode == "write-on-workers" else []
