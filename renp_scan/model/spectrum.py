@@ -43,6 +43,13 @@ from .targets import Target, check_level_ratio, get_target
 from .valence import valence_coulomb_eV
 
 COULOMB_MODELS = ("thomas-fermi", "valence")
+#: The paper's Coulomb integrals (Thomas-Fermi, eqs. 10 and 15): the default model.
+DEFAULT_COULOMB_MODEL = "thomas-fermi"
+#: The paper's set-up (Sec. III), the default of every rate: number density n
+#: [cm^-3], volume V [cm^3] and extractable fraction eta of eq. 18.
+DENSITY_CM3 = 1e21
+VOLUME_CM3 = 100.0
+ETA = 1e-6
 
 
 def gamma0_eV3(eps_eg_eV, density_cm3, volume_cm3) -> float:
@@ -201,11 +208,11 @@ def build_model(
     hierarchy="NH",
     majorana=True,
     channel="nucleus",
-    density_cm3=1e21,
-    volume_cm3=100.0,
-    eta=1e-6,
+    density_cm3=DENSITY_CM3,
+    volume_cm3=VOLUME_CM3,
+    eta=ETA,
     majorana_phases_rad=(0.0, 0.0),
-    coulomb_model="thomas-fermi",
+    coulomb_model=DEFAULT_COULOMB_MODEL,
     oscillation_data: OscillationData | None = None,
     level_ratio: str | None = None,
 ) -> SpectrumModel:
@@ -284,11 +291,11 @@ def spectrum(
     hierarchy="NH",
     majorana=True,
     channel="nucleus",
-    density_cm3=1e21,
-    volume_cm3=100.0,
-    eta=1e-6,
+    density_cm3=DENSITY_CM3,
+    volume_cm3=VOLUME_CM3,
+    eta=ETA,
     majorana_phases_rad=(0.0, 0.0),
-    coulomb_model="thomas-fermi",
+    coulomb_model=DEFAULT_COULOMB_MODEL,
     oscillation_data: OscillationData | None = None,
     out: np.ndarray | None = None,
     level_ratio: str | None = None,
