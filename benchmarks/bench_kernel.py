@@ -107,6 +107,7 @@ def rate_case(case, n, kind, repeats, costs, numpy_threads=(1, 2), budget=2e7) -
     )
     omega = _grid(model.eps_eg_eV, n, kind)
     out = np.empty(n)
+    out32 = np.empty(n, dtype=np.float32)
     ref = np.empty(n)
     buf = np.empty(n)
     number = repeats_for(n, budget)
@@ -121,16 +122,20 @@ def rate_case(case, n, kind, repeats, costs, numpy_threads=(1, 2), budget=2e7) -
         np.multiply(o, 1.0, out=r)
 
     kernel(omega, out)
+    kernel(omega, out32)
     numpy_rate(omega, ref)
     res = {
         "case": case,
         "grid": kind,
         "n": n,
         "max_rel_diff_vs_numpy": _agreement(out, ref),
+        # float32 output path against the float64 one, in units of 2^-24
+        "f32_max_rel_diff_vs_f64_units_2m24": _agreement(out32.astype(np.float64), out) * 2**24,
         "nan_count": int(np.isnan(out).sum()),
     }
     funcs = {
         "kernel_1t": lambda: kernel(omega, out),
+        "kernel_f32_1t": lambda: kernel(omega, out32),
         "kernel_2t": lambda: split2(kernel, omega, out),
         "mem_1t": lambda: mem(omega, buf),
         "mem_2t": lambda: split2(mem, omega, buf),
@@ -174,6 +179,7 @@ def rate_case(case, n, kind, repeats, costs, numpy_threads=(1, 2), budget=2e7) -
     if "numpy_plain_1t" in ns:
         ratios["speedup_vs_plain_numpy_1t"] = ns["numpy_plain_1t"] / ns["kernel_1t"]
     ratios["kernel_over_floor_1t"] = ns["kernel_1t"] / ns["floor_1t"]
+    ratios["kernel_f32_over_floor_1t"] = ns["kernel_f32_1t"] / ns["floor_1t"]
     ratios["thread_scaling"] = ns["kernel_1t"] / ns["kernel_2t"]
     res["ratios"] = ratios
     return res

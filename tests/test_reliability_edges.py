@@ -336,9 +336,14 @@ stop_fraction = 1.0
 compression = "none"
 """
 
-case("memory-address-space-limit", "a run of 6 blocks of 8 MB each; after 2 blocks its "
-     "address-space limit (RLIMIT_AS, as `ulimit -v`) is lowered to below what it has "
-     "mapped (prlimit on the running process); then the same command with no limit",
+#: Size of one block of MEMORY_SCAN (one m0 row of 10^6 float64) [bytes].
+MEMORY_BLOCK = 8 * 10**6
+
+case("memory-address-space-limit", "a run of 6 blocks of 8 MB each, large allocations "
+     "mapped fresh each time (MALLOC_MMAP_THRESHOLD_); after 2 blocks its address-space "
+     "limit (RLIMIT_AS, as `ulimit -v`) is lowered to 128 MB below what it has mapped "
+     "(prlimit on the running process), so its next large allocation fails; then the "
+     "same command with no limit",
      "one line naming `memory` with the blocks kept, exit 1, no traceback; the rerun "
      "finishes a clean cube, resuming the kept blocks")
 
@@ -349,11 +354,12 @@ def test_address_space_limit(workdir):
     (workdir / "mem.toml").write_text(MEMORY_SCAN)
     partial = workdir / "mem.h5.partial"
     proc = start("run", "mem.toml", "-o", "mem.h5", "--quiet", "--workers", "1", cwd=workdir,
-                 delay=0.5, env={"MALLOC_ARENA_MAX": "2"})
+                 delay=0.5, env={"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"})
     wait_for_blocks(partial, 2, proc, limit=240)
     status = Path(f"/proc/{proc.pid}/status").read_text()
     mapped = int(re.search(r"VmSize:\s+(\d+) kB", status).group(1)) * 1024
-    resource.prlimit(proc.pid, resource.RLIMIT_AS, (mapped - 2**20, mapped - 2**20))
+    limit = mapped - 16 * MEMORY_BLOCK
+    resource.prlimit(proc.pid, resource.RLIMIT_AS, (limit, limit))
     _, stderr = proc.communicate(timeout=240)
     proc.stderr = stderr
     line = one_error_line(proc, 1, "memory")
@@ -367,6 +373,30 @@ def test_address_space_limit(workdir):
     (workdir / "mem.h5").unlink()
     record("memory-address-space-limit", f"exit 1; `{line}`; rerun: exit 0, clean cube "
            f"({kept} blocks resumed)")
+
+
+def test_memory_error_from_a_run_keeps_the_partial(tmp_path, monkeypatch):
+    """A MemoryError in a block task (as numpy raises it) ends the run keeping its blocks."""
+    from conftest import small_scan_text as text
+
+    from renp_scan.sweep import engine
+    from renp_scan.sweep.scanfile import parse_scan
+
+    real = engine.compute_block
+    calls = []
+
+    def failing(task):
+        calls.append(task.index)
+        if len(calls) > 5:
+            raise MemoryError("Unable to allocate 2.82 EiB for an array")
+        return real(task)
+
+    monkeypatch.setattr(engine, "compute_block", failing)
+    with pytest.raises(MemoryError) as err:
+        engine.run_scan(parse_scan(text()), tmp_path / "m.h5", workers=1, progress=False,
+                        handle_signals=False)
+    assert "blocks are kept in" in str(err.value) and "2.82 EiB" in str(err.value)
+    assert blocks_done(tmp_path / "m.h5.partial") >= 1
 
 
 # ------------------------------------------------------------------ files beside the output
@@ -610,7 +640,8 @@ case("verify-flipped-byte", "one byte flipped inside a stored chunk of an uncomp
      "verify: one line naming the block, exit 1; open_cube(verify=True): InputError naming "
      "the block; plain open_cube trusts the file (documented)")
 case("reader-external-link", "a cube whose `Cs/rate` is an HDF5 external link to another "
-     "file", "open_cube, verify and plot refuse it with one line naming `cube`")
+     "file", "open_cube (which plot, sensitivity and fit go through) and verify refuse it, "
+     "naming `cube`")
 
 
 @pytest.fixture(scope="module")
@@ -752,3 +783,34 @@ def test_failure_table_covers_every_environment_error():
         line, got = classify(exc)
         assert got == status, (exc, line)
         assert line is not None and "\n" not in line
+
+
+case("output-finished-meanwhile", "while a run validates its scan (before it takes OUT.lock), "
+     "another run finishes OUT (simulated in-process: the reference cube is copied to OUT "
+     "during the validation)",
+     "the run re-checks OUT once it holds the lock and refuses (one line naming `output`); "
+     "OUT is not replaced; no OUT.lock left")
+
+
+def test_output_finished_while_validating_is_not_replaced(tmp_path, reference, monkeypatch):
+    from renp_scan.sweep import engine
+    from renp_scan.sweep.scanfile import parse_scan
+
+    out = tmp_path / "c.h5"
+    real = engine.preflight
+
+    def finished_meanwhile(spec):
+        costs = real(spec)
+        shutil.copyfile(reference, out)
+        return costs
+
+    monkeypatch.setattr(engine, "preflight", finished_meanwhile)
+    before = hashlib.sha256(reference.read_bytes()).hexdigest()
+    with pytest.raises(InputError) as err:
+        engine.run_scan(parse_scan(small_scan_text()), out, workers=1, progress=False,
+                        handle_signals=False)
+    assert err.value.field == "output" and "finished cube" in err.value.message
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5"]
+    record("output-finished-meanwhile", f"InputError `{err.value.field}: "
+           f"{err.value.message.replace(str(tmp_path) + '/', '')}`; OUT unchanged; no lock")

@@ -286,7 +286,7 @@ def test_changed_axis_or_physics_data_is_refused(workdir, half_partials, referen
     record("damage-axis-changed", f"omega[5] moved by one ulp; `{line}`")
 
     scan, out, partial = damaged_copy(workdir, half_partials, "physics")
-    key = "oscillation.normal.dm21_sq_eV2"
+    key = "oscillation_normal_dm21_sq_eV2"
     with h5py.File(partial, "r+") as f:
         f.attrs[key] = f.attrs[key] * 1.01
     line = refused_then_overwrite(workdir, scan, out, partial, reference, recover=False)
@@ -368,8 +368,10 @@ case("lock-other-host", "`OUT.lock` written on another host",
 
 def test_second_run_is_refused_while_the_first_runs(workdir, reference):
     out = workdir / "busy.h5"
+    # 16 blocks of >= 1 s: the first run still holds the lock when the second, started
+    # after its first block, has validated its scan, even on a loaded machine.
     first = start("run", "small.toml", "-o", out.name, "--quiet", "--workers", "1",
-                  cwd=workdir, delay=0.1)
+                  cwd=workdir, delay=1.0)
     wait_for_blocks(out.with_name(out.name + ".partial"), 1, first)
     second = cli("run", "small.toml", "-o", out.name, "--workers", "1", cwd=workdir)
     line = error_line(second, "output")

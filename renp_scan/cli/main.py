@@ -48,30 +48,13 @@ def _seconds(s: float) -> str:
     return f"{s / 3600:.3g} h"
 
 
-def _quiet_distributed() -> None:
-    """Keep distributed's own log lines (reconnect attempts) off stderr: a failure is one line."""
-    import logging
-
-    try:
-        import distributed  # noqa: F401  (configures its loggers at import; override after)
-    except ImportError:
-        return
-    silent = logging.CRITICAL + 1
-    for name in ("distributed", "tornado", "asyncio", *[
-            n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]):
-        logger = logging.getLogger(name)
-        logger.setLevel(silent)
-        for handler in logger.handlers:
-            handler.setLevel(silent)
-
-
 def _cmd_run(args) -> int:
-    from ..sweep.engine import WORKER_TIMEOUT_S, run_scan
+    from ..sweep.engine import WORKER_TIMEOUT_S, quiet_cluster_logs, run_scan
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
     if args.scheduler:
-        _quiet_distributed()
+        quiet_cluster_logs()
     if args.shard is not None or args.write_on_workers:
         from .cluster import run_cluster_command
 
@@ -132,7 +115,40 @@ def _cmd_validate(args) -> int:
     print(f"estimated time: {_seconds(est.cpu_seconds)} of compute, "
           f"{_seconds(est.encode_seconds)} of compression/storage{compile_note}, roughly "
           f"{_seconds(est.wall_seconds)} on {est.workers} threads")
+    print(f"  {_size_hint(est.layouts, est.raw_bytes, est.file_bytes)}")
+    compute_wall_s = est.cpu_seconds / max(1, est.workers)
+    print(f"  {_time_hint(compute_wall_s, est.encode_seconds, spec.compression)}")
     return 0
+
+
+def _size_hint(layouts, raw_bytes: float, file_bytes: float) -> str:
+    """Say which target and axes make a cube large, and what compression keeps."""
+    from ..cube.layout import DIMS
+
+    total = sum(lay.n_entries for lay in layouts) or 1
+    big = max(layouts, key=lambda lay: lay.n_entries)
+    axes = sorted(zip(big.shape, DIMS, strict=True), reverse=True)[:2]
+    where = (f"{big.name} holds {100 * big.n_entries / total:.0f} % of the entries; its"
+             if len(layouts) > 1 else "entries = product of the axes; the")
+    ratio = file_bytes / raw_bytes if raw_bytes else 1.0
+    return (f"size: {where} largest axes are {axes[0][1]} ({axes[0][0]:,}) and {axes[1][1]} "
+            f"({axes[1][0]:,}); compression keeps {100 * ratio:.0f} % of the raw bytes")
+
+
+def _time_hint(compute_wall_s: float, store_s: float, compression: str) -> str:
+    """Say whether compute or compression/storage dominates the time, and what helps."""
+    total = compute_wall_s + store_s
+    if total <= 0:
+        return "time: negligible"
+    if compute_wall_s >= store_s:
+        return (f"time: dominated by compute ({100 * compute_wall_s / total:.0f} %): it scales "
+                "with the number of entries and falls with more workers")
+    faster = {"gzip": 'compression = "lzf" or "none"', "zstd": 'compression = "lzf" or "none"',
+              "lzf": 'compression = "none"'}.get(compression)
+    advice = f"{faster} in [output] is faster, more workers are not" if faster else \
+        "more workers do not help"
+    return (f"time: dominated by compression and storage ({100 * store_s / total:.0f} %), done "
+            f"by the single writer: {advice}")
 
 
 def _fmt_axis(values, unit="") -> str:
@@ -197,6 +213,14 @@ def _cmd_info(args) -> int:
           f"{attrs.get('numpy_version')}, numba {attrs.get('numba_version')}, hdf5 "
           f"{attrs.get('hdf5_version')}); sessions: {attrs.get('run_sessions')}"
           + (f"; finished {attrs['finished_utc']}" if "finished_utc" in attrs else ""))
+    print(_info_size_hint(info))
+    took = _elapsed_s(attrs.get("created_utc"), attrs.get("finished_utc"))
+    if took is not None:
+        sessions = int(attrs.get("run_sessions") or 1)
+        print(f"time: {_seconds(took) if took >= 1 else 'under 1 s'} from creation to "
+              f"completion over {sessions} "
+              f"session{'s' * (sessions != 1)}" + (" (includes the pauses between them)"
+                                                   if sessions > 1 else ""))
     return 0
 
 
@@ -211,6 +235,33 @@ def _cmd_verify(args) -> int:
     print(f"{args.cube}: OK: {report['blocks']:,} blocks, {_bytes(report['bytes'])} stored, "
           f"every CRC-32 matches ({_seconds(report['seconds'])}, {rate:.3g} GB/s)")
     return 0
+
+
+def _info_size_hint(info: dict) -> str:
+    """Say what a cube's bytes are: rate chunks (per target, compression) or the rest."""
+    import math
+
+    stored = sum(t["stored_bytes"] for t in info["targets"])
+    raw = sum(math.prod(t["shape"]) * (4 if t["dtype"] == "float32" else 8)
+              for t in info["targets"])
+    total = info["file_bytes"] or 1
+    big = max(info["targets"], key=lambda t: t["stored_bytes"])
+    per_target = (f", {100 * big['stored_bytes'] / max(stored, 1):.0f} % of it {big['name']}'s"
+                  if len(info["targets"]) > 1 else "")
+    keeps = f"; compression keeps {100 * stored / raw:.0f} % of the raw bytes" if raw else ""
+    return (f"size: rate data {_bytes(stored)} ({100 * stored / total:.0f} % of the file"
+            f"{per_target}){keeps}; the rest is coordinates, bookkeeping and provenance "
+            "(scan and data-file texts)")
+
+
+def _elapsed_s(start, end) -> float | None:
+    import datetime as dt
+
+    try:
+        return (dt.datetime.fromisoformat(str(end)) - dt.datetime.fromisoformat(str(start))) \
+            .total_seconds()
+    except (TypeError, ValueError):
+        return None
 
 
 def _cmd_plot(args) -> int:

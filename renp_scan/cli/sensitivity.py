@@ -116,13 +116,31 @@ def _cmd_sensitivity(args) -> int:
                 times = ds[f"exposure_{test}"].sel(truth_hierarchy=h, truth_nature=n).values
                 m0 = ds["m0_true"].values
                 picks = np.unique(np.linspace(0, m0.size - 1, min(m0.size, 5)).astype(int))
-                cells = ", ".join(f"m0={m0[i]:.4g}: {times[i]:.3g}" for i in picks)
+                cells = ", ".join(
+                    f"m0={m0[i]:.4g}: {times[i]:.3g}" if np.isfinite(times[i]) else
+                    f"m0={m0[i]:.4g}: inf, "
+                    f"{unreachable_reason(source, resolved, str(h), str(n), float(m0[i]))}"
+                    for i in picks)
                 print(f"  true {h}/{n}: {cells}")
     if args.plot:
         from ..analysis.plots import plot_exposure
 
         print(f"wrote {plot_exposure(ds, args.plot, label=plan.name)}")
     return 0
+
+
+def unreachable_reason(source, plan, hierarchy: str, nature: str, m0_eV: float) -> str:
+    """Say why no exposure reaches the target Delta chi^2 for this truth (Delta chi^2 = 0).
+
+    Either the true spectrum is zero at every plan frequency (each lies above every
+    pair threshold omega_ij of eq. 20 at this m0), or an alternative hypothesis
+    predicts the same counts everywhere.
+    """
+    rates = source.rates_Hz(hierarchy, nature, [m0_eV], plan.omega_eV)[0]
+    if not np.any(rates > 0):
+        return (f"unreachable: all {plan.omega_eV.size} plan frequencies closed at "
+                f"m0={m0_eV:.4g} eV (above every threshold)")
+    return "unreachable: an alternative predicts the same counts everywhere (Delta chi^2 = 0)"
 
 
 def _cmd_fit(args) -> int:

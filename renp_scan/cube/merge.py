@@ -79,6 +79,15 @@ def finished_shards(cube) -> dict[int, list[int]]:
     return {n: sorted(v) for n, v in found.items()}
 
 
+def shard_identity(path) -> tuple:
+    """(scan_sha256, shard attribute) of a shard file, read without HDF5's lock.
+
+    Raises OSError when ``path`` is not a readable HDF5 file.
+    """
+    with h5py.File(path, "r", locking=False) as f:
+        return f.attrs.get("scan_sha256"), f.attrs.get(SHARD_ATTR)
+
+
 def glob_escape(name: str) -> str:
     """Escape glob metacharacters of a file name."""
     return re.sub(r"([*?\[])", r"[\1]", name)

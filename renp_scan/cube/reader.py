@@ -356,7 +356,8 @@ def describe_cube(path) -> dict:
     dict
         ``path``, ``file_bytes``, ``complete`` (bool), ``blocks_done``, ``blocks_total``,
         ``attrs`` (file provenance) and ``targets``: a list of dicts with ``name``,
-        ``shape``, ``chunks``, ``dtype``, ``compression``, ``axes`` (name -> values) and
+        ``shape``, ``chunks``, ``dtype``, ``stored_bytes`` (of ``rate``'s chunks in the
+        file), ``compression``, ``axes`` (name -> values) and
         ``attrs`` (target attributes).
     """
     path = Path(path)
@@ -390,6 +391,7 @@ def _describe(f, path: Path) -> dict:
             "shape": tuple(rate.shape),
             "chunks": tuple(rate.chunks),
             "dtype": str(rate.dtype),
+            "stored_bytes": int(rate.id.get_storage_size()),
             "compression": _filter_names(rate),
             "axes": {
                 "hierarchy": list(layout.hierarchies),

@@ -43,6 +43,13 @@ from .targets import Target, check_level_ratio, get_target
 from .valence import valence_coulomb_eV
 
 COULOMB_MODELS = ("thomas-fermi", "valence")
+#: The paper's Coulomb integrals (Thomas-Fermi, eqs. 10 and 15): the default model.
+DEFAULT_COULOMB_MODEL = "thomas-fermi"
+#: The paper's set-up (Sec. III), the default of every rate: number density n
+#: [cm^-3], volume V [cm^3] and extractable fraction eta of eq. 18.
+DENSITY_CM3 = 1e21
+VOLUME_CM3 = 100.0
+ETA = 1e-6
 
 
 def gamma0_eV3(eps_eg_eV, density_cm3, volume_cm3) -> float:
@@ -116,7 +123,7 @@ class SpectrumModel:
     w_maj: np.ndarray
 
     def evaluate(self, omega_eV: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Fill ``out`` with Gamma(omega) [Hz] on a validated 1-D float64 grid."""
+        """Fill ``out`` (float64 or float32) with Gamma(omega) [Hz] on a validated 1-D grid."""
         rate_grid(
             omega_eV, self.eps_eg_eV, self.a_eV, self.amplitude_Hz_eV2,
             self.masses_eV, self.w_kin, self.w_maj, out,
@@ -201,11 +208,11 @@ def build_model(
     hierarchy="NH",
     majorana=True,
     channel="nucleus",
-    density_cm3=1e21,
-    volume_cm3=100.0,
-    eta=1e-6,
+    density_cm3=DENSITY_CM3,
+    volume_cm3=VOLUME_CM3,
+    eta=ETA,
     majorana_phases_rad=(0.0, 0.0),
-    coulomb_model="thomas-fermi",
+    coulomb_model=DEFAULT_COULOMB_MODEL,
     oscillation_data: OscillationData | None = None,
     level_ratio: str | None = None,
 ) -> SpectrumModel:
@@ -284,11 +291,11 @@ def spectrum(
     hierarchy="NH",
     majorana=True,
     channel="nucleus",
-    density_cm3=1e21,
-    volume_cm3=100.0,
-    eta=1e-6,
+    density_cm3=DENSITY_CM3,
+    volume_cm3=VOLUME_CM3,
+    eta=ETA,
     majorana_phases_rad=(0.0, 0.0),
-    coulomb_model="thomas-fermi",
+    coulomb_model=DEFAULT_COULOMB_MODEL,
     oscillation_data: OscillationData | None = None,
     out: np.ndarray | None = None,
     level_ratio: str | None = None,
@@ -324,7 +331,12 @@ def spectrum(
     oscillation_data : OscillationData, optional
         Replaces the package's NuFIT 6.0 data file.
     out : ndarray, optional
-        Preallocated float64 array of omega's shape; filled in place and returned.
+        Preallocated float64 or float32 array of omega's shape; filled in place and
+        returned. A float32 ``out`` takes the kernel's single-precision path (square roots
+        and the final division in float32 on arguments formed in double): each value is
+        within 5 x 2^-24 (3e-7) of the float64 result relative to the sum of the absolute
+        pair terms, next to the 2^-24 of storing that result as float32
+        (:func:`renp_scan.kernels.rate.rate_grid`).
     level_ratio : {"eq19", "eq23-printed"}, optional
         Form of the level ratio R of F(omega): ``"eq19"``, (eps_u - eps_g)/(eps_u - eps_e)
         as in eq. 19, or ``"eq23-printed"``, (eps_u - eps_e)/(eps_u - eps_g) as eq. 23
@@ -345,8 +357,9 @@ def spectrum(
     if out is None:
         result = np.empty(omega.shape, dtype=np.float64)
     else:
-        if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != omega.shape:
-            raise InputError("out", f"must be a float64 ndarray of shape {omega.shape}")
+        if (not isinstance(out, np.ndarray) or out.dtype not in (np.float64, np.float32)
+                or out.shape != omega.shape):
+            raise InputError("out", f"must be a float64 or float32 ndarray of shape {omega.shape}")
         if not out.flags.writeable:
             raise InputError("out", "is read-only")
         result = out
@@ -354,7 +367,7 @@ def spectrum(
     if result.flags.c_contiguous:
         model.evaluate(flat_omega, result.reshape(-1))
     else:
-        tmp = np.empty(flat_omega.shape, dtype=np.float64)
+        tmp = np.empty(flat_omega.shape, dtype=result.dtype)
         model.evaluate(flat_omega, tmp)
         result[...] = tmp.reshape(result.shape)
     if not np.all(np.isfinite(result)):

@@ -679,6 +679,27 @@ def connect_scheduler(address: str, timeout: str = "10s"):
                          f"cannot connect to a dask scheduler at {address!r}: {exc}") from None
 
 
+def quiet_cluster_logs() -> None:
+    """Keep distributed's own log lines (reconnect attempts, tracebacks) off stderr.
+
+    For the command line, whose every failure is one line; library users keep
+    distributed's logging as configured.
+    """
+    import logging
+
+    try:
+        import distributed  # noqa: F401  (configures its loggers at import; override after)
+    except ImportError:
+        return
+    silent = logging.CRITICAL + 1
+    names = [n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]
+    for name in ("distributed", "tornado", "asyncio", *names):
+        logger = logging.getLogger(name)
+        logger.setLevel(silent)
+        for handler in logger.handlers:
+            handler.setLevel(silent)
+
+
 def _cluster_failure(exc: BaseException) -> bool:
     """Whether ``exc`` means the cluster was lost (not an error of a block's computation)."""
     import asyncio
@@ -797,13 +818,13 @@ def _check_output(out: Path, overwrite: bool, scan_sha256: str = "") -> None:
         raise StorageError(errno.EROFS, f"the file system of {str(parent)!r} is read-only "
                            "(mounted ro); nothing was written: make it writable (or write "
                            "elsewhere) and rerun")
-    if partial_path(out).is_symlink():
-        raise InputError("output", f"{str(partial_path(out))!r} is a symbolic link; renp_scan "
-                         "never writes through a link beside its output: remove it and rerun")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError("output", f"directory {parent} is not writable")
     if out.is_dir():
         raise InputError("output", f"{out} is a directory; give a file name such as {out}/cube.h5")
+    if partial_path(out).is_symlink():
+        raise InputError("output", f"{str(partial_path(out))!r} is a symbolic link; renp_scan "
+                         "never writes through a link beside its output: remove it and rerun")
     if out.exists() and not overwrite:
         try:
             check_cube(out, field="output")
@@ -1109,6 +1130,12 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
     costs = preflight(spec)
     _check_space(out, spec, partial.stat().st_size if partial.exists() and not overwrite else 0)
     lock.acquire()
+    try:
+        # Another run may have finished OUT while this one validated: never replace it.
+        _check_output(out, overwrite, spec.sha256)
+    except BaseException:
+        lock.release()
+        raise
     kill_point("after-lock")
     client = own_client = None
     writer = None

@@ -45,7 +45,14 @@ from ..model.channels import CHANNELS, NATURES
 from ..model.grids import MERGE_RTOL, linear_grid, log_grid, merge_grids
 from ..model.neutrinos import HIERARCHIES, M0_MAX_EV, pair_thresholds_eV
 from ..model.oscillations import load_oscillation_data
-from ..model.spectrum import COULOMB_MODELS, check_rate_scale  # eq. 18's scale
+from ..model.spectrum import (
+    COULOMB_MODELS,
+    DEFAULT_COULOMB_MODEL,
+    DENSITY_CM3,
+    ETA,
+    VOLUME_CM3,
+    check_rate_scale,  # eq. 18's scale
+)
 from ..model.targets import (
     LEVEL_RATIOS,
     available_targets,
@@ -68,7 +75,7 @@ __all__ = [
 #: The only schema version this parser understands (``scan.schema_version``).
 SCHEMA_VERSION = 1
 #: ``scan.coulomb_models`` when the key is absent: the paper's Thomas-Fermi integrals.
-DEFAULT_COULOMB_MODELS = ("thomas-fermi",)
+DEFAULT_COULOMB_MODELS = (DEFAULT_COULOMB_MODEL,)
 #: Absolute cap on the total number of cube entries (8 TB at float64). The
 #: engine separately checks free disk; this cap catches typos such as an extra
 #: zero in a count before anything is allocated.
@@ -121,9 +128,9 @@ _OMEGA = Section({
 })
 _OMEGA_RANGE_KEYS = ("start_eV", "stop_eV", "start_fraction", "stop_fraction")
 _PHYSICS = Section({
-    "density_cm3": Field("number", 1e21, positive=True, doc="target density n [cm^-3]"),
-    "volume_cm3": Field("number", 100.0, positive=True, doc="target volume V [cm^3]"),
-    "eta": Field("number", 1e-6, positive=True, maximum=1.0, doc="extractable fraction"),
+    "density_cm3": Field("number", DENSITY_CM3, positive=True, doc="target density n [cm^-3]"),
+    "volume_cm3": Field("number", VOLUME_CM3, positive=True, doc="target volume V [cm^3]"),
+    "eta": Field("number", ETA, positive=True, maximum=1.0, doc="extractable fraction"),
     "oscillation_file": Field("string", None, doc="TOML oscillation data, relative to the "
                               "scan file"),
     "level_ratio": Field("string", None, choices=LEVEL_RATIOS),
