@@ -54,7 +54,7 @@ from ..cube.reader import check_cube, describe_cube
 from ..cube.space import METADATA_HEADROOM, SpaceGuard, StorageError
 from ..cube.writer import check_finished, create_partial, open_partial, stored_chunk_bytes
 from ..errors import ENVIRONMENT_ERRNOS, ClusterError, InputError
-from ..kernels.compiles import kernel_compiles
+from ..kernels.compile_stats import kernel_compiles
 from .blocks import (
     REFERENCE_COST,
     BlockTask,

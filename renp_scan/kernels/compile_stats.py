@@ -1,4 +1,4 @@
-"""How many kernels this process had to compile (Numba's on-disk cache missed)."""
+"""How many kernel compilations this process paid for (a cold Numba cache)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import importlib
 import pkgutil
 
 from numba.core.dispatcher import Dispatcher
+
+__all__ = ["kernel_compiles"]
 
 
 def kernel_compiles() -> int:
