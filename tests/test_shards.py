@@ -19,7 +19,7 @@ from renp_scan.cli.main import main
 #: Provenance: attributes that say when/where a file was made, not what it holds.
 PROVENANCE = {"created_utc", "finished_utc", "host", "platform", "python_version",
               "numpy_version", "numba_version", "h5py_version", "hdf5_version",
-              "package_version", "run_sessions"}
+              "package_version", "run_sessions", "history"}
 #: 16 spectrum lines x 1 block (the reference cost gives 3-row blocks) = 16 blocks.
 SCAN = small_scan_text(extra="[engine]\nblock_target_seconds = 0.01\n")
 

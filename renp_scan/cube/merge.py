@@ -44,7 +44,7 @@ from .writer import (
 SHARD_ATTR = "shard"
 #: Root attributes a piece or cube gets from its own run, not from the scan.
 RUN_ATTRS = ("format", "format_version", "complete", "targets", "run_sessions", "finished_utc",
-             SHARD_ATTR, "shard_finished_utc")
+             "history", SHARD_ATTR, "shard_finished_utc")
 _SHARD_NAME = re.compile(r"\.shard-(\d+)-of-(\d+)\.h5$")
 
 
