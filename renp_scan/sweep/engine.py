@@ -54,6 +54,7 @@ from ..cube.reader import check_cube, describe_cube
 from ..cube.space import METADATA_HEADROOM, SpaceGuard, StorageError
 from ..cube.writer import check_finished, create_partial, open_partial, stored_chunk_bytes
 from ..errors import ENVIRONMENT_ERRNOS, ClusterError, InputError
+from ..kernels.compile_stats import kernel_compiles
 from .blocks import (
     REFERENCE_COST,
     BlockTask,
@@ -212,30 +213,6 @@ def _check_rate_range(spec, target: str, largest_Hz: float) -> None:
                      f"with n = {spec.density_cm3!r} cm^-3, V = {spec.volume_cm3!r} cm^3, eta = "
                      f"{spec.eta!r}: beyond what {spec.dtype} holds ({top:.3g}, with a margin of "
                      f"{RANGE_MARGIN:g}); lower them or use output.dtype = \"float64\"")
-
-
-def kernel_compiles() -> int:
-    """Count the kernel compilations of this process that Numba's on-disk cache did not spare.
-
-    The sum of ``stats.cache_misses`` over the jitted functions of
-    :mod:`renp_scan.kernels`: a call that loads a kernel from the cache (or finds it
-    compiled in memory) adds nothing; a cold cache adds one per kernel signature.
-    """
-    import importlib
-    import pkgutil
-
-    from numba.core.dispatcher import Dispatcher
-
-    from .. import kernels
-
-    seen, count = set(), 0
-    for info in pkgutil.iter_modules(kernels.__path__):
-        module = importlib.import_module(f"{kernels.__name__}.{info.name}")
-        for value in vars(module).values():
-            if isinstance(value, Dispatcher) and id(value) not in seen:
-                seen.add(id(value))
-                count += sum(value.stats.cache_misses.values())
-    return count
 
 
 class CompileClock:
