@@ -1,7 +1,7 @@
 """Cold start: JIT compile with an empty cache, CLI start-up with a warm one, dask workers.
 
-Every measurement runs in a fresh subprocess whose ``NUMBA_CACHE_DIR`` points at a
-temporary directory, so the package's own ``__pycache__`` plays no part:
+Every measurement runs in a fresh subprocess whose ``RENP_SCAN_CACHE_DIR`` (the kernels'
+Numba cache) points at a temporary directory, so the user's cache plays no part:
 
 1. ``first_call``: import renp_scan, then the first and second ``spectrum`` call
    (Cs, both channels), with an empty cache (compile) and again with the cache the
@@ -88,9 +88,9 @@ def _env(cache_dir: Path | None) -> dict:
     """The subprocess environment; ``cache_dir`` None keeps the default cache location."""
     env = dict(os.environ)
     env.pop("NUMBA_DISABLE_JIT", None)
-    env.pop("NUMBA_CACHE_DIR", None)
+    env.pop("RENP_SCAN_CACHE_DIR", None)
     if cache_dir is not None:
-        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+        env["RENP_SCAN_CACHE_DIR"] = str(cache_dir)
     return env
 
 

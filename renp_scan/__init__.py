@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-def open_cube(path, atom):
+def open_cube(path, atom, verify=False):
     """Open one target's group of a finished cube as an :class:`xarray.Dataset`.
 
     Parameters
@@ -43,6 +43,9 @@ def open_cube(path, atom):
         The ``.h5`` cube written by ``renp-scan run``.
     atom : str
         Target key (the group name), e.g. ``"Cs"``.
+    verify : bool
+        First check every stored block against its CRC-32 (``renp-scan verify``);
+        a damaged block raises InputError naming it.
 
     Raises
     ------
@@ -53,4 +56,4 @@ def open_cube(path, atom):
     # xarray/h5py are imported only when a cube is opened, keeping `import renp_scan` light.
     from .cube.reader import open_cube as _open_cube  # noqa: PLC0415
 
-    return _open_cube(path, atom)
+    return _open_cube(path, atom, verify=verify)

@@ -24,7 +24,6 @@ import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from .errors import InputError
 
@@ -95,24 +94,55 @@ def read_text(path, field: str, what: str = "file") -> str:
         hang or fail obscurely), unreadable or not UTF-8.
     """
     if isinstance(path, (str, os.PathLike)):
-        file = Path(path)
-        try:
-            if not stat.S_ISREG(file.stat().st_mode):
-                raise InputError(field, f"cannot read {what} {str(path)!r}: not a regular "
-                                 "file")
-            raw = file.read_bytes()
-        except FileNotFoundError:
-            raise InputError(field, f"cannot read {what} {str(path)!r}: no such file") from None
-        except OSError as exc:
-            raise InputError(field, f"cannot read {what} {str(path)!r}: "
-                             f"{exc.strerror or exc}") from None
+        raw = _read_small_file(path, field, what)
     else:
         raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise InputError(field, f"{what} {str(path)!r} starts with a UTF-8 byte-order mark "
+                         "(BOM); save it as UTF-8 without BOM")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(field, f"{what} {str(path)!r} is not UTF-8 (byte {exc.start})") \
             from None
+
+
+#: Largest configuration file read [bytes]: scan, plan, targets and oscillation files
+#: are a few kB of TOML.
+MAX_FILE_BYTES = 16 * 2**20
+
+
+def _read_small_file(path, field: str, what: str) -> bytes:
+    """Bytes of a regular file of at most :data:`MAX_FILE_BYTES`; InputError otherwise.
+
+    A FIFO, a device (``/dev/zero``) or a directory is refused from ``stat`` before
+    it is opened, so nothing blocks or reads forever.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(field, f"cannot read {what} {str(path)!r}: no such file") from None
+    except OSError as exc:
+        raise InputError(field, f"cannot read {what} {str(path)!r}: "
+                         f"{exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(field, f"cannot read {what} {str(path)!r}: it is a directory, not "
+                         "a regular file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(field, f"cannot read {what} {str(path)!r}: not a regular file (a "
+                         "FIFO, socket or device); give a TOML file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise InputError(field, f"{what} {str(path)!r} has {info.st_size} bytes, more than "
+                         f"the {MAX_FILE_BYTES // 2**20} MiB a TOML {what} can need")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(field, f"cannot read {what} {str(path)!r}: "
+                         f"{exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(field, f"{what} {str(path)!r} grew past {MAX_FILE_BYTES} bytes")
+    return raw
 
 
 def parse_toml(text: str, field: str, source=None) -> dict:

@@ -71,25 +71,42 @@ def rows():
     add(("eq. 35: α∫n_e/r d³r [eV Z^{4/3}]", 31.0, jn_coef, "printed value omits the factor 𝒥_N = 1.588; the prefactor alone is %.4g" % pref))
     add(("Γ₀ of eq. 22 [mHz, ε=1 eV, n=1e21, V=100, per 100 MHz/eV³]", 54.0, gamma0_mHz, "eq. 18 with CODATA G_F, ħc; paper's 54 is 10.4 % low"))
 
+    # Figure captions (Figs. 4, 6). Reading: the plotted "spectral shape" is eq. 18 with
+    # Gamma_0 at eps_eg = 1 eV times eps_eg/eV (eq. 22), A_ug in 100 MHz and every energy in
+    # eV, i.e. S(w) = (eps_eg/eV)(A_ug/100 MHz)(eV/D_ug)^3 I(w)/[(a+w)(eps-w)]^2; the caption
+    # factor is then Gamma_0(1 eV) eta (Q_w J_N R / eV)^2 at the figure's n, V, eta.
+    paper_jn2 = 2.5e3  # eq. 16: (Q_w J_N)^2 / (Q_w^2 Z^{8/3}) [eV^2]
     for atom, factor, n, label in (("Cs", 1.5e5, 1e21, "Fig. 4"), ("Xe", 4e3, 7e19, "Fig. 6")):
         t = get_target(atom)
         qw = t.weak_charge(0.239)
         jn = renp_scan.coulomb_integrals().J_N_eV(t.Z)
-        r = level_ratio(t)
-        g0t = gamma0_eV3(t.eps_eg_eV, n, 100.0)
-        fac = g0t * 1e-6 * (qw * jn) ** 2 * r**2 * 1e8  # Hz: shape in eV and gamma in 100 MHz units
-        add((f"{atom} rate factor [Hz] ({label} caption)", factor, fac,
-             "reading: Γ = factor × (A_ug/100 MHz)(eV/Δ_ug)³ I(ω)/[(a+ω)(ε−ω)]², energies in eV"))
+        forms = ("eq19",) if t.scheme == "alkali" else ("eq19", "eq23-printed")
+        for form in forms:
+            r = level_ratio(t, form)
+            fac = gamma0_eV3(1.0, n, 100.0) * 1e-6 * (qw * jn * r) ** 2 * 1e8  # Hz
+            tag = "" if t.scheme == "alkali" else f", level ratio {form}"
+            add((f"{atom} rate factor [Hz] ({label} caption{tag})", factor, fac,
+                 "reading: plotted shape (ε_eg/eV)(A_ug/100 MHz)(eV/Δ_ug)³ I(ω)/[(a+ω)(ε−ω)]², "
+                 "energies in eV; factor = Γ₀(1 eV) η (Q_w J_N R/eV)²"))
+            if atom == "Cs":
+                fac_paper = fac * (54.0 / gamma0_mHz) * (paper_jn2 / jn_coef**2)
+                add((f"{atom} rate factor [Hz] ({label}), the paper's Γ₀ = 54 mHz and 2.5e3",
+                     factor, fac_paper, "same reading with the paper's rounded eqs. 16 and 22"))
+                add((f"{atom} rate factor [Hz] ({label}), shape without ε_eg/eV", factor,
+                     fac * t.eps_eg_eV, "the reading that leaves ε_eg/eV in the factor: 40 % off"))
         om = np.linspace(1e-4, 0.5 * t.eps_eg_eV * (1 - 1e-6), 20001)
-        peak = max(renp_scan.spectrum(atom, om, m0, "NH", True, density_cm3=n).max() for m0 in (0.05, 0.1))
-        add((f"{atom} peak Γ [Hz] (NH, Majorana, m0 ≤ 0.1 eV)", "—", peak, f"n = {n:g} cm⁻³, V = 100 cm³, η = 1e-6"))
+        for form in forms:
+            peak = max(renp_scan.spectrum(atom, om, m0, "NH", True, density_cm3=n,
+                                          level_ratio=form).max() for m0 in (0.05, 0.1))
+            tag = "" if t.scheme == "alkali" else f", level ratio {form}"
+            add((f"{atom} peak Γ [Hz] (NH, Majorana, m0 ≤ 0.1 eV{tag})", "—", peak,
+                 f"n = {n:g} cm⁻³, V = 100 cm³, η = 1e-6"))
         add((f"{atom} Q_w = N − 0.044 Z (eq. 14)", t.N - 0.044 * t.Z, qw, f"Z = {t.Z}, N = {t.N}"))
 
     xe = get_target("Xe")
-    r23 = level_ratio(xe)
-    r19 = (xe.u_eV - xe.g_eV) / (xe.u_eV - xe.e_eV)
-    add(("Xe level ratio of eq. 23 vs eq.-19 form, squared", "—", (r19 / r23) ** 2,
-         "eq. 23 prints (ε₇ₛ−ε₆ₛ)/(ε₇ₛ−ε₅ₚ), the inverse of eq. 19's pattern; code follows eq. 23"))
+    ratio = (level_ratio(xe, "eq19") / level_ratio(xe, "eq23-printed")) ** 2
+    add(("Xe rate, level ratio eq19 / eq23-printed", "—", ratio,
+         "((ε₇ₛ−ε₅ₚ)/(ε₇ₛ−ε₆ₛ))⁴: eq. 23 prints the inverse of eq. 19's ratio; default eq19"))
 
     cs = get_target("Cs")
     masses = renp_scan.neutrino_masses(0.1, "NH")

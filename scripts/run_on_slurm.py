@@ -5,7 +5,8 @@ scheduler here, submits ``--jobs`` worker jobs of ``--cores`` threads each, and
 computes the scan with ``renp_scan.sweep.engine.run_scan``. The worker jobs run
 the Python that runs this script (``sys.executable``, so the same virtual
 environment) with this process's environment (SLURM's default ``--export=ALL``).
-Rerunning the same command after any stop resumes: finished blocks are kept.
+Rerunning the same command after any stop (a client killed by its wall-time
+limit, say) resumes: finished blocks, and the pieces written by workers, are kept.
 
     python scripts/run_on_slurm.py scan.toml -o /scratch/me/cube.h5 \\
         --jobs 8 --cores 32 --memory 16GB --walltime 02:00:00 \\
@@ -30,6 +31,9 @@ def parse_args(argv=None):
     p.add_argument("--account", help="SLURM account")
     p.add_argument("--interface", help="network interface of scheduler and workers (e.g. ib0)")
     p.add_argument("--log-directory", help="folder for the worker jobs' output files")
+    p.add_argument("--write-on-workers", action="store_true",
+                   help="workers store their blocks in piece files beside the output (its "
+                        "folder must be shared with the worker nodes, at the same path)")
     return p.parse_args(argv)
 
 
@@ -51,6 +55,7 @@ def main(argv=None) -> int:
 
     from renp_scan.errors import InputError
     from renp_scan.sweep.engine import run_scan
+    from renp_scan.sweep.executors import run_writing_on_workers
     from renp_scan.sweep.scanfile import load_scan
 
     args = parse_args(argv)
@@ -64,7 +69,11 @@ def main(argv=None) -> int:
         cluster.scale(jobs=args.jobs)
         with Client(cluster) as client:
             client.wait_for_workers(1)  # the queue may take a while
-            report = run_scan(spec, args.output, scheduler=client, progress=False)
+            if args.write_on_workers:
+                report, _ = run_writing_on_workers(spec, args.output, scheduler=client,
+                                                   progress=False)
+            else:
+                report = run_scan(spec, args.output, scheduler=client, progress=False)
         print(f"wrote {report.output}: {report.blocks_computed} of {report.blocks_total} "
               f"blocks computed in {report.seconds:.3g} s")
     finally:

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+
+# The CLI is tested as a user runs it, through the installed `renp-scan` entry point. pip puts
+# it next to the interpreter (a virtual environment's bin/), so that folder goes first on PATH
+# for every test and subprocess: the suite finds the command without an activated environment,
+# and never a `renp-scan` of another installation.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
+                                      os.environ.get("PATH", os.defpath)])
+
+
+def pytest_configure(config):
+    if shutil.which("renp-scan") is None:
+        raise pytest.UsageError(
+            "the renp-scan command is not installed next to this Python "
+            f"({Path(sys.executable).parent}); install the package first: "
+            'python -m pip install -e ".[test]"')
 
 #: A scan of 2 x 2 x 2 x 2 x 3 x ~30 entries (16 lines), a few hundred ms to compute.
 SMALL_SCAN = """\

@@ -92,7 +92,7 @@ def test_scan_key(tmp_path):
 
 
 @pytest.mark.parametrize("form", [None, "eq23-printed"])
-def test_cube_holds_the_form_and_its_rates(tmp_path, form):
+def test_cube_holds_the_form_and_its_rates(tmp_path, form, capsys):
     text = XE_SCAN + (f'level_ratio = "{form}"\n' if form else "")
     spec = parse_scan(text)
     out = tmp_path / "xe.h5"
@@ -107,6 +107,13 @@ def test_cube_holds_the_form_and_its_rates(tmp_path, form):
             want = renp_scan.spectrum("Xe", omega, float(m0), "NH", nature, density_cm3=7e19,
                                       level_ratio=form)
             assert np.array_equal(rate[0, inat, 0, 0, 0, im], want)
+    from renp_scan.cli.main import main
+
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"level ratio {form or 'eq19'}" in text
+    assert "rate scale: absolute scale of the paper" in text
 
 
 class Boom(RuntimeError):

@@ -142,3 +142,16 @@ def test_cache_key_covers_version_and_every_kernel_file():
     assert len(digest) == 16 and int(digest, 16) >= 0
     assert {p.name for p in _jit._KERNEL_DIR.glob("*.py")} >= {"rate.py", "phase_space.py",
                                                                "thomas_fermi.py", "_jit.py"}
+
+
+def test_unwritable_cache_folder_falls_back_to_the_temporary_folder(tmp_path):
+    # a file where the folder should be: no one, root included, can create the folder
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    (tmp_dir := tmp_path / "tmp").mkdir()
+    code = ("import renp_scan; renp_scan.tf_slope()\n"
+            "from renp_scan.kernels.thomas_fermi import tf_asymptotic\n"
+            "print(tf_asymptotic.stats.cache_path)\n")
+    (path,) = _run(code, cwd=tmp_path, env={_jit.CACHE_ENV: str(blocked), "TMPDIR": str(tmp_dir)})
+    assert Path(path).parent.parent == tmp_dir and Path(path).name == _jit._CACHE_KEY
+    assert _cache_files(Path(path))

@@ -39,3 +39,41 @@ def test_key_rows_against_the_paper():
     assert 1.10 < code / paper < 1.13
     table = mod.table()
     assert len(re.findall(r"^\| ", table, re.M)) == len(mod.rows()) + 1
+
+
+def _caption_factor_by_hand(Z, N, g, e, u, n_cm3, ratio_form):
+    """Gamma_0(eps = 1 eV) eta (Q_w J_N R / eV)^2 x 1e8 Hz from scratch (eqs. 14-16, 18, 19, 23).
+
+    CODATA constants from scipy, the literature TF slope; A_ug in 100 MHz units belongs to
+    the plotted shape, so the factor carries 1e8 Hz x hbar / hbar (eq. 22's reading).
+    """
+    import math
+
+    from scipy import constants as sc
+
+    hbarc_cm = sc.physical_constants["reduced Planck constant times c in MeV fm"][0] * 1e-7
+    gf = sc.physical_constants["Fermi coupling constant"][0] * 1e-18  # eV^-2
+    me = sc.physical_constants["electron mass energy equivalent in MeV"][0] * 1e6
+    j_n = (2 ** (7 / 3) / (3 * math.pi) ** (2 / 3) * Z ** (4 / 3) * sc.fine_structure**2 * me
+           * 1.588071022611375312718684508)
+    q_w = N - 0.044 * Z
+    ratio = (u - g) / (u - e) if ratio_form == "eq19" else (u - e) / (u - g)
+    gamma0 = 0.75 * gf**2 * (n_cm3 * hbarc_cm**3) ** 3 * (100.0 / hbarc_cm**3) * 1.0
+    return gamma0 * 1e-6 * (q_w * j_n * ratio) ** 2 * 1e8
+
+
+def test_figure_captions_under_the_eq22_reading():
+    mod = load_script()
+    rows = {name: code for name, _, code, _ in mod.rows()}
+    cs = _caption_factor_by_hand(55, 78, 0.0, 1.3859, 2.6986, 1e21, "eq19")
+    assert rows["Cs rate factor [Hz] (Fig. 4 caption)"] == pytest.approx(cs, rel=1e-8)
+    # The caption's 1.5e5 Hz to its one digit: the plotted shape carries eps_eg/eV (eq. 22).
+    assert cs == pytest.approx(1.5e5, rel=0.02)
+    # Reading without eps_eg/eV: 1.3859 times more, 40 % off the caption.
+    assert rows["Cs rate factor [Hz] (Fig. 4), shape without ε_eg/eV"] == pytest.approx(
+        1.3859 * cs, rel=1e-8)
+    for form in ("eq19", "eq23-printed"):
+        xe = _caption_factor_by_hand(54, 77, 0.0, 8.437, 10.593, 7e19, form)
+        key = f"Xe rate factor [Hz] (Fig. 6 caption, level ratio {form})"
+        assert rows[key] == pytest.approx(xe, rel=1e-8)
+    assert rows["Xe rate, level ratio eq19 / eq23-printed"] == pytest.approx(582.748, rel=1e-6)

@@ -362,7 +362,7 @@ def test_bad_run_scan_arguments_create_nothing(tmp_path, case_id):
 @pytest.fixture(scope="module")
 def not_cubes(tmp_path_factory):
     """A foreign HDF5 file, a text file, cubes of format_version 1 (older: no coulomb_model
-    dim) and 3 (newer), a truncated cube, a partial."""
+    dim) and 4 (newer), a truncated cube, a partial."""
     d = tmp_path_factory.mktemp("notcubes")
     (d / "notes.txt").write_text("not a cube\n")
     with h5py.File(d / "foreign.h5", "w") as f:
@@ -370,7 +370,7 @@ def not_cubes(tmp_path_factory):
     spec = parse_scan(small_scan_text())
     run_scan(spec, d / "cube.h5", workers=1, progress=False)
     assert_clean_cube(d / "cube.h5")
-    for version in (1, 3):  # this renp_scan writes and reads version 2
+    for version in (1, 4):  # this renp_scan writes version 3 and reads 2 and 3
         shutil.copyfile(d / "cube.h5", d / f"v{version}.h5")
         with h5py.File(d / f"v{version}.h5", "r+") as f:
             f.attrs["format_version"] = version
@@ -395,9 +395,9 @@ def not_cubes(tmp_path_factory):
 READER_CASES = {
     "foreign-hdf5": ("foreign.h5", "not a renp_scan cube"),
     "text-file": ("notes.txt", "not an HDF5 file"),
-    "format-version-1": ("v1.h5", "format version 1; this renp_scan reads version 2; re-run "
-                                  "the scan"),
-    "format-version-3": ("v3.h5", "format version 3; this renp_scan reads version 2; "
+    "format-version-1": ("v1.h5", "format version 1; this renp_scan reads versions 2 and 3; "
+                                  "re-run the scan"),
+    "format-version-4": ("v4.h5", "format version 4; this renp_scan reads versions 2 and 3; "
                                   "it was written by a newer renp_scan"),
     "half-copied": ("halfcopy.h5", "truncated"),
 }
@@ -479,7 +479,8 @@ def test_non_finite_values_are_never_written(tmp_path, monkeypatch, bad):
 
 def test_doc_lists_every_case():
     """docs/reliability.md has one row per case id of the suite, and no stale ids."""
-    import test_reliability_faults  # noqa: F401  (importing it defines its case ids)
+    import test_reliability_edges  # noqa: F401  (importing them defines their case ids)
+    import test_reliability_faults  # noqa: F401
 
     text = DOC.read_text(encoding="utf-8")
     text = text.split("<!-- cases:start -->", 1)[1].split("<!-- cases:end -->", 1)[0]
@@ -565,7 +566,7 @@ def test_user_oscillation_file_is_used_and_recorded(tmp_path):
     assert rates.tobytes() == want.tobytes()
     assert not np.array_equal(rates, default)
     with h5py.File(tmp_path / "osc.h5") as f:
-        assert f.attrs["oscillation.normal.dm21_sq_eV2"] == 8.0e-5
+        assert f.attrs["oscillation_normal_dm21_sq_eV2"] == 8.0e-5
         assert f.attrs["oscillation_file_sha256"] == hashlib.sha256(osc.encode()).hexdigest()
     changed = int(np.count_nonzero(rates != default))
     record("oscillation-file-used", f"rate equals spectrum(oscillation_data=file) bit for bit; "

@@ -7,10 +7,13 @@ the same scan.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -99,6 +102,7 @@ def test_docs_show_the_recipe_script():
 
 
 def test_worker_jobs_run_the_clients_python(tmp_path):
+    pytest.importorskip("dask_jobqueue", reason="dask-jobqueue is not installed (test extra)")
     sys.path.insert(0, str(RECIPE.parent))
     try:
         import run_on_slurm
@@ -113,28 +117,36 @@ def test_worker_jobs_run_the_clients_python(tmp_path):
     assert f"{sys.executable} -m distributed.cli.dask_worker" in script
 
 
-def recipe(scan, out, tmp_path, **env):
+def recipe(scan, out, tmp_path, *extra, **env):
     return subprocess.Popen(
         [sys.executable, str(RECIPE), str(scan), "-o", str(out), "--jobs", "2", "--cores", "1",
          "--memory", "1GB", "--walltime", "00:10:00", "--interface", "lo",
-         "--log-directory", str(tmp_path / "logs")],
+         "--log-directory", str(tmp_path / "logs"), *extra],
         cwd=tmp_path, env=job_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
 
 
 @slurm_only
 @uses_slurm
-def test_jobqueue_cube_equals_local_and_survives_scancel(scan_and_reference, tmp_path):
+@pytest.mark.parametrize("mode", ["single-writer", "write-on-workers"])
+def test_jobqueue_cube_equals_local_and_survives_scancel(scan_and_reference, tmp_path, mode):
+    pytest.importorskip("dask_jobqueue", reason="dask-jobqueue is not installed (test extra)")
     scan, reference = scan_and_reference
     out = tmp_path / "cube.h5"
-    proc = recipe(scan, out, tmp_path, RENP_SCAN_TEST_BLOCK_DELAY=0.3)
+    extra = ["--write-on-workers"] if mode == "write-on-workers" else []
+    proc = recipe(scan, out, tmp_path, *extra, RENP_SCAN_TEST_BLOCK_DELAY=0.3)
+
+    def done():
+        if extra:
+            return sum(blocks_done(p) for p in tmp_path.glob("cube.h5.piece-*.partial"))
+        return blocks_done(tmp_path / "cube.h5.partial")
+
     try:
-        partial = tmp_path / "cube.h5.partial"
-        wait_until(lambda: blocks_done(partial) >= 3, 120, "3 blocks written", proc)
+        wait_until(lambda: done() >= 3, 120, "3 blocks written", proc)
         # Both worker jobs run: cancel one mid-run; its in-flight blocks are recomputed.
         jobs = wait_until(lambda: len(squeue("dask-worker")) == 2 and squeue("dask-worker"),
                           60, "two worker jobs", proc)
-        assert blocks_done(partial) < 20
+        assert done() < 20
         subprocess.run(["scancel", jobs[0]], check=True)
         stdout, stderr = proc.communicate(timeout=300)
     finally:
@@ -144,7 +156,55 @@ def test_jobqueue_cube_equals_local_and_survives_scancel(scan_and_reference, tmp
     assert proc.returncode == 0, stderr
     assert "wrote" in stdout
     assert_same_cube(out, reference)
+    assert sorted(p.name for p in tmp_path.glob("cube.h5*")) == ["cube.h5"]
     # The worker jobs logged nothing about a missing module or interpreter.
     for log in (tmp_path / "logs").glob("*.err"):
         text = log.read_text(errors="replace")
         assert "ModuleNotFoundError" not in text and "No such file" not in text, text
+
+
+def test_docs_show_the_array_script():
+    docs = (ROOT / "docs" / "cluster.md").read_text(encoding="utf-8")
+    assert (ROOT / "scripts" / "shards.sbatch").read_text(encoding="utf-8") in docs
+
+
+@slurm_only
+@uses_slurm
+def test_job_array_shards_merge_to_the_local_cube(scan_and_reference, tmp_path):
+    scan, reference = scan_and_reference
+    env = job_env()
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # the activated venv
+    proc = subprocess.run(
+        ["sbatch", "--wait", "--array=1-3", "--cpus-per-task=1", "--time=00:10:00",
+         f"--output={tmp_path}/shard-%a.out", str(ROOT / "scripts" / "shards.sbatch"),
+         str(scan), str(tmp_path / "cube.h5")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    logs = "".join(p.read_text() for p in sorted(tmp_path.glob("shard-*.out")))
+    assert proc.returncode == 0, proc.stderr + logs
+    assert sorted(p.name for p in tmp_path.glob("cube.h5*")) == ["cube.h5"], logs
+    assert_same_cube(tmp_path / "cube.h5", reference)
+
+
+def test_local_slurm_script_says_why_it_cannot_run(tmp_path):
+    # As an unprivileged user the script refuses in one clear line (exit 1). A copy
+    # in a world-readable folder, so that the user can read it wherever the repo is.
+    if os.geteuid() == 0:
+        folder = Path(tempfile.mkdtemp(dir="/tmp"))
+        folder.chmod(0o755)
+        script = folder / "local_slurm.sh"
+        shutil.copy(SCRIPT, script)
+        script.chmod(0o755)
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+               "bash", str(script), "start"]
+    else:
+        folder, cmd = None, ["bash", str(SCRIPT), "start"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd="/")
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == "local_slurm: cannot run SLURM here: needs root (to install " \
+                                  "packages and run the daemons)"
+    usage = subprocess.run(["bash", str(SCRIPT), "restart"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage:" in usage.stderr

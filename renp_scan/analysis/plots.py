@@ -22,7 +22,7 @@ def _figure(n_panels: int):
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
         from matplotlib.figure import Figure  # noqa: PLC0415
     except ImportError:
-        raise InputError("plot", "needs matplotlib (pip install 'renp_scan[plot]')") from None
+        raise InputError("plot", "needs matplotlib (pip install matplotlib)") from None
     fig = Figure(figsize=(6.0 * n_panels, 4.2), layout="constrained")
     FigureCanvasAgg(fig)
     return fig, [fig.add_subplot(1, n_panels, i + 1) for i in range(n_panels)]

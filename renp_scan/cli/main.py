@@ -1,11 +1,12 @@
-"""The ``renp-scan`` command line: run, validate, info, plot, targets.
+"""The ``renp-scan`` command line: run, validate, info, verify, plot, targets.
 
-Exit status: 0 success; 2 bad input (one line ``renp-scan: error: <field>: <message>``
-on stderr, no traceback, nothing left on disk); 1 the environment failed (disk full,
-quota, file-size limit, read-only file system, I/O error, out of memory, the dask
-scheduler lost: one line; the partial is kept and the same command resumes it once
-the cause is fixed); 130/143 a run stopped by SIGINT/SIGTERM (the partial cube is
-kept and the same command resumes it). The mapping lives in
+Exit status: 0 success (also a rerun whose OUT already is the scan's finished cube:
+one line saying there is nothing to do); 2 bad input (one line ``renp-scan: error:
+<field>: <message>`` on stderr, no traceback, nothing left on disk); 1 the environment
+failed (disk full, quota, file-size limit, read-only file system, I/O error, out of
+memory, the dask scheduler lost: one line; the partial is kept and the same command
+resumes it once the cause is fixed); 130/143 a run stopped by SIGINT/SIGTERM (the
+partial cube is kept and the same command resumes it). The mapping lives in
 :mod:`renp_scan.cli.failures`.
 """
 
@@ -48,12 +49,23 @@ def _seconds(s: float) -> str:
 
 
 def _cmd_run(args) -> int:
-    from ..sweep.engine import run_scan
+    from ..sweep.engine import WORKER_TIMEOUT_S, quiet_cluster_logs, run_scan
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
+    if args.scheduler:
+        quiet_cluster_logs()
+    if args.shard is not None or args.write_on_workers:
+        from .cluster import run_cluster_command
+
+        return run_cluster_command(args, spec)
+    timeout = WORKER_TIMEOUT_S if args.worker_timeout is None else args.worker_timeout
     report = run_scan(spec, args.output, workers=args.workers, scheduler=args.scheduler,
-                      overwrite=args.overwrite, progress=not args.quiet)
+                      overwrite=args.overwrite, progress=not args.quiet,
+                      worker_timeout_s=timeout)
+    if report.nothing_to_do:
+        _say(args.quiet, _nothing_to_do_line(report.output, spec))
+        return 0
     if report.blocks_repaired:
         n = report.blocks_repaired
         print(f"{PROG}: note: the resumed partial flagged {n} block{'s' * (n != 1)} done "
@@ -66,9 +78,15 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _nothing_to_do_line(output, spec) -> str:
+    """Return the one line of a rerun whose output already is the scan's finished cube."""
+    return f"{PROG}: {output} is complete (scan {spec.name!r}, sha256 {spec.sha256:.12}...); " \
+        "nothing to do"
+
+
 def _cmd_validate(args) -> int:
     from ..cube.layout import DIMS
-    from ..sweep.engine import estimate_scan
+    from ..sweep.engine import SIZE_SAMPLE_BLOCKS, estimate_scan
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
@@ -86,11 +104,51 @@ def _cmd_validate(args) -> int:
               f"measured {cost.point_s * 1e9:.3g} ns/point + {cost.call_s * 1e6:.3g} us/call")
     print(f"total: {est.n_entries:,} entries, {_bytes(est.raw_bytes)} uncompressed "
           f"({spec.dtype}); estimated file size {_bytes(est.file_bytes)} with "
-          f"{spec.compression} compression (from the first block of each target)")
-    print(f"estimated time: {_seconds(est.cpu_seconds)} of compute and "
-          f"{_seconds(est.encode_seconds)} of compression/storage, roughly "
+          f"{spec.compression} compression ({_bytes(est.data_bytes)} of data from "
+          f"{SIZE_SAMPLE_BLOCKS} sample blocks per target, {_bytes(est.metadata_bytes)} of "
+          "axes and provenance)")
+    compile_note = ""
+    if est.compile_seconds > 0:
+        compile_note = (f" and {_seconds(est.compile_seconds)} of first-call kernel compile "
+                        "(the Numba cache was cold; it is filled now, so runs on this "
+                        "machine skip it)")
+    print(f"estimated time: {_seconds(est.cpu_seconds)} of compute, "
+          f"{_seconds(est.encode_seconds)} of compression/storage{compile_note}, roughly "
           f"{_seconds(est.wall_seconds)} on {est.workers} threads")
+    print(f"  {_size_hint(est.layouts, est.raw_bytes, est.file_bytes)}")
+    compute_wall_s = est.cpu_seconds / max(1, est.workers)
+    print(f"  {_time_hint(compute_wall_s, est.encode_seconds, spec.compression)}")
     return 0
+
+
+def _size_hint(layouts, raw_bytes: float, file_bytes: float) -> str:
+    """Say which target and axes make a cube large, and what compression keeps."""
+    from ..cube.layout import DIMS
+
+    total = sum(lay.n_entries for lay in layouts) or 1
+    big = max(layouts, key=lambda lay: lay.n_entries)
+    axes = sorted(zip(big.shape, DIMS, strict=True), reverse=True)[:2]
+    where = (f"{big.name} holds {100 * big.n_entries / total:.0f} % of the entries; its"
+             if len(layouts) > 1 else "entries = product of the axes; the")
+    ratio = file_bytes / raw_bytes if raw_bytes else 1.0
+    return (f"size: {where} largest axes are {axes[0][1]} ({axes[0][0]:,}) and {axes[1][1]} "
+            f"({axes[1][0]:,}); compression keeps {100 * ratio:.0f} % of the raw bytes")
+
+
+def _time_hint(compute_wall_s: float, store_s: float, compression: str) -> str:
+    """Say whether compute or compression/storage dominates the time, and what helps."""
+    total = compute_wall_s + store_s
+    if total <= 0:
+        return "time: negligible"
+    if compute_wall_s >= store_s:
+        return (f"time: dominated by compute ({100 * compute_wall_s / total:.0f} %): it scales "
+                "with the number of entries and falls with more workers")
+    faster = {"gzip": 'compression = "lzf" or "none"', "zstd": 'compression = "lzf" or "none"',
+              "lzf": 'compression = "none"'}.get(compression)
+    advice = f"{faster} in [output] is faster, more workers are not" if faster else \
+        "more workers do not help"
+    return (f"time: dominated by compression and storage ({100 * store_s / total:.0f} %), done "
+            f"by the single writer: {advice}")
 
 
 def _fmt_axis(values, unit="") -> str:
@@ -141,7 +199,10 @@ def _cmd_info(args) -> int:
         width = max(len(dim) for dim in DIMS) + 1
         for dim in DIMS:
             print(f"  {dim + ':':<{width}} {lines[dim]}")
-    osc = {k[len("oscillation."):]: v for k, v in attrs.items() if k.startswith("oscillation.")}
+    # "oscillation_" since format version 3, "oscillation." before.
+    osc = {k[len("oscillation_"):]: v for k, v in attrs.items()
+           if k[:len("oscillation_")] in ("oscillation_", "oscillation.")
+           and not k.startswith("oscillation_file")}
     if osc:
         print("oscillation data: " + ", ".join(f"{k}={v}" for k, v in sorted(osc.items())
                                                if not isinstance(v, str)))
@@ -152,16 +213,66 @@ def _cmd_info(args) -> int:
           f"{attrs.get('numpy_version')}, numba {attrs.get('numba_version')}, hdf5 "
           f"{attrs.get('hdf5_version')}); sessions: {attrs.get('run_sessions')}"
           + (f"; finished {attrs['finished_utc']}" if "finished_utc" in attrs else ""))
+    print(_info_size_hint(info))
+    took = _elapsed_s(attrs.get("created_utc"), attrs.get("finished_utc"))
+    if took is not None:
+        sessions = int(attrs.get("run_sessions") or 1)
+        print(f"time: {_seconds(took) if took >= 1 else 'under 1 s'} from creation to "
+              f"completion over {sessions} "
+              f"session{'s' * (sessions != 1)}" + (" (includes the pauses between them)"
+                                                   if sessions > 1 else ""))
     return 0
+
+
+def _cmd_verify(args) -> int:
+    from ..cube.reader import damage_message, verify_cube
+    from ..errors import CubeDamaged
+
+    report = verify_cube(args.cube)
+    if report["bad"]:
+        raise CubeDamaged(damage_message(args.cube, report))
+    rate = report["bytes"] / report["seconds"] / 1e9 if report["seconds"] > 0 else float("inf")
+    print(f"{args.cube}: OK: {report['blocks']:,} blocks, {_bytes(report['bytes'])} stored, "
+          f"every CRC-32 matches ({_seconds(report['seconds'])}, {rate:.3g} GB/s)")
+    return 0
+
+
+def _info_size_hint(info: dict) -> str:
+    """Say what a cube's bytes are: rate chunks (per target, compression) or the rest."""
+    import math
+
+    stored = sum(t["stored_bytes"] for t in info["targets"])
+    raw = sum(math.prod(t["shape"]) * (4 if t["dtype"] == "float32" else 8)
+              for t in info["targets"])
+    total = info["file_bytes"] or 1
+    big = max(info["targets"], key=lambda t: t["stored_bytes"])
+    per_target = (f", {100 * big['stored_bytes'] / max(stored, 1):.0f} % of it {big['name']}'s"
+                  if len(info["targets"]) > 1 else "")
+    keeps = f"; compression keeps {100 * stored / raw:.0f} % of the raw bytes" if raw else ""
+    return (f"size: rate data {_bytes(stored)} ({100 * stored / total:.0f} % of the file"
+            f"{per_target}){keeps}; the rest is coordinates, bookkeeping and provenance "
+            "(scan and data-file texts)")
+
+
+def _elapsed_s(start, end) -> float | None:
+    import datetime as dt
+
+    try:
+        return (dt.datetime.fromisoformat(str(end)) - dt.datetime.fromisoformat(str(start))) \
+            .total_seconds()
+    except (TypeError, ValueError):
+        return None
 
 
 def _cmd_plot(args) -> int:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise InputError("plot", "needs matplotlib (pip install 'renp_scan[plot]')") from None
+        raise InputError("plot", "needs matplotlib (pip install matplotlib)") from None
     from ..plotting import plot_cube
+    from .outputs import check_new_output
 
+    check_new_output(args.output, inputs=(args.cube,), overwrite=args.overwrite)
     labels = plot_cube(args.cube, args.output, target=args.target, hierarchies=args.hierarchy,
                        natures=args.nature, channel=args.channel,
                        coulomb_model=args.coulomb_model, phase=args.phase,
@@ -204,10 +315,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads of the embedded dask scheduler (default: usable cores)")
     p.add_argument("--scheduler", metavar="ADDR",
                    help="address of a running dask.distributed scheduler, e.g. tcp://host:8786")
+    p.add_argument("--worker-timeout", type=float, metavar="SECONDS",
+                   help="with --scheduler: stop (exit 1, partial kept) when the scheduler has "
+                   "had no worker for this long (default 300; inf waits for ever)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a finished OUT and discard a partial of another scan")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--shard", metavar="I/N",
+                   help="compute share I of N of the blocks into OUT.shard-I-of-N.h5 (job "
+                        "arrays); the shard that finds all N finished merges them into OUT")
+    p.add_argument("--write-on-workers", action="store_true",
+                   help="with --scheduler: each worker process stores its blocks in a piece "
+                        "file beside OUT (a folder shared with the workers) instead of "
+                        "sending them to this process, which collects the pieces at the end")
     p.set_defaults(func=_cmd_run)
+
+    from .cluster import add_merge_command  # merge (job-array shards)
+
+    add_merge_command(sub)
 
     p = sub.add_parser("validate", help="check a scan file; print sizes, file size and time")
     p.add_argument("spec", metavar="SPEC", help="scan file (TOML)")
@@ -217,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="axes, sizes, completion and provenance of a cube or partial")
     p.add_argument("cube", metavar="CUBE")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("verify", help="check every block of a finished cube against its CRC-32 "
+                       "(exit 0 intact, 1 damaged)")
+    p.add_argument("cube", metavar="CUBE")
+    p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("plot", help="plot spectra of a cube (needs matplotlib)")
     p.add_argument("cube", metavar="CUBE")
@@ -229,13 +359,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="thomas-fermi or valence (default: first in the cube)")
     p.add_argument("--phase", type=int, default=0, help="Majorana phase row index (default 0)")
     p.add_argument("--m0", nargs="+", type=float, metavar="EV",
-                   help="smallest neutrino masses [eV] (nearest grid values; default: all)")
-    p.add_argument("--omega-min", type=float, metavar="EV", help="lower photon energy [eV]")
-    p.add_argument("--omega-max", type=float, metavar="EV", help="upper photon energy [eV]")
+                   help="smallest neutrino masses [eV], each within half a grid step of a "
+                        "grid value of the cube (default: all)")
+    p.add_argument("--omega-min", type=float, metavar="EV",
+                   help="lower photon energy [eV], inside the cube's range")
+    p.add_argument("--omega-max", type=float, metavar="EV",
+                   help="upper photon energy [eV], inside the cube's range")
     p.add_argument("--logy", action="store_true", help="logarithmic rate axis")
     p.add_argument("--thresholds", action=argparse.BooleanOptionalAction, default=None,
                    help="mark the thresholds omega_ij (default: when at most 4 lines)")
     p.add_argument("--title", help="axes title")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing image (never the cube itself)")
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("targets", help="list the available targets")

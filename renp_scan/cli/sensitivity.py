@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from .outputs import check_new_output
 
 #: Largest relative difference between cube and model allowed by ``--rates model``.
 MODEL_CHECK_RTOL = 1e-9
@@ -85,6 +86,10 @@ def _cmd_sensitivity(args) -> int:
     from ..analysis.sensitivity import sensitivity_scan
     from ..cube.results import SENSITIVITY_FORMAT, write_result
 
+    inputs = (args.cube, args.plan)
+    check_new_output(args.output, inputs=inputs, overwrite=args.overwrite)
+    if args.plot:
+        check_new_output(args.plot, inputs=inputs, overwrite=args.overwrite, field="plot")
     plan = load_plan(args.plan)
     source, resolved, table = _source(args, plan)
     m0_true = args.m0 if args.m0 else plan.m0_true_eV
@@ -111,7 +116,11 @@ def _cmd_sensitivity(args) -> int:
                 times = ds[f"exposure_{test}"].sel(truth_hierarchy=h, truth_nature=n).values
                 m0 = ds["m0_true"].values
                 picks = np.unique(np.linspace(0, m0.size - 1, min(m0.size, 5)).astype(int))
-                cells = ", ".join(f"m0={m0[i]:.4g}: {times[i]:.3g}" for i in picks)
+                cells = ", ".join(
+                    f"m0={m0[i]:.4g}: {times[i]:.3g}" if np.isfinite(times[i]) else
+                    f"m0={m0[i]:.4g}: inf, "
+                    f"{unreachable_reason(source, resolved, str(h), str(n), float(m0[i]))}"
+                    for i in picks)
                 print(f"  true {h}/{n}: {cells}")
     if args.plot:
         from ..analysis.plots import plot_exposure
@@ -120,12 +129,29 @@ def _cmd_sensitivity(args) -> int:
     return 0
 
 
+def unreachable_reason(source, plan, hierarchy: str, nature: str, m0_eV: float) -> str:
+    """Say why no exposure reaches the target Delta chi^2 for this truth (Delta chi^2 = 0).
+
+    Either the true spectrum is zero at every plan frequency (each lies above every
+    pair threshold omega_ij of eq. 20 at this m0), or an alternative hypothesis
+    predicts the same counts everywhere.
+    """
+    rates = source.rates_Hz(hierarchy, nature, [m0_eV], plan.omega_eV)[0]
+    if not np.any(rates > 0):
+        return (f"unreachable: all {plan.omega_eV.size} plan frequencies closed at "
+                f"m0={m0_eV:.4g} eV (above every threshold)")
+    return "unreachable: an alternative predicts the same counts everywhere (Delta chi^2 = 0)"
+
+
 def _cmd_fit(args) -> int:
     from ..analysis.counts import load_counts, match_counts
     from ..analysis.fit import fit_counts, fit_dataset, pseudo_counts
     from ..analysis.plan import load_plan
     from ..cube.results import FIT_FORMAT, write_result
 
+    if args.output:
+        check_new_output(args.output, inputs=(args.cube, args.plan, args.counts),
+                         overwrite=args.overwrite)
     plan = load_plan(args.plan)
     source, resolved, _ = _source(args, plan)
     if args.counts is not None:
@@ -174,6 +200,8 @@ def _common(p) -> None:
                    "with the cube's settings")
     p.add_argument("--normalization", choices=("fixed", "free"),
                    help="signal scale known or profiled (default: analysis.normalization)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (never the command's own inputs)")
 
 
 def add_subcommands(sub) -> None:

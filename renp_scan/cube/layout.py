@@ -9,8 +9,11 @@ its dimensions attached as HDF5 dimension scales), holding:
 * a group ``/_progress/<target>`` with the per-block done mask ``done`` on dim
   ``block`` (uint8, one entry per chunk of ``rate``), which lets a killed run
   resume, and ``crc32`` (uint32), the checksum of each stored chunk, which lets a
-  resume detect damaged data;
-* the file-level provenance attributes (see :mod:`renp_scan.cube.writer`).
+  resume detect damaged data (bookkeeping, not physics data: its attributes
+  :data:`PROGRESS_ATTRS` say so to anyone browsing the file);
+* the file-level attributes: the CF globals (:func:`cf_globals`) and the
+  provenance (see :mod:`renp_scan.cube.writer`). Every attribute name is CF-legal
+  (letters, digits, underscores; :func:`is_cf_name`).
 
 A *block* (the unit of work of the sweep engine) is exactly one HDF5 chunk of
 ``rate``: a fixed (hierarchy, nature, channel, coulomb_model, phase), a range of m0
@@ -32,8 +35,19 @@ from ..errors import InputError
 #: Value of the root attribute ``format`` that marks a renp_scan cube.
 FORMAT_NAME = "renp_scan.cube"
 #: Integer version of the layout described here; bumped on any incompatible change
-#: (2: the ``coulomb_model`` dimension was added; version 1 cubes are refused).
-FORMAT_VERSION = 2
+#: (2: the ``coulomb_model`` dimension was added; 3: CF-1.11 globals and attribute
+#: names without dots). Version 1 cubes are refused.
+FORMAT_VERSION = 3
+#: Versions whose finished cubes are read (the target groups of 2 and 3 are the
+#: same; 2 differs only in file attribute names). Partials resume only at
+#: :data:`FORMAT_VERSION`.
+READABLE_VERSIONS = (2, 3)
+#: CF version the cubes follow (root attribute ``Conventions``).
+CONVENTIONS = "CF-1.11"
+#: Root attribute ``references``: the physics every value of ``rate`` comes from.
+REFERENCES = ("M. Yoshimura and N. Sasao, Radiative emission of neutrino pair from nucleus "
+              "and inner core electrons in heavy atoms, Phys. Rev. D 89, 053013 (2014), "
+              "arXiv:1310.6472")
 
 #: Root attribute ``rate_normalisation``: what the absolute scale of ``rate`` rests on.
 RATE_NORMALISATION = (
@@ -57,14 +71,15 @@ BLOCK_DIM = "block"
 #: Per-block CRC-32 of the stored (filtered) chunk bytes, checked on resume.
 CRC = "crc32"
 
-#: (units, long_name) of every variable the layout writes.
+#: (units, long_name) of every variable the layout writes; units None: no ``units``
+#: attribute (string labels have none under CF).
 VARIABLE_ATTRS = {
     RATE: ("Hz", "RENP photon spectral rate Gamma(omega) (Yoshimura & Sasao eqs. 18-23)"),
-    "hierarchy": ("1", "neutrino mass ordering (NH normal, IH inverted)"),
-    "nature": ("1", "neutrino nature (majorana or dirac)"),
-    "channel": ("1", "neutrino-pair emitter (nucleus: Q_w J_N, core: b_ij J_C)"),
-    "coulomb_model": ("1", "model of the Coulomb integrals J_N, J_C (thomas-fermi: the paper's "
-                           "TF estimate, eqs. 10, 15; valence: valence-orbital matrix elements)"),
+    "hierarchy": (None, "neutrino mass ordering (NH normal, IH inverted)"),
+    "nature": (None, "neutrino nature (majorana or dirac)"),
+    "channel": (None, "neutrino-pair emitter (nucleus: Q_w J_N, core: b_ij J_C)"),
+    "coulomb_model": (None, "model of the Coulomb integrals J_N, J_C (thomas-fermi: the paper's "
+                            "TF estimate, eqs. 10, 15; valence: valence-orbital matrix elements)"),
     "phase": ("1", "index of the Majorana phase row"),
     "alpha21_rad": ("rad", "Majorana phase alpha21"),
     "alpha31_rad": ("rad", "Majorana phase alpha31"),
@@ -75,6 +90,42 @@ VARIABLE_ATTRS = {
     CRC: ("1", "CRC-32 (zlib) of the block's filter mask and stored chunk bytes, set before "
                "its done flag"),
 }
+
+#: Attributes of ``/_progress`` and its subgroups: it is bookkeeping, not data.
+PROGRESS_ATTRS = {
+    "title": "renp_scan bookkeeping, not physics data",
+    "comment": ("per-block done flags (resume of an interrupted run) and CRC-32 of every "
+                "stored chunk of rate (verification); the spectra are in the target groups"),
+}
+
+
+def is_cf_name(name: str) -> bool:
+    """Tell whether ``name`` is CF-legal: an ASCII letter, then letters, digits, ``_``."""
+    return bool(name) and name.isascii() and name[0].isalpha() and all(
+        c.isalnum() or c == "_" for c in name)
+
+
+def cf_globals(scan_name: str, targets, created_utc: str, package_version: str) -> dict:
+    """CF-1.11 global attributes of a cube: Conventions, title, history, references, source.
+
+    ``title`` and ``comment`` tell a reader that opens the file without ``group=``
+    (an empty root Dataset) which groups hold the data.
+    """
+    groups = ", ".join(f"/{t}" for t in targets)
+    first = next(iter(targets), "Cs")
+    return {
+        "Conventions": CONVENTIONS,
+        "title": f"RENP photon spectra Gamma(omega) of scan {scan_name!r}: data in "
+                 f"group(s) {groups}",
+        "comment": (f"The root group holds no variables: each target is one group. Open one "
+                    f"with xarray.open_dataset(path, engine='h5netcdf', group='{first}') or "
+                    f"renp_scan.open_cube(path, '{first}'); /_progress is bookkeeping."),
+        "history": f"{created_utc} created by renp_scan {package_version} (renp-scan run)",
+        "references": REFERENCES,
+        "source": f"renp_scan {package_version}: numerical evaluation of eqs. 18-23 of "
+                  "arXiv:1310.6472 on the scan's grid",
+    }
+
 
 #: Storage types of the rate.
 DTYPES = ("float64", "float32")
@@ -275,7 +326,7 @@ def compression_options(compression: str, level: int | None, shuffle: bool) -> d
             import hdf5plugin  # noqa: PLC0415
         except ImportError:
             raise InputError("output.compression", "zstd needs the hdf5plugin package "
-                             "(pip install 'renp_scan[compression]')") from None
+                             "(pip install hdf5plugin)") from None
         opts.update(hdf5plugin.Zstd(clevel=int(DEFAULT_LEVELS["zstd"] if level is None else level)))
     return opts
 

@@ -45,17 +45,19 @@ from .layout import (
     FORMAT_NAME,
     FORMAT_VERSION,
     PHASE_COORDS,
+    PROGRESS_ATTRS,
     PROGRESS_GROUP,
     RATE,
     RATE_NORMALISATION,
     VARIABLE_ATTRS,
     ChunkCodec,
     TargetLayout,
+    cf_globals,
     compression_options,
     register_filter_plugins,
 )
 from .probe import probe
-from .reader import read_layout
+from .reader import open_read_only, read_layout
 from .space import SPACE_ERRNOS, SpaceGuard, StorageError
 
 _STR = h5py.string_dtype(encoding="utf-8")
@@ -114,7 +116,8 @@ def environment_provenance() -> dict:
 
 def _set_var_attrs(dset, name: str) -> None:
     units, long_name = VARIABLE_ATTRS[name]
-    dset.attrs["units"] = units
+    if units is not None:
+        dset.attrs["units"] = units
     dset.attrs["long_name"] = long_name
 
 
@@ -145,14 +148,18 @@ def _write_target(f, layout: TargetLayout, attrs: dict, dtype, filters: dict) ->
         _set_var_attrs(aux, name)
     rate = g.create_dataset(RATE, shape=layout.shape, dtype=dtype, chunks=layout.chunks,
                             fillvalue=np.nan, **filters)
+    # No dimension labels: netCDF readers show HDF5's DIMENSION_LABELS as an
+    # attribute; the attached scales already name every dim.
     for axis, dim in enumerate(DIMS):
         rate.dims[axis].attach_scale(scales[dim])
-        rate.dims[axis].label = dim
     _set_var_attrs(rate, RATE)
     # CF convention: makes xarray load the phase angles as coordinates of `rate`.
     rate.attrs["coordinates"] = " ".join(PHASE_COORDS)
 
-    p = f.require_group(PROGRESS_GROUP).create_group(layout.name)
+    progress = f.require_group(PROGRESS_GROUP)
+    p = progress.create_group(layout.name)
+    for group in (progress, p):
+        group.attrs.update(PROGRESS_ATTRS)
     block = _scale(p, BLOCK_DIM, np.arange(layout.n_blocks, dtype=np.int64))
     # Contiguous and written at creation, so later mask updates touch no metadata.
     done = p.create_dataset(DONE, data=np.zeros(layout.n_blocks, dtype=np.uint8))
@@ -493,7 +500,8 @@ def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype
         Scalar attributes of each target group (Z, N, isotope, eps_eg_eV, levels, A).
     root_attrs : dict
         File-level provenance; must contain ``scan_sha256``. Format name and version,
-        ``complete = 0`` and :func:`environment_provenance` are added here.
+        ``complete = 0``, :func:`environment_provenance` and the CF globals
+        (:func:`~renp_scan.cube.layout.cf_globals`) are added here.
     dtype : {"float64", "float32"}
         Storage type of ``rate``.
     compression, compression_level, shuffle
@@ -507,7 +515,10 @@ def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype
         f.attrs["format_version"] = np.int64(FORMAT_VERSION)
         f.attrs["complete"] = np.int8(0)
         f.attrs["rate_normalisation"] = RATE_NORMALISATION
-        for key, value in {**environment_provenance(), **root_attrs}.items():
+        env = environment_provenance()
+        cf = cf_globals(str(root_attrs.get("scan_name", "")), [lay.name for lay in layouts],
+                        env["created_utc"], env["package_version"])
+        for key, value in {**cf, **env, **root_attrs}.items():
             f.attrs[key] = value
         f.attrs["targets"] = np.array([lay.name for lay in layouts], dtype=object)
         f.attrs["run_sessions"] = np.int64(1)
@@ -689,6 +700,8 @@ def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | Non
         # finished again), so the finished work is not lost.
         f.attrs["complete"] = np.int8(0)
         f.attrs["run_sessions"] = np.int64(int(f.attrs.get("run_sessions", 1)) + 1)
+        history = [_plain_text(f.attrs.get("history", "")), f"{utc_now()} resumed by renp_scan"]
+        f.attrs["history"] = "\n".join(line for line in history if line)
         f.flush()
     except _DAMAGE as exc:
         # Damaged metadata the read-only checks did not touch (found when writing).
@@ -699,6 +712,34 @@ def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | Non
         f.close()
         raise
     return writer
+
+
+def _plain_text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def check_finished(path, *, scan_sha256: str, layouts=None, root_attrs: dict | None = None,
+                   target_attrs: dict | None = None, dtype=None,
+                   filters: dict | None = None) -> None:
+    """Check that the finished cube ``path`` was computed from these inputs; InputError if not.
+
+    The same checks as :func:`open_partial` makes before a resume (scan sha256, axes,
+    physics data, storage type and filters; the arguments mean the same), on a
+    read-only handle; the blocks are not read.
+    """
+    path = Path(path)
+    register_filter_plugins()
+    try:
+        f = open_read_only(lambda locking: h5py.File(path, "r", locking=locking),
+                           order=(False, None, True))
+    except OSError as exc:
+        raise InputError("output", f"cannot open {path} ({_one_line(exc)})") from None
+    with f:
+        try:
+            _check_partial(f, path, scan_sha256, layouts, root_attrs, target_attrs, dtype,
+                           filters, "")
+        except _DAMAGE as exc:
+            raise InputError("output", f"{path} is damaged ({_one_line(exc)})") from None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -168,6 +168,14 @@ class Target:
             raise InputError("u_eV", f"level u ({self.u_eV} eV) must lie above e ({self.e_eV} eV)")
         if not self.A_ug_per_s > 0.0:
             raise InputError("A_ug_per_s", f"must be > 0, got {self.A_ug_per_s!r}")
+        # What the levels produce must be finite too: d_ug^2 = 3 pi A_ug / (u - g)^3 (eq. 19).
+        spacing = self.u_eV - self.g_eV
+        cubed = spacing**3 if math.isfinite(spacing) and abs(spacing) < 1e100 else math.inf
+        if not (math.isfinite(cubed) and math.isfinite(self.A_ug_per_s / cubed)
+                and self.A_ug_per_s / cubed > 0.0):
+            raise InputError("u_eV", f"level spacing u - g = {spacing!r} eV gives (u - g)^3 or "
+                             f"A_ug / (u - g)^3 outside float64 (eq. 19); atomic levels are "
+                             "eV, not 1e100 eV")
         check_level_ratio(self.level_ratio, self, "level_ratio")
         if not isinstance(self.info, Mapping):
             raise InputError("info", f"must be a table, got {type(self.info).__name__}")

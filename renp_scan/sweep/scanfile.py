@@ -51,6 +51,7 @@ from ..model.spectrum import (
     DENSITY_CM3,
     ETA,
     VOLUME_CM3,
+    check_rate_scale,  # eq. 18's scale
 )
 from ..model.targets import (
     LEVEL_RATIOS,
@@ -360,6 +361,9 @@ def _user_file(where: str, name, base_dir: Path, load):
     path = Path(name)
     if not path.is_absolute():
         path = base_dir / path
+    if path.is_dir():
+        raise InputError(where, f"{name!r} is a directory, not a TOML file (looked at "
+                         f"{str(path)!r})")
     if not path.is_file():
         raise InputError(where, f"{name!r}: no such file (looked for {path}; relative paths "
                          "start at the scan file's directory)")
@@ -548,7 +552,7 @@ def _parse_output(data) -> dict:
                          "level; remove the key or use gzip (0-9) / zstd (1-22)")
     if compression == "zstd" and importlib.util.find_spec("hdf5plugin") is None:
         raise InputError("output.compression", "zstd needs the hdf5plugin package "
-                         "(pip install 'renp_scan[compression]')")
+                         "(pip install hdf5plugin)")
     output["compression_level"] = level
     return output
 
@@ -565,6 +569,34 @@ def _check_size(scan, n_phase, n_m0, omega_counts) -> None:
 
 
 # ------------------------------------------------------------------ entry points
+
+
+#: Strings where a newline is allowed (free text); every other string is one line.
+_MULTILINE = ("scan.description",)
+
+
+def _check_strings(value, field: str) -> None:
+    """Refuse control characters in every key and string of the document.
+
+    NUL cannot be stored in HDF5 attributes, and a newline or escape sequence in a
+    name or path would reach messages and terminals raw. Tabs are allowed, and
+    newlines in ``scan.description``.
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{field}.{key}" if field else key
+            _check_strings(key, sub)
+            _check_strings(item, sub)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_strings(item, f"{field}[{i}]")
+    elif isinstance(value, str):
+        allowed = "\t\n" if field in _MULTILINE else "\t"
+        bad = [ch for ch in value if not ch.isprintable() and ch not in allowed and ch != " "
+               and ord(ch) < 0xA0]
+        if bad:
+            raise InputError(field or "toml", f"contains the control character {bad[0]!r}; "
+                             "scan-file strings must be printable text")
 
 
 def parse_scan(text: str, path=None) -> ScanSpec:
@@ -592,6 +624,7 @@ def parse_scan(text: str, path=None) -> ScanSpec:
     if not isinstance(text, str):
         raise InputError("text", f"scan text must be a str, got {type(text).__name__}")
     root = parse_toml(text, "toml", path)
+    _check_strings(root, "")
     reject_unknown(root, "", tuple(SCAN_FILE.fields), what="unknown table or key")
     for key in ("scan", "m0", "omega"):
         if key not in root:
@@ -609,6 +642,8 @@ def parse_scan(text: str, path=None) -> ScanSpec:
     m0_eV = _parse_m0(root["m0"])
     phases_rad = _parse_phases(root.get("phases"), scan["natures"], scan["channels"])
     physics = _PHYSICS.read(root.get("physics", {}), "physics")
+    check_rate_scale(physics["density_cm3"], physics["volume_cm3"], physics["eta"],
+                     prefix="physics.")
     physics["oscillation_file"], oscillation_data = _user_file(
         "physics.oscillation_file", physics["oscillation_file"], base_dir,
         load_oscillation_data)
