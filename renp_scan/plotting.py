@@ -322,7 +322,8 @@ def compare_records(stored: dict, fresh: dict, rtol: float = 1e-9) -> list[str]:
 
 def read_png_record(path) -> dict | None:
     """Return the :func:`data_record` stored in a PNG by :func:`plot_cube` (None if absent)."""
-    from PIL import Image
+    # Pillow comes with matplotlib, which is optional (the [plot] extra).
+    from PIL import Image  # noqa: PLC0415
 
     with Image.open(path) as image:
         text = image.text.get(DATA_KEY) if hasattr(image, "text") else None

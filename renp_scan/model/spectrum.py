@@ -34,13 +34,12 @@ import numpy as np
 
 from ..errors import InputError
 from ..kernels.rate import rate_grid
-from . import constants
+from . import constants, valence
 from .channels import channel_weights, normalize_channel, normalize_majorana
 from .coulomb import coulomb_integrals
 from .neutrinos import check_phases, neutrino_masses, normalize_hierarchy, thresholds_eV
 from .oscillations import OscillationData, load_oscillation_data
 from .targets import Target, check_level_ratio, get_target
-from .valence import valence_coulomb_eV
 
 COULOMB_MODELS = ("thomas-fermi", "valence")
 #: The paper's Coulomb integrals (Thomas-Fermi, eqs. 10 and 15): the default model.
@@ -69,7 +68,7 @@ def coulomb_strength_eV(target: Target, channel: str, sin2_theta_W: float, coulo
     if coulomb_model not in COULOMB_MODELS:
         raise InputError("coulomb_model", f"unknown model {coulomb_model!r}; allowed: {', '.join(COULOMB_MODELS)}")
     if coulomb_model == "valence":
-        integral = valence_coulomb_eV(target, channel)
+        integral = valence.valence_coulomb_eV(target, channel)
         if channel == "nucleus":
             return target.weak_charge(sin2_theta_W) * integral
         return integral
