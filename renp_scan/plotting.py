@@ -138,7 +138,6 @@ def plot_data(cube_path, *, target=None, hierarchies=None, natures=None, channel
         ``target``, ``channel``, ``coulomb_model``, ``phase``, ``alphas_rad``,
         ``scan_name``, ``scan_path``, ``scan_sha256``.
     """
-
     targets = check_cube(cube_path)
     target = _pick_labels("target", [target] if target else [targets[0]], targets)[0]
     info = describe_cube(cube_path)
