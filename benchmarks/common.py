@@ -134,6 +134,13 @@ def _cpu_flags() -> list:
     return []
 
 
+def _numba_cpu_name() -> str:
+    """CPU Numba compiles for: ``NUMBA_CPU_NAME`` if set, else the host (LLVM's name)."""
+    import numba
+
+    return numba.config.CPU_NAME or "host"
+
+
 def _version(module: str) -> str:
     try:
         mod = __import__(module)
@@ -185,6 +192,8 @@ def machine() -> dict:
     return {
         "cpu_model": _cpu_model(),
         "llvm_host_cpu": llvm.get_host_cpu_name(),
+        "llvm_triple": llvm.get_process_triple(),
+        "numba_cpu_name": _numba_cpu_name(),
         "cpu_flags": _cpu_flags(),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": affinity,

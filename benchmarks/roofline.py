@@ -1,16 +1,17 @@
-"""Compute floor of the spectrum kernels: measured cost of one vectorised sqrt and divide.
+"""Compute floor of the spectrum kernels: a fused loop doing only the unavoidable arithmetic.
 
-The rate kernel does, per grid point where pair p is open, one square root (Delta_pp of
-eq. 41), and per point where any pair is open two divisions (1/D and the energy
-denominator of eqs. 19/23). On x86 both run on the same divider unit, which nothing
-else can feed, so
+Per grid point where ``n`` pairs are open, Gamma(omega) needs one 1/D
+(D = eps (eps - 2 omega)), ``n`` square roots sqrt(1 - c_p/D) (Delta_ij of eq. 41), one
+energy denominator (eqs. 19/23) and one store. :func:`floor_loop` does exactly that in
+one vectorised Numba loop compiled with the kernels' own options, at every point of the
+grid it is given (no open/closed tests): on a grid where every pair is open it is the
+time below which no implementation of the formula can go on this core (sqrt and divide
+share the one divider unit). Timed round-robin with the kernel, on the same grid, in the
+same run: ``kernel / floor`` is the kernel's overhead over the divider. On grids where
+some pairs are closed the kernel skips them and can run below this floor.
 
-    floor [ns/point] = sum_p f_p * t_sqrt + f_any * 2 * t_div,
-
-with f_p the fraction of grid points where pair p is open and t_sqrt, t_div the costs
-of one vectorised sqrt / divide measured here with the kernels' own JIT options, on
-data in L1. A kernel at this floor is compute-bound on the divider; time beyond
-floor + memory pass is overhead.
+Also here: the cost of one vectorised sqrt and divide (L1-resident loops), a static
+census of the kernel's vector instructions, and a parallel control loop.
 """
 
 from __future__ import annotations
@@ -19,9 +20,35 @@ import math
 
 import numpy as np
 
-from renp_scan.kernels._jit import jit
+from renp_scan.kernels._fma import fma
+from renp_scan.kernels._jit import jit, jit_position_invariant
 
 from .common import median_time
+
+
+def _make_floor_loop(n_sqrt):
+    @jit_position_invariant
+    def floor(omega, eps_eg, a_eV, amplitude, c, out):
+        for k in range(omega.shape[0]):
+            w = omega[k]
+            r = 1.0 / (eps_eg * (eps_eg - 2.0 * w))
+            s = 0.0
+            for p in range(n_sqrt):
+                s += math.sqrt(fma(-c[p], r, 1.0))
+            den = (a_eV + w) * (eps_eg - w)
+            out[k] = amplitude * s / (den * den)
+
+    return floor
+
+
+#: Fused floor loops by number of square roots per point (3: nucleus channel, one per
+#: diagonal pair; 6: core channel, every pair i <= j).
+FLOOR_LOOPS = {3: _make_floor_loop(3), 6: _make_floor_loop(6)}
+
+
+def floor_loop(n_sqrt):
+    """The fused floor loop ``f(omega, eps_eg, a_eV, amplitude, c, out)`` with ``n_sqrt`` roots."""
+    return FLOOR_LOOPS[n_sqrt]
 
 
 @jit
@@ -68,21 +95,18 @@ def open_fractions(omega, eps_eg, masses, w_kin, w_maj) -> tuple[list, float]:
     return fractions, float(any_open.mean())
 
 
-def rate_floor_ns(fractions, any_fraction, costs) -> float:
-    """Divider-bound time per point [ns] of the rate kernel (see module docstring)."""
-    return sum(fractions) * costs["sqrt_ns"] + any_fraction * 2.0 * costs["div_ns"]
-
-
 _CENSUS = r"""
 import collections, json, re
 import numpy as np
 from renp_scan.kernels import rate
 from renp_scan.model.spectrum import build_model
-m = build_model("Cs", 0.01, "NH", True, "core")
-o = np.linspace(0.01, 1.3, 5000)
-m.evaluate(o, np.empty(o.size))
+for channel in ("nucleus", "core"):
+    m = build_model("Cs", 0.01, "NH", True, channel)
+    o = np.linspace(0.01, 1.3, 5000)
+    m.evaluate(o, np.empty(o.size))
+    m.evaluate(o[::-1].copy(), np.empty(o.size))
 out = {}
-for name in ("_add_pair", "_add_pair_masked", "_point_factors", "_finish", "_closing_d"):
+for name in ("_OPEN_3", "_OPEN_6", "_MASKED_6"):
     f = getattr(rate, name)
     asm = f.inspect_asm(f.signatures[0])
     c = collections.Counter()

@@ -6,9 +6,12 @@ Usage (from the repository root)::
     python benchmarks/run_all.py --full           # ~20 min: up to 1e8 points, 1e9-entry cube
     python benchmarks/run_all.py --full --only kernel,tf
     python benchmarks/run_all.py --report-only    # re-render README/plot from results/*.json
+    python benchmarks/plot_history.py             # ratios over commits -> history.png
 
 Each benchmark's JSON holds the machine description, UTC date, command and mode next to
-its numbers; the README's generated section is rendered only from those files.
+its numbers; the README's generated section is rendered only from those files. Every
+non-smoke run also appends its same-run ratios to ``results/history.jsonl`` (keyed by
+commit and machine) and prints them.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from benchmarks.common import (
     utc_now,
     write_json,
 )  # noqa: E402
-from benchmarks.report import render_readme, throughput_plot  # noqa: E402
+from benchmarks.history import HISTORY, append  # noqa: E402
+from benchmarks.report import ratio_summary, render_readme, throughput_plot  # noqa: E402
 
 BENCHMARKS = {
     "tf": bench_tf,
@@ -41,7 +45,7 @@ BENCHMARKS = {
 }
 
 
-def run(names, mode, results_dir=RESULTS, command="") -> dict:
+def run(names, mode, results_dir=RESULTS, command="", history=None) -> dict:
     """Run the named benchmarks in ``mode``; returns {name: payload} (also written as JSON)."""
     out = {}
     for name in names:
@@ -63,6 +67,8 @@ def run(names, mode, results_dir=RESULTS, command="") -> dict:
         write_json(name, payload, results_dir)
         out[name] = payload
         print(f"{name}: {meta['wall_s']:.1f} s", flush=True)
+    if mode != "smoke":
+        append(out, history if history is not None else HISTORY)
     return out
 
 
@@ -93,7 +99,9 @@ def main(argv=None) -> int:
     if not args.report_only:
         mode = "full" if args.full else "quick"
         command = "python benchmarks/run_all.py " + " ".join(sys.argv[1:] if argv is None else argv)
-        run(names, mode, command=command.strip())
+        out = run(names, mode, command=command.strip())
+        if "kernel" in out:
+            print("\n".join(ratio_summary(out["kernel"])))
     results = load_results()
     readme = Path(__file__).resolve().parent / "README.md"
     render_readme(results, readme)

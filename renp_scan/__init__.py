@@ -12,20 +12,13 @@ available_targets, get_target, InputError.
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
-
+from ._version import __version__
 from .errors import InputError
 from .model.coulomb import coulomb_integrals, tf_slope
 from .model.neutrinos import neutrino_masses
 from .model.phase_space import phase_space
 from .model.spectrum import spectrum
 from .model.targets import available_targets, get_target
-
-try:
-    # pyproject.toml holds the version; the installed metadata is its only copy here.
-    __version__ = _metadata.version("renp_scan")
-except _metadata.PackageNotFoundError:  # a source tree on sys.path that was never installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "InputError",
@@ -41,7 +34,7 @@ __all__ = [
 ]
 
 
-def open_cube(path, atom):
+def open_cube(path, atom, verify=False):
     """Open one target's group of a finished cube as an :class:`xarray.Dataset`.
 
     Parameters
@@ -50,6 +43,9 @@ def open_cube(path, atom):
         The ``.h5`` cube written by ``renp-scan run``.
     atom : str
         Target key (the group name), e.g. ``"Cs"``.
+    verify : bool
+        First check every stored block against its CRC-32 (``renp-scan verify``);
+        a damaged block raises InputError naming it.
 
     Raises
     ------
@@ -58,6 +54,6 @@ def open_cube(path, atom):
         target group.
     """
     # xarray/h5py are imported only when a cube is opened, keeping `import renp_scan` light.
-    from .cube.reader import open_cube as _open_cube
+    from .cube.reader import open_cube as _open_cube  # noqa: PLC0415
 
-    return _open_cube(path, atom)
+    return _open_cube(path, atom, verify=verify)

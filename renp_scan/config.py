@@ -24,7 +24,6 @@ import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from .errors import InputError
 
@@ -45,7 +44,9 @@ __all__ = [
     "parse_toml",
     "read_text",
     "reject_unknown",
+    "require",
     "type_name",
+    "unit_of",
 ]
 
 
@@ -93,23 +94,55 @@ def read_text(path, field: str, what: str = "file") -> str:
         hang or fail obscurely), unreadable or not UTF-8.
     """
     if isinstance(path, (str, os.PathLike)):
-        file = Path(path)
-        try:
-            if not stat.S_ISREG(file.stat().st_mode):
-                raise InputError(field, f"{what} {str(path)!r} is not a regular file")
-            raw = file.read_bytes()
-        except FileNotFoundError:
-            raise InputError(field, f"cannot read {what} {str(path)!r}: no such file") from None
-        except OSError as exc:
-            raise InputError(field, f"cannot read {what} {str(path)!r}: "
-                             f"{exc.strerror or exc}") from None
+        raw = _read_small_file(path, field, what)
     else:
         raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise InputError(field, f"{what} {str(path)!r} starts with a UTF-8 byte-order mark "
+                         "(BOM); save it as UTF-8 without BOM")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(field, f"{what} {str(path)!r} is not UTF-8 (byte {exc.start})") \
             from None
+
+
+#: Largest configuration file read [bytes]: scan, plan, targets and oscillation files
+#: are a few kB of TOML.
+MAX_FILE_BYTES = 16 * 2**20
+
+
+def _read_small_file(path, field: str, what: str) -> bytes:
+    """Bytes of a regular file of at most :data:`MAX_FILE_BYTES`; InputError otherwise.
+
+    A FIFO, a device (``/dev/zero``) or a directory is refused from ``stat`` before
+    it is opened, so nothing blocks or reads forever.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(field, f"cannot read {what} {str(path)!r}: no such file") from None
+    except OSError as exc:
+        raise InputError(field, f"cannot read {what} {str(path)!r}: "
+                         f"{exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(field, f"cannot read {what} {str(path)!r}: it is a directory, not "
+                         "a regular file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(field, f"cannot read {what} {str(path)!r}: not a regular file (a "
+                         "FIFO, socket or device); give a TOML file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise InputError(field, f"{what} {str(path)!r} has {info.st_size} bytes, more than "
+                         f"the {MAX_FILE_BYTES // 2**20} MiB a TOML {what} can need")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(field, f"cannot read {what} {str(path)!r}: "
+                         f"{exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(field, f"{what} {str(path)!r} grew past {MAX_FILE_BYTES} bytes")
+    return raw
 
 
 def parse_toml(text: str, field: str, source=None) -> dict:
@@ -141,20 +174,35 @@ def check_format_version(document: Mapping, expected: int, source) -> None:
 # --------------------------------------------------------------------------- values
 
 
+def unit_of(key: str) -> str:
+    """Return the unit a key's suffix names (``"m0_eV"`` -> ``"eV"``; "" if none), for messages."""
+    return _UNITS.get(key.rsplit("_", 1)[-1], "") if "_" in key else ""
+
+
+_UNITS = {"eV": "eV", "s": "s", "Hz": "Hz", "rad": "rad", "deg": "deg"}
+
+
 def as_number(where: str, value, *, positive=False, nonnegative=False, minimum=None,
-              maximum=None) -> float:
-    """Return a finite TOML number (integer or float, not boolean) as float, within bounds."""
+              maximum=None, unit="", hint="") -> float:
+    """Return a finite TOML number (integer or float, not boolean) as float, within bounds.
+
+    ``unit`` is quoted with the bounds, ``hint`` after a bound is missed
+    (``"values are in eV, not meV"``).
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(where, f"must be a number, got {type_name(value)} {value!r}")
     v = float(value)
     if not math.isfinite(v):
         raise InputError(where, f"must be finite, got {value!r}")
     if positive and v <= 0.0:
-        raise InputError(where, f"must be > 0, got {value!r}")
-    if nonnegative and v < 0.0:
-        raise InputError(where, f"must be >= 0, got {value!r}")
-    _check_bounds(where, v, minimum, maximum)
-    return v
+        minimum_text = "> 0"
+    elif nonnegative and v < 0.0:
+        minimum_text = ">= 0"
+    else:
+        _check_bounds(where, v, minimum, maximum, unit, hint)
+        return v
+    raise InputError(where, f"must be {minimum_text}{' ' + unit if unit else ''}, got "
+                     f"{value!r}{f' ({hint})' if hint else ''}")
 
 
 def as_integer(where: str, value, minimum=None, maximum=None) -> int:
@@ -166,11 +214,20 @@ def as_integer(where: str, value, minimum=None, maximum=None) -> int:
     return value
 
 
-def _check_bounds(where, value, minimum, maximum):
+def _check_bounds(where, value, minimum, maximum, unit="", hint=""):
+    unit = f" {unit}" if unit else ""
+    hint = f" ({hint})" if hint else ""
     if minimum is not None and value < minimum:
-        raise InputError(where, f"must be >= {minimum}, got {value!r}")
+        raise InputError(where, f"must be >= {minimum}{unit}, got {value!r}{hint}")
     if maximum is not None and value > maximum:
-        raise InputError(where, f"must be <= {maximum:_}, got {value!r}")
+        raise InputError(where, f"must be <= {maximum:_}{unit}, got {value!r}{hint}")
+
+
+def require(values: Mapping, prefix: str, *keys) -> None:
+    """Raise for the first of ``keys`` whose value in ``values`` is None (not given)."""
+    for key in keys:
+        if values[key] is None:
+            raise InputError(f"{prefix}.{key}" if prefix else key, "required key is missing")
 
 
 def reject_unknown(data: Mapping, prefix: str, allowed, *, what="unknown key", skip=None):
@@ -184,7 +241,7 @@ def reject_unknown(data: Mapping, prefix: str, allowed, *, what="unknown key", s
         hint = difflib.get_close_matches(key, list(allowed), n=1)
         did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise InputError(f"{prefix}.{key}" if prefix else key,
-                         f"{what}{did_you_mean}; allowed: {', '.join(allowed)}")
+                         f"{what}{did_you_mean}; allowed keys: {', '.join(allowed)}")
 
 
 # --------------------------------------------------------------------------- tables
@@ -205,12 +262,16 @@ class Table:
         ``skip(key, value)`` true exempts a key from the unknown-key check.
     fields : mapping, optional
         Field name per key where a value came from elsewhere (merged tables).
+    missing : str
+        Message for a required key that is absent.
     """
 
-    def __init__(self, data, prefix: str, allowed, *, skip=None, fields=None):
+    def __init__(self, data, prefix: str, allowed, *, skip=None, fields=None,
+                 missing="required key is missing"):
         if not isinstance(data, dict):
             raise InputError(prefix or "toml", f"must be a table, got {type_name(data)}")
         self.data, self.prefix, self.fields = data, prefix, dict(fields or {})
+        self.missing = missing
         reject_unknown(data, prefix, allowed, skip=skip)
 
     def field(self, key: str) -> str:
@@ -228,7 +289,7 @@ class Table:
         if key in self.data:
             return self.data[key]
         if default is REQUIRED:
-            raise InputError(self.field(key), "required key is missing")
+            raise InputError(self.field(key), self.missing)
         return default
 
     def string(self, key, default=REQUIRED, choices=None):
@@ -258,6 +319,7 @@ class Table:
     def number(self, key, default=REQUIRED, **bounds):
         """Return a finite number as float (bounds as :func:`as_number`), or None if absent."""
         value = self.get(key, default)
+        bounds.setdefault("unit", unit_of(key))
         return None if value is None else as_number(self.field(key), value, **bounds)
 
     def numbers(self, key, default=REQUIRED, *, empty=False, **bounds):
@@ -270,6 +332,7 @@ class Table:
                              f"{type_name(value)}")
         if not value and not empty:
             raise InputError(self.field(key), "must not be empty")
+        bounds.setdefault("unit", unit_of(key))
         return tuple(as_number(f"{self.field(key)}[{i}]", v, **bounds)
                      for i, v in enumerate(value))
 
@@ -277,6 +340,7 @@ class Table:
         """Return a non-empty array of distinct strings from ``choices`` (file order)."""
         where = self.field(key)
         value = self.get(key, default)
+        value = list(value) if isinstance(value, tuple) else value  # a declared default
         if not isinstance(value, list):
             raise InputError(where, f"must be an array of strings, got {type_name(value)}")
         if not value:
@@ -330,6 +394,8 @@ class Field:
         ``> 0`` / ``>= 0`` (``"number"``, ``"numbers"``).
     section : Section, optional
         Schema of a ``"table"`` field or of each element of a ``"tables"`` field.
+    hint : str
+        Added to the message when a bound is missed (the likely slip).
     """
 
     kind: str
@@ -341,12 +407,18 @@ class Field:
     positive: bool = False
     nonnegative: bool = False
     section: Section | None = None
+    hint: str = ""
 
-    def read(self, table: Table, key: str):
-        """Validate ``key`` of ``table`` against this declaration."""
-        bounds = {"positive": self.positive, "nonnegative": self.nonnegative}
+    def read(self, table: Table, key: str, choices=None):
+        """Validate ``key`` of ``table`` against this declaration.
+
+        ``choices`` replaces the declared ones where they are known only at run
+        time (the targets of a user's targets file).
+        """
+        choices = self.choices if choices is None else choices
+        bounds = {"positive": self.positive, "nonnegative": self.nonnegative, "hint": self.hint}
         if self.kind == "string":
-            return table.string(key, self.default, self.choices)
+            return table.string(key, self.default, choices)
         if self.kind == "boolean":
             return table.boolean(key, self.default)
         if self.kind == "integer":
@@ -358,7 +430,7 @@ class Field:
             return table.numbers(key, self.default, minimum=self.minimum, maximum=self.maximum,
                                  **bounds)
         if self.kind == "strings":
-            return table.strings(key, self.choices, self.default)
+            return table.strings(key, choices, self.default)
         if self.kind == "table":
             return self.section.read(table.get(key, self.default), table.field(key))
         if self.kind == "tables":
@@ -404,26 +476,42 @@ class Field:
 
 @dataclass(frozen=True)
 class Section:
-    """Declaration of one table: its keys, each a :class:`Field`, in file order."""
+    """Declaration of one table: its keys, each a :class:`Field`, in file order.
+
+    ``subtables``, if given, is the schema of further keys that name sub-tables
+    of the parser's choosing (``[omega.<target>]``); they are left to the parser.
+    ``missing`` is the message for an absent required key.
+    """
 
     fields: Mapping[str, Field]
     doc: str = ""
+    subtables: Section | None = None
+    missing: str = "required key is missing"
 
     def table(self, data, prefix: str, **kwargs) -> Table:
         """Return a :class:`Table` over ``data`` accepting exactly this section's keys."""
+        kwargs.setdefault("missing", self.missing)
+        if self.subtables is not None:
+            kwargs.setdefault("skip", lambda key, value: isinstance(value, dict))
         return Table(data, prefix, tuple(self.fields), **kwargs)
 
-    def read(self, data, prefix: str) -> dict:
-        """Validate every declared field of ``data``; key -> value (defaults filled in)."""
+    def read(self, data, prefix: str, choices=None) -> dict:
+        """Validate every declared field of ``data``; key -> value (defaults filled in).
+
+        ``choices`` maps keys to allowed values known only at run time.
+        """
         table = self.table(data, prefix)
-        return {key: spec.read(table, key) for key, spec in self.fields.items()}
+        choices = choices or {}
+        return {key: spec.read(table, key, choices.get(key))
+                for key, spec in self.fields.items()}
 
     def json_schema(self) -> dict:
         """Return the table as a JSON Schema object (unknown keys not allowed)."""
         schema = {
             "type": "object",
             "properties": {k: f.json_schema() for k, f in self.fields.items()},
-            "additionalProperties": False,
+            "additionalProperties": False if self.subtables is None
+            else self.subtables.json_schema(),
         }
         required = [k for k, f in self.fields.items() if f.default is REQUIRED]
         if required:

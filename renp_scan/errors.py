@@ -59,6 +59,9 @@ def one_line(text) -> str:
                    ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
-def quote(text) -> str:
-    """User text in a message: single-quoted, control characters escaped (one line)."""
-    return repr(str(text))
+class CubeDamaged(Exception):
+    """A finished cube whose stored data no longer match their CRC-32s (``renp-scan verify``).
+
+    The file was damaged after it was written (disk, copy, transfer): the CLI reports
+    it on one line naming the block, with exit status 1.
+    """

@@ -322,7 +322,8 @@ def compare_records(stored: dict, fresh: dict, rtol: float = 1e-9) -> list[str]:
 
 def read_png_record(path) -> dict | None:
     """Return the :func:`data_record` stored in a PNG by :func:`plot_cube` (None if absent)."""
-    from PIL import Image
+    # Pillow comes with matplotlib, which is optional (the [plot] extra).
+    from PIL import Image  # noqa: PLC0415
 
     with Image.open(path) as image:
         text = image.text.get(DATA_KEY) if hasattr(image, "text") else None
@@ -421,8 +422,9 @@ def plot_cube(cube_path, output_path, *, target=None, hierarchies=None, natures=
 
 def draw(data: dict, *, logy: bool = False, thresholds: bool = True, title: str | None = None):
     """Draw :func:`plot_data`'s lines on a new Agg figure and return the figure."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    # matplotlib is optional (the [plot] extra): imported only when a figure is drawn.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     omega, lines = data["omega_eV"], data["lines"]
     groups = coinciding_groups(lines, omega, logy=logy)

@@ -5,7 +5,7 @@ Usage::
     python scripts/reliability_doc.py            # run the suite, rewrite the table
     python scripts/reliability_doc.py --check    # only check the doc lists every case
 
-Every test of ``tests/test_reliability_faults.py`` and ``tests/test_reliability_input.py``
+Every test of ``tests/test_reliability_{faults,input,edges}.py``
 records what it observed for its case id (``tests/reliability_support.record``) when
 ``RENP_SCAN_RELIABILITY_ROWS`` names a file. This script sets it, runs pytest on the two
 modules, and replaces the table between the ``<!-- cases:start -->`` and
@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
 DOC = ROOT / "docs" / "reliability.md"
-MODULES = ("test_reliability_faults.py", "test_reliability_input.py")
+MODULES = ("test_reliability_faults.py", "test_reliability_input.py",
+           "test_reliability_edges.py")
 START, END = "<!-- cases:start -->", "<!-- cases:end -->"
 
 

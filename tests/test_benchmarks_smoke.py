@@ -137,3 +137,30 @@ def test_run_all_writes_json_readme_and_plot(tmp_path, kernel_smoke):
     assert "Thomas-Fermi" in text and "| nucleus | linear |" in text
     report.throughput_plot(kernel, tmp_path / "t.png")
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_history_appends_ratios_by_commit_and_machine_and_plots(tmp_path, kernel_smoke):
+    from benchmarks import history, plot_history
+
+    meta = {
+        "machine": {"git_commit": "abc1234", "cpu_model": "Test CPU", "llvm_host_cpu": "testcpu",
+                    "usable_cpus": 2},
+        "date_utc": "2026-01-01T00:00:00+00:00",
+        "mode": "quick",
+        "load_average_before": [0.0, 0.0, 0.0],
+    }
+    path = tmp_path / "history.jsonl"
+    first = history.append({"kernel": {"meta": meta, "result": kernel_smoke}}, path)
+    meta2 = dict(meta, machine=dict(meta["machine"], git_commit="def5678"))
+    history.append({"kernel": {"meta": meta2, "result": kernel_smoke}}, path)
+    records = history.load(path)
+    assert [r["commit"] for r in records] == ["abc1234", "def5678"]
+    assert records[0] == json.loads(json.dumps(first))
+    assert records[0]["machine"]["llvm_host_cpu"] == "testcpu"
+    row = next(r for r in kernel_smoke["rows"] if r["case"] == "core" and r["grid"] == "linear")
+    key = f"core/linear/{row['n']:.0e}".replace("+0", "")
+    kept = records[1]["kernel"][key]
+    assert kept["kernel_over_floor_1t"] == row["ratios"]["kernel_over_floor_1t"]
+    out = tmp_path / "h.png"
+    assert plot_history.main(["--history", str(path), "-o", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"

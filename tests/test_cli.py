@@ -113,6 +113,11 @@ def test_run_then_info_and_open_cube(workdir, reference_cube):
         values = ds["rate"].values
     assert np.all(np.isfinite(values)) and np.all(values >= 0)
     again = cli("run", "small.toml", "-o", "run.h5", cwd=workdir)
+    assert again.returncode == 0 and again.stderr == "", again.stderr
+    assert again.stdout.endswith("; nothing to do\n")
+    other = workdir / "other.toml"
+    other.write_text((workdir / "small.toml").read_text().replace('"small"', '"other"'))
+    again = cli("run", "other.toml", "-o", "run.h5", cwd=workdir)
     assert_one_error_line(again, "output")
     assert "--overwrite" in again.stderr
     over = cli("run", "small.toml", "-o", "run.h5", "--overwrite", "--quiet", cwd=workdir)

@@ -204,7 +204,7 @@ def test_encoded_and_array_blocks_give_the_same_values(tmp_path):
     results = []
     for encoded in (False, True):
         part = tmp_path / f"e{encoded}.h5.partial"
-        with new_partial(part, [lay]) as writer:
+        with new_partial(part, [lay], compression_level=4) as writer:
             codec = writer.codec("Cs")
             assert codec == ChunkCodec(shuffle=True, deflate_level=4)
             for i in range(lay.n_blocks):

@@ -73,23 +73,6 @@ def blocks_of(doc: Path) -> list[Block]:
 ALL = [b for doc in DOCS for b in blocks_of(doc)]
 
 
-class HDF5LockingClash(Exception):
-    """open_cube refused a file the same process had open through xarray."""
-
-
-#: The README's loading snippet opens one cube with xarray and then with open_cube.
-LOCKING_CLASH = "file locking flag values don't match"
-
-
-def _marks(block: Block):
-    if block.doc.name == "README.md" and block.lang == "python" and "open_cube(" in block.body:
-        return [pytest.mark.xfail(
-            raises=HDF5LockingClash, strict=True,
-            reason="open_cube cannot open a cube that xarray already holds open in the same "
-                   "process (HDF5: " + LOCKING_CLASH + ")")]
-    return []
-
-
 def _env() -> dict:
     # figures render without a display; everything else is the suite's own environment
     return dict(os.environ, MPLBACKEND="Agg")
@@ -98,8 +81,6 @@ def _env() -> dict:
 def _run(args, cwd: Path, what: str):
     proc = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True,
                           timeout=600)
-    if proc.returncode != 0 and LOCKING_CLASH in proc.stderr:
-        raise HDF5LockingClash(proc.stderr.strip().splitlines()[-1])
     assert proc.returncode == 0, (
         f"{what} exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
     return proc
@@ -157,7 +138,7 @@ def folders(tmp_path_factory):
     return folder_for
 
 
-@pytest.mark.parametrize("block", [pytest.param(b, id=b.id, marks=_marks(b)) for b in ALL])
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.id) for b in ALL])
 def test_doc_block_runs_as_written(block, folders):
     assert block.lang in KNOWN, f"{block.id}: unknown fence language {block.lang!r}"
     if block.kind == "skip":

@@ -26,14 +26,15 @@ from renp_scan.sweep.engine import estimate_scan, run_scan
 from renp_scan.sweep.scanfile import parse_scan
 
 
-def reference_rate(spec, target):
+def reference_rate(spec, target, dtype="float64"):
     """The cube of ``spec`` computed line by line with the public API.
 
     Dims (hierarchy, nature, channel, coulomb_model, phase, m0, omega), written out
-    here rather than taken from the cube layout under test.
+    here rather than taken from the cube layout under test. ``dtype`` is that of the
+    ``out`` array each row is computed into (float32: the kernel's float32 path).
     """
     omega = spec.omega_eV[target]
-    ref = np.empty(spec.shape(target))
+    ref = np.empty(spec.shape(target), dtype=dtype)
     for ih, h in enumerate(spec.hierarchies):
         for inat, nature in enumerate(spec.natures):
             for ic, channel in enumerate(spec.channels):
@@ -45,7 +46,7 @@ def reference_rate(spec, target):
                                 majorana=nature == "majorana", channel=channel,
                                 density_cm3=spec.density_cm3, volume_cm3=spec.volume_cm3,
                                 eta=spec.eta, majorana_phases_rad=tuple(phases),
-                                coulomb_model=model)
+                                coulomb_model=model, out=np.empty(len(omega), dtype))
     return ref
 
 
@@ -127,7 +128,11 @@ def test_other_storage_settings(tmp_path, small_reference, dtype, compression):
     run_scan(spec, tmp_path / "c.h5", workers=1, progress=False)
     rate = read_rate(tmp_path / "c.h5")
     assert rate.dtype == np.dtype(dtype)
-    assert np.array_equal(rate, small_reference.astype(dtype))
+    # every entry is the public call with an ``out`` of the cube's dtype, bit for bit
+    assert np.array_equal(rate, reference_rate(spec, "Cs", dtype))
+    # and the float32 path is within its stated 5 x 2^-24 of float64 (all terms >= 0 here)
+    np.testing.assert_array_equal(rate == 0, small_reference == 0)
+    np.testing.assert_allclose(rate, small_reference, rtol=5 * 2.0**-24, atol=0)
 
 
 def test_block_layout_does_not_change_values(tmp_path, small_spec, small_reference):
@@ -151,21 +156,22 @@ def test_estimate(small_spec):
     assert est.n_entries == small_spec.n_entries()
     assert est.raw_bytes == 8 * small_spec.n_entries()
     assert est.cpu_seconds > 0 and est.encode_seconds > 0
-    assert est.wall_seconds == pytest.approx(est.cpu_seconds / 2 + est.encode_seconds,
-                                             rel=1e-12)
+    assert est.wall_seconds == pytest.approx(
+        est.cpu_seconds / 2 + est.encode_seconds + est.compile_seconds, rel=1e-12)
     assert sum(lay.n_blocks for lay in est.layouts) >= 16
 
 
 def test_estimated_file_size_is_close(tmp_path, small_spec):
-    # The estimate extrapolates the first block's compressed size; check it against
-    # the real file within a factor of 2 (file metadata and the spread of
-    # compressibility over m0 make it inexact).
+    # The estimate extrapolates sample blocks' compressed size; check its data part
+    # against the stored chunks within a factor of 2 (the spread of compressibility
+    # over m0 makes it inexact), and the whole against the file size.
     est = estimate_scan(small_spec, workers=1)
     run_scan(small_spec, tmp_path / "c.h5", workers=1, progress=False)
     with h5py.File(tmp_path / "c.h5") as f:
         dset = f["Cs/rate"]
         stored = sum(dset.id.get_chunk_info(i).size for i in range(dset.id.get_num_chunks()))
-    assert 0.5 < est.file_bytes / stored < 2.0
+    assert 0.5 < est.data_bytes / stored < 2.0
+    assert 0.5 < est.file_bytes / (tmp_path / "c.h5").stat().st_size < 2.0
 
 
 # ------------------------------------------------------------------ resume
@@ -265,12 +271,12 @@ def test_two_coulomb_models_resume_and_axis_check(tmp_path, monkeypatch):
 def test_coulomb_model_without_data_is_refused_before_any_file(tmp_path, monkeypatch):
     # Preflight runs every (target, ..., coulomb_model, phase) combination: a target the
     # valence model cannot handle fails before anything is written.
-    from renp_scan.model import valence
+    from renp_scan.model import spectrum as spectrum_module
 
     def no_levels(target, channel):
         raise InputError("coulomb_model", f"no valence levels for {target.name}")
 
-    monkeypatch.setattr(valence, "valence_coulomb_eV", no_levels)
+    monkeypatch.setattr(spectrum_module, "valence_coulomb_eV", no_levels)
     spec = parse_scan(TWO_TARGET_SCAN.replace(
         'channels = ["nucleus"]', 'channels = ["nucleus"]\ncoulomb_models = ["valence"]'))
     renp_scan.model.spectrum._cached_model.cache_clear()
@@ -332,8 +338,13 @@ def test_finished_output_needs_overwrite(tmp_path, small_spec):
     with pytest.raises(InputError, match="not a finished renp_scan cube"):
         run_scan(small_spec, out, progress=False)
     run_scan(small_spec, out, progress=False, overwrite=True)
-    with pytest.raises(InputError, match="is a finished cube.*--overwrite"):
-        run_scan(small_spec, out, progress=False)
+    other = parse_scan(small_scan_text().replace('name = "small"', 'name = "other"'))
+    with pytest.raises(InputError, match="is a finished cube of another scan.*--overwrite"):
+        run_scan(other, out, progress=False)
+    before = out.read_bytes()
+    report = run_scan(small_spec, out, progress=False)  # the same scan: nothing to do
+    assert report.nothing_to_do and report.blocks_computed == 0
+    assert out.read_bytes() == before
 
 
 def test_bad_output_and_arguments_create_nothing(tmp_path, small_spec):

@@ -152,8 +152,8 @@ def test_cli_fit_counts_file_and_pseudo_data(tmp_path):
     import shutil
     import subprocess
 
-    from renp_scan.analysis.io import FIT_FORMAT, read_result
     from renp_scan.analysis.plan import parse_plan
+    from renp_scan.cube.results import FIT_FORMAT, read_result
     from renp_scan.sweep.engine import run_scan
     from renp_scan.sweep.scanfile import parse_scan
 

@@ -21,7 +21,14 @@ from renp_scan.kernels.phase_space import (
     pair_phase_space,
     pair_threshold,
 )
-from renp_scan.kernels.rate import TILE, rate_grid, rate_point
+from renp_scan.kernels.rate import (
+    N_PAIR_CONSTS,
+    N_PAIRS_MAX,
+    TILE,
+    active_pairs,
+    rate_grid,
+    rate_point,
+)
 
 EPS = 1.3859  # Cs 6P1/2 - 6S1/2 [eV], paper Sec. III
 A_EV = 1.3127  # eps_u - eps_e of Cs [eV]
@@ -199,3 +206,98 @@ def test_rate_grid_bits_do_not_depend_on_position(start, length, m0, seed):
         all_pairs_grid(omega[start:stop], EPS, masses, 1.0, part_i, part_d)
         np.testing.assert_array_equal(part_i, out_i[:, :, start:stop])
         np.testing.assert_array_equal(part_d, out_d[:, :, start:stop])
+
+
+def pair_weight_from_constants(row, omega, eps):
+    """mult (W I^D_ij + V m_i m_j) from one row of active_pairs, as its docstring states."""
+    d = eps * (eps - 2 * omega)
+    q = (eps - omega) ** 2 + omega**2 / 3
+    return row[2] * omega**2 / 3 + row[3] + row[4] * omega**2 / (3 * d) - row[5] * q / (2 * d * d)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    masses=st.lists(st.floats(0.0, 0.3), min_size=3, max_size=3),
+    seed=st.integers(0, 2**31),
+    frac=st.floats(0.01, 0.45),
+)
+def test_active_pairs_restate_pair_phase_space(masses, seed, frac):
+    """The per-pair constants of the rate kernel reproduce I_ij of phase_space.py, sorted."""
+    masses = np.array(masses)
+    w_kin, w_maj = core_weights(seed)
+    w_kin[0, 2] = w_kin[2, 0] = 0.0
+    w_maj[0, 2] = w_maj[2, 0] = 0.0  # one inactive pair: not listed
+    coef = np.full((N_PAIRS_MAX, N_PAIR_CONSTS), np.nan)
+    n = active_pairs(masses, w_kin, w_maj, coef)
+    assert n == 5
+    omega = frac * EPS
+    expected = []
+    for i in range(3):
+        for j in range(i, 3):
+            if (i, j) == (0, 2):
+                continue
+            mult = 1.0 if i == j else 2.0
+            weight = mult * (w_kin[i, j] * pair_phase_space(omega, EPS, masses[i], masses[j], 0.0)
+                             + w_maj[i, j] * masses[i] * masses[j])
+            expected.append(((masses[i] + masses[j]) ** 2, (masses[i] - masses[j]) ** 2, weight))
+    # rows sorted by threshold: the open pairs at any omega are the first rows
+    assert list(coef[:n, 0]) == sorted(coef[:n, 0])
+    assert np.isnan(coef[n:]).all()
+    got = sorted((row[0], row[1], pair_weight_from_constants(row, omega, EPS)) for row in coef[:n])
+    for (s_got, d_got, w_got), (s_want, d_want, w_want) in zip(got, sorted(expected), strict=True):
+        assert s_got == s_want and d_got == pytest.approx(d_want, rel=1e-15, abs=1e-300)
+        if pair_delta(omega, EPS, math.sqrt(s_want) / 2, math.sqrt(s_want) / 2) > 0:
+            scale = abs(omega**2) + s_want + 1e-300
+            assert abs(w_got - w_want) <= 1e-13 * scale * np.abs(w_kin).max() + 1e-13 * abs(w_want)
+
+
+@pytest.mark.parametrize("weights", [nucleus_weights(True), core_weights(4)])
+def test_rate_grid_bits_do_not_depend_on_order(weights):
+    """Sorted (run-per-open-count) and unsorted (masked) paths give the same bits."""
+    omega = grid_with_thresholds(MASSES)
+    perm = np.random.default_rng(5).permutation(omega.size)
+    sorted_out = np.empty(omega.size)
+    shuffled_out = np.empty(omega.size)
+    rate_grid(omega, EPS, A_EV, AMP, MASSES, *weights, sorted_out)
+    rate_grid(omega[perm], EPS, A_EV, AMP, MASSES, *weights, shuffled_out)
+    np.testing.assert_array_equal(shuffled_out, sorted_out[perm])
+
+
+#: Stated bound of the float32 path against float64, relative to the sum of |pair terms|.
+F32_BOUND = 5 * 2.0**-24
+
+
+@pytest.mark.parametrize("weights", [nucleus_weights(True), nucleus_weights(False),
+                                     core_weights(6)])
+@pytest.mark.parametrize("order", ["ascending", "shuffled"])
+def test_float32_path_within_its_bound_of_float64(weights, order):
+    omega = grid_with_thresholds(MASSES, n=20001)
+    if order == "shuffled":
+        omega = np.random.default_rng(7).permutation(omega)
+    f64 = np.empty(omega.size)
+    f32 = np.full(omega.size, np.nan, dtype=np.float32)
+    rate_grid(omega, EPS, A_EV, AMP, MASSES, *weights, f64)
+    rate_grid(omega, EPS, A_EV, AMP, MASSES, *weights, f32)
+    assert not np.isnan(f32).any()
+    np.testing.assert_array_equal(f32 == 0.0, f64 == 0.0)  # same open/closed decision
+    scale = term_scale(omega, MASSES, *weights)
+    err = np.abs(f32.astype(np.float64) - f64)
+    assert (err <= F32_BOUND * scale).all()
+    # and it is a different computation from rounding the float64 result (else pointless),
+    # yet never further from it than the bound
+    assert (f32 != f64.astype(np.float32)).any()
+
+
+def test_float32_path_bits_do_not_depend_on_position_or_order():
+    masses = np.sqrt(0.05**2 + np.array([0.0, 7.4e-5, 2.5e-3]))
+    omega = np.linspace(0.0, EPS, 3 * TILE + 11)[1:-1]
+    for weights in (nucleus_weights(), core_weights(8)):
+        full = np.empty(omega.size, dtype=np.float32)
+        rate_grid(omega, EPS, A_EV, AMP, masses, *weights, full)
+        part = np.empty(TILE + 5, dtype=np.float32)
+        rate_grid(omega[777:777 + TILE + 5], EPS, A_EV, AMP, masses, *weights, part)
+        np.testing.assert_array_equal(part, full[777:777 + TILE + 5])
+        perm = np.random.default_rng(9).permutation(omega.size)
+        shuffled = np.empty(omega.size, dtype=np.float32)
+        rate_grid(omega[perm], EPS, A_EV, AMP, masses, *weights, shuffled)
+        np.testing.assert_array_equal(shuffled, full[perm])

@@ -14,6 +14,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -100,10 +101,13 @@ def test_kill_9_at_stage_then_rerun(workdir, reference, stage):
         assert done == want_done
     rerun = cli("run", "small.toml", "-o", out.name, "--workers", "1", cwd=workdir)
     if want_out:
-        # Killed after the rename: the cube is finished; the rerun says so.
-        line = error_line(rerun, "output")
-        assert "finished cube" in line and "--overwrite" in line
-        outcome = f"rerun: exit 2, `{line}`"
+        # Killed after the rename: the cube is finished; the rerun says so and exits 0.
+        assert rerun.returncode == 0, rerun.stderr
+        line = rerun.stdout.strip()
+        assert re.fullmatch(rf"renp-scan: {out.name} is complete \(scan 'small', sha256 "
+                            r"[0-9a-f]{12}\.\.\.\); nothing to do", line), line
+        assert rerun.stderr == ""
+        outcome = f"rerun: exit 0, `{line}`"
     else:
         assert rerun.returncode == 0, rerun.stderr
         resumed = f"({done} of {N_BLOCKS} blocks from the resumed partial)"
@@ -364,8 +368,10 @@ case("lock-other-host", "`OUT.lock` written on another host",
 
 def test_second_run_is_refused_while_the_first_runs(workdir, reference):
     out = workdir / "busy.h5"
+    # 16 blocks of >= 1 s: the first run still holds the lock when the second, started
+    # after its first block, has validated its scan, even on a loaded machine.
     first = start("run", "small.toml", "-o", out.name, "--quiet", "--workers", "1",
-                  cwd=workdir, delay=0.1)
+                  cwd=workdir, delay=1.0)
     wait_for_blocks(out.with_name(out.name + ".partial"), 1, first)
     second = cli("run", "small.toml", "-o", out.name, "--workers", "1", cwd=workdir)
     line = error_line(second, "output")

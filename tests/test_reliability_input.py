@@ -479,7 +479,8 @@ def test_non_finite_values_are_never_written(tmp_path, monkeypatch, bad):
 
 def test_doc_lists_every_case():
     """docs/reliability.md has one row per case id of the suite, and no stale ids."""
-    import test_reliability_faults  # noqa: F401  (importing it defines its case ids)
+    import test_reliability_edges  # noqa: F401  (importing them defines their case ids)
+    import test_reliability_faults  # noqa: F401
 
     text = DOC.read_text(encoding="utf-8")
     text = text.split("<!-- cases:start -->", 1)[1].split("<!-- cases:end -->", 1)[0]

@@ -17,13 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from renp_scan.errors import InputError
+from renp_scan.model.grids import linear_grid, log_grid, merge_grids
 from renp_scan.sweep.scanfile import (
     MAX_ENTRIES,
     ScanSpec,
-    linear_grid,
     load_scan,
-    log_grid,
-    merge_grids,
     parse_scan,
 )
 

@@ -27,8 +27,8 @@ from renp_scan.analysis import (
     sensitivity_scan,
     signal_scale_needed,
 )
-from renp_scan.analysis.io import SENSITIVITY_FORMAT, read_result, write_result
 from renp_scan.analysis.plan import parse_plan
+from renp_scan.cube.results import SENSITIVITY_FORMAT, read_result, write_result
 from renp_scan.errors import InputError
 
 

@@ -7,10 +7,13 @@ the same scan.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -99,6 +102,7 @@ def test_docs_show_the_recipe_script():
 
 
 def test_worker_jobs_run_the_clients_python(tmp_path):
+    pytest.importorskip("dask_jobqueue", reason="dask-jobqueue is not installed (test extra)")
     sys.path.insert(0, str(RECIPE.parent))
     try:
         import run_on_slurm
@@ -126,6 +130,7 @@ def recipe(scan, out, tmp_path, *extra, **env):
 @uses_slurm
 @pytest.mark.parametrize("mode", ["single-writer", "write-on-workers"])
 def test_jobqueue_cube_equals_local_and_survives_scancel(scan_and_reference, tmp_path, mode):
+    pytest.importorskip("dask_jobqueue", reason="dask-jobqueue is not installed (test extra)")
     scan, reference = scan_and_reference
     out = tmp_path / "cube.h5"
     extra = ["--write-on-workers"] if mode == "write-on-workers" else []
@@ -178,3 +183,28 @@ def test_job_array_shards_merge_to_the_local_cube(scan_and_reference, tmp_path):
     assert proc.returncode == 0, proc.stderr + logs
     assert sorted(p.name for p in tmp_path.glob("cube.h5*")) == ["cube.h5"], logs
     assert_same_cube(tmp_path / "cube.h5", reference)
+
+
+def test_local_slurm_script_says_why_it_cannot_run(tmp_path):
+    # As an unprivileged user the script refuses in one clear line (exit 1). A copy
+    # in a world-readable folder, so that the user can read it wherever the repo is.
+    if os.geteuid() == 0:
+        folder = Path(tempfile.mkdtemp(dir="/tmp"))
+        folder.chmod(0o755)
+        script = folder / "local_slurm.sh"
+        shutil.copy(SCRIPT, script)
+        script.chmod(0o755)
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+               "bash", str(script), "start"]
+    else:
+        folder, cmd = None, ["bash", str(SCRIPT), "start"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd="/")
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == "local_slurm: cannot run SLURM here: needs root (to install " \
+                                  "packages and run the daemons)"
+    usage = subprocess.run(["bash", str(SCRIPT), "restart"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage:" in usage.stderr

@@ -243,7 +243,7 @@ def test_scalar_and_2d_omega():
         (dict(eta=2.0), "eta"),
         (dict(majorana_phases_rad=(0.0,)), "majorana_phases_rad"),
         (dict(coulomb_model="hartree"), "coulomb_model"),
-        (dict(out=np.zeros(3, dtype=np.float32)), "out"),
+        (dict(out=np.zeros(3, dtype=np.float16)), "out"),
     ],
 )
 def test_bad_arguments_name_the_field(kwargs, field):

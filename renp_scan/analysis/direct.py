@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from ..model.spectrum import spectrum
+from ..model.spectrum import DEFAULT_COULOMB_MODEL, DENSITY_CM3, ETA, VOLUME_CM3, spectrum
 from ..model.targets import get_target
 from .source import RateSource
 
@@ -41,8 +41,9 @@ class ModelRates(RateSource):
 
     def __init__(self, atom, m0_range_eV=(0.0, 0.3), m0_scan_points=301,
                  hierarchies=("NH", "IH"), natures=("majorana", "dirac"), channel="nucleus",
-                 majorana_phases_rad=(0.0, 0.0), density_cm3=1e21, volume_cm3=100.0, eta=1e-6,
-                 oscillation_data=None, coulomb_model="thomas-fermi"):
+                 majorana_phases_rad=(0.0, 0.0), density_cm3=DENSITY_CM3,
+                 volume_cm3=VOLUME_CM3, eta=ETA, oscillation_data=None,
+                 coulomb_model=DEFAULT_COULOMB_MODEL):
         lo, hi = (float(v) for v in m0_range_eV)
         if not (0.0 <= lo < hi):
             raise InputError("m0_range_eV", f"must satisfy 0 <= low < high, got {m0_range_eV!r}")

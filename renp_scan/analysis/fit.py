@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
 from scipy.stats import chi2
 
 from ..errors import InputError
@@ -143,8 +144,6 @@ def fit_dataset(result: FitResult, plan: ResolvedPlan, counts, attrs=None):
     attrs : dict, optional
         Extra provenance.
     """
-    import xarray as xr
-
     labels = [f"{p.hierarchy}/{p.nature}" for p in result.profiles]
     dims = ("hypothesis",)
     data = {

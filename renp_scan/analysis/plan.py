@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..config import Field, Section, parse_toml, read_text
+from ..config import Field, Section, parse_toml, read_text, require
 from ..errors import InputError
 from ..model.channels import CHANNELS
 from ..model.grids import MERGE_RTOL, merge_grids
@@ -60,7 +60,7 @@ _BELOW_THRESHOLDS = Section({
     "count": Field("integer", minimum=1, maximum=10_000, doc="points below each threshold"),
     "step_eV": Field("number", positive=True, doc="spacing below each threshold [eV]"),
     "hierarchies": Field("any", list(HIERARCHIES), doc="'NH' and/or 'IH'"),
-    "m0_eV": Field("numbers", nonnegative=True, maximum=M0_MAX_EV,
+    "m0_eV": Field("numbers", nonnegative=True, maximum=M0_MAX_EV, hint="meV written as eV?",
                    doc="smallest neutrino masses of the reference spectra [eV]"),
 }, doc="count frequencies just below each pair threshold omega_ij")
 PLAN_FILE = Section({
@@ -328,9 +328,7 @@ def _uniform_rule(v: dict, where: str) -> UniformRule:
         raise InputError(f"{where}.start_eV", "required: a range start_eV + stop_eV (or "
                          "start_fraction + stop_fraction of eps_eg/2)")
     lo_key, hi_key = ("start_eV", "stop_eV") if ev else ("start_fraction", "stop_fraction")
-    for key in (lo_key, hi_key):
-        if v[key] is None:
-            raise InputError(f"{where}.{key}", "required key is missing")
+    require(v, where, lo_key, hi_key)
     lo, hi, count = v[lo_key], v[hi_key], v["count"]
     if hi < lo or (hi == lo and count > 1):
         raise InputError(f"{where}.{hi_key}", f"must be > {lo_key} (= {lo:g}) for count > 1, "

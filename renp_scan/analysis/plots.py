@@ -18,9 +18,9 @@ _STYLES = {("NH", "majorana"): ("tab:blue", "-"), ("NH", "dirac"): ("tab:blue", 
 
 
 def _figure(n_panels: int):
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+    try:  # matplotlib is optional (the [plot] extra): imported when a figure is drawn
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+        from matplotlib.figure import Figure  # noqa: PLC0415
     except ImportError:
         raise InputError("plot", "needs matplotlib (pip install matplotlib)") from None
     fig = Figure(figsize=(6.0 * n_panels, 4.2), layout="constrained")

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import xarray as xr
 from scipy.optimize import brentq
 
 from ..errors import InputError
@@ -227,8 +228,6 @@ def sensitivity_scan(source: RateSource, plan: ResolvedPlan, m0_true_eV=None,
         Variables with ``units`` and ``long_name`` attributes (see
         ``docs/sensitivity.md``).
     """
-    import xarray as xr
-
     if m0_true_eV is None:
         table = getattr(source, "table", None)
         m0_true_eV = table.m0_eV if table is not None else source.m0_scan_eV

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..cube.layout import DIMS
+from ..cube.reader import describe_cube, open_cube
 from ..errors import InputError
+from ..model.spectrum import DEFAULT_COULOMB_MODEL, DENSITY_CM3, ETA, VOLUME_CM3, spectrum
+from ..model.targets import get_target
 
 #: Dimensions every cube ``rate`` variable has, in order (the cube layout's DIMS).
 CUBE_DIMS = DIMS
-#: Coulomb model of a table built without a cube: the paper's Thomas-Fermi integrals.
-DEFAULT_COULOMB_MODEL = "thomas-fermi"
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,9 +188,6 @@ class RateTable:
         The provenance kept in :attr:`attrs` is the cube path, its scan name and
         sha256, and the density [cm^-3], volume [cm^3] and eta it was computed with.
         """
-        from .. import open_cube
-        from ..cube.reader import describe_cube
-
         root = describe_cube(path)["attrs"]
         keep = {"cube_path": str(path)}
         for key in ("scan_name", "scan_sha256", "density_cm3", "volume_cm3", "eta"):
@@ -206,8 +204,9 @@ class RateTable:
     @classmethod
     def from_model(cls, atom, omega_eV, m0_eV, hierarchies=("NH", "IH"),
                    natures=("majorana", "dirac"), channel="nucleus",
-                   majorana_phases_rad=(0.0, 0.0), density_cm3=1e21, volume_cm3=100.0,
-                   eta=1e-6, oscillation_data=None, coulomb_model=DEFAULT_COULOMB_MODEL):
+                   majorana_phases_rad=(0.0, 0.0), density_cm3=DENSITY_CM3,
+                   volume_cm3=VOLUME_CM3, eta=ETA, oscillation_data=None,
+                   coulomb_model=DEFAULT_COULOMB_MODEL):
         """Compute a table with :func:`renp_scan.spectrum` (a cube without the engine).
 
         Parameters
@@ -229,9 +228,6 @@ class RateTable:
         coulomb_model : {"thomas-fermi", "valence"}
             Model of the Coulomb integrals (see :func:`renp_scan.spectrum`).
         """
-        from ..model.spectrum import spectrum
-        from ..model.targets import get_target
-
         omega = np.asarray(omega_eV, dtype=float)
         m0 = np.asarray(m0_eV, dtype=float)
         rate = np.empty((len(hierarchies), len(natures), m0.size, omega.size))

@@ -6,7 +6,7 @@ at the plan's frequencies (Gamma from Yoshimura & Sasao eqs. 18-23) for a true
 the likelihood-ratio interval Delta chi^2 <= level contains the true m0. By
 Wilks' theorem the coverage tends to P(chi^2_1 <= level) (0.6827 for level 1).
 
-The toys run as a dask graph of chunks (this module's one use of dask); every
+The toys run as a graph of chunks (:func:`renp_scan.sweep.tasks.map_tasks`); every
 chunk draws from its own child of one ``numpy.random.SeedSequence``, so the
 result depends on the seed only, not on scheduling or the number of workers.
 """
@@ -19,6 +19,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from ..errors import InputError
+from ..sweep.tasks import map_tasks
 from .fit import pseudo_counts
 from .plan import ResolvedPlan
 from .profile import DevianceCurve
@@ -120,8 +121,6 @@ def run_toys(source: RateSource, plan: ResolvedPlan, truth: Hypothesis, n_toys: 
     workers : int, optional
         Threads for the ``"threads"`` scheduler.
     """
-    import dask
-
     if int(n_toys) < 1:
         raise InputError("n_toys", f"must be >= 1, got {n_toys!r}")
     if int(chunk_size) < 1:
@@ -129,17 +128,9 @@ def run_toys(source: RateSource, plan: ResolvedPlan, truth: Hypothesis, n_toys: 
     source.check_m0([truth.m0_eV])
     sizes = [min(chunk_size, n_toys - start) for start in range(0, int(n_toys), int(chunk_size))]
     children = np.random.SeedSequence(int(seed)).spawn(len(sizes))
-    tasks = [dask.delayed(_toy_chunk, pure=False)(source, plan, truth, size, child, level,
-                                                   normalization)
-             for size, child in zip(sizes, children, strict=True)]
-    kwargs = {}
-    if isinstance(scheduler, str):
-        if scheduler not in ("threads", "sync"):
-            raise InputError("scheduler", f"{scheduler!r}; allowed: 'threads', 'sync' or a "
-                             "distributed.Client")
-        if scheduler == "threads" and workers is not None:
-            kwargs["num_workers"] = int(workers)
-    chunks = dask.compute(*tasks, scheduler=scheduler, **kwargs)
+    chunks = map_tasks(_toy_chunk, [(source, plan, truth, size, child, level, normalization)
+                                    for size, child in zip(sizes, children, strict=True)],
+                       scheduler, workers)
     res = np.concatenate(chunks, axis=1)
     return ToyStudy(truth=truth, level=float(level), m0_hat_eV=res[0], low_eV=res[1],
                     high_eV=res[2], lr_at_truth=res[3], covered=res[4].astype(bool),

@@ -14,6 +14,7 @@ exception                                              status  line
 ``StorageError`` (disk full, quota, read-only, I/O)    1       ``error: output: ...``
 OSError with an errno of ``ENVIRONMENT_ERRNOS``        1       ``error: FILE: ...``
 :class:`~renp_scan.errors.ClusterError`                1       ``error: scheduler: ...``
+:class:`~renp_scan.errors.CubeDamaged` (``verify``)    1       ``error: cube: ...``
 ``MemoryError``                                        1       ``error: memory: ...``
 any other OSError (a file that cannot be read)         2       ``error: FILE: ...``
 anything else (a bug)                                  1       ``error: internal: ...``
@@ -31,7 +32,7 @@ import os
 import sys
 import traceback
 
-from ..errors import ENVIRONMENT_ERRNOS, ClusterError, InputError, one_line
+from ..errors import ENVIRONMENT_ERRNOS, ClusterError, CubeDamaged, InputError, one_line
 
 PROG = "renp-scan"
 #: Status of a stdout closed early (128 + SIGPIPE), as a shell reports a killed pipe.
@@ -63,6 +64,8 @@ def classify(exc: BaseException) -> tuple[str | None, int]:
         return f"error: output: {exc.strerror}", 1
     if isinstance(exc, ClusterError):
         return f"error: scheduler: {exc}", 1
+    if isinstance(exc, CubeDamaged):
+        return f"error: cube: {exc}", 1
     if isinstance(exc, MemoryError):
         detail = " ".join(str(exc).split())
         return "error: memory: out of memory" + (f"; {detail}" if detail else ""), 1

@@ -1,11 +1,12 @@
-"""The ``renp-scan`` command line: run, validate, info, plot, targets.
+"""The ``renp-scan`` command line: run, validate, info, verify, plot, targets.
 
-Exit status: 0 success; 2 bad input (one line ``renp-scan: error: <field>: <message>``
-on stderr, no traceback, nothing left on disk); 1 the environment failed (disk full,
-quota, file-size limit, read-only file system, I/O error, out of memory, the dask
-scheduler lost: one line; the partial is kept and the same command resumes it once
-the cause is fixed); 130/143 a run stopped by SIGINT/SIGTERM (the partial cube is
-kept and the same command resumes it). The mapping lives in
+Exit status: 0 success (also a rerun whose OUT already is the scan's finished cube:
+one line saying there is nothing to do); 2 bad input (one line ``renp-scan: error:
+<field>: <message>`` on stderr, no traceback, nothing left on disk); 1 the environment
+failed (disk full, quota, file-size limit, read-only file system, I/O error, out of
+memory, the dask scheduler lost: one line; the partial is kept and the same command
+resumes it once the cause is fixed); 130/143 a run stopped by SIGINT/SIGTERM (the
+partial cube is kept and the same command resumes it). The mapping lives in
 :mod:`renp_scan.cli.failures`.
 """
 
@@ -48,16 +49,23 @@ def _seconds(s: float) -> str:
 
 
 def _cmd_run(args) -> int:
-    from ..sweep.engine import run_scan
+    from ..sweep.engine import WORKER_TIMEOUT_S, quiet_cluster_logs, run_scan
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
+    if args.scheduler:
+        quiet_cluster_logs()
     if args.shard is not None or args.write_on_workers:
         from .cluster import run_cluster_command
 
         return run_cluster_command(args, spec)
+    timeout = WORKER_TIMEOUT_S if args.worker_timeout is None else args.worker_timeout
     report = run_scan(spec, args.output, workers=args.workers, scheduler=args.scheduler,
-                      overwrite=args.overwrite, progress=not args.quiet)
+                      overwrite=args.overwrite, progress=not args.quiet,
+                      worker_timeout_s=timeout)
+    if report.nothing_to_do:
+        _say(args.quiet, _nothing_to_do_line(report.output, spec))
+        return 0
     if report.blocks_repaired:
         n = report.blocks_repaired
         print(f"{PROG}: note: the resumed partial flagged {n} block{'s' * (n != 1)} done "
@@ -70,9 +78,15 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _nothing_to_do_line(output, spec) -> str:
+    """Return the one line of a rerun whose output already is the scan's finished cube."""
+    return f"{PROG}: {output} is complete (scan {spec.name!r}, sha256 {spec.sha256:.12}...); " \
+        "nothing to do"
+
+
 def _cmd_validate(args) -> int:
     from ..cube.layout import DIMS
-    from ..sweep.engine import estimate_scan
+    from ..sweep.engine import SIZE_SAMPLE_BLOCKS, estimate_scan
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)
@@ -90,9 +104,16 @@ def _cmd_validate(args) -> int:
               f"measured {cost.point_s * 1e9:.3g} ns/point + {cost.call_s * 1e6:.3g} us/call")
     print(f"total: {est.n_entries:,} entries, {_bytes(est.raw_bytes)} uncompressed "
           f"({spec.dtype}); estimated file size {_bytes(est.file_bytes)} with "
-          f"{spec.compression} compression (from the first block of each target)")
-    print(f"estimated time: {_seconds(est.cpu_seconds)} of compute and "
-          f"{_seconds(est.encode_seconds)} of compression/storage, roughly "
+          f"{spec.compression} compression ({_bytes(est.data_bytes)} of data from "
+          f"{SIZE_SAMPLE_BLOCKS} sample blocks per target, {_bytes(est.metadata_bytes)} of "
+          "axes and provenance)")
+    compile_note = ""
+    if est.compile_seconds > 0:
+        compile_note = (f" and {_seconds(est.compile_seconds)} of first-call kernel compile "
+                        "(the Numba cache was cold; it is filled now, so runs on this "
+                        "machine skip it)")
+    print(f"estimated time: {_seconds(est.cpu_seconds)} of compute, "
+          f"{_seconds(est.encode_seconds)} of compression/storage{compile_note}, roughly "
           f"{_seconds(est.wall_seconds)} on {est.workers} threads")
     print(f"  {_size_hint(est.layouts, est.raw_bytes, est.file_bytes)}")
     compute_wall_s = est.cpu_seconds / max(1, est.workers)
@@ -203,6 +224,19 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _cmd_verify(args) -> int:
+    from ..cube.reader import damage_message, verify_cube
+    from ..errors import CubeDamaged
+
+    report = verify_cube(args.cube)
+    if report["bad"]:
+        raise CubeDamaged(damage_message(args.cube, report))
+    rate = report["bytes"] / report["seconds"] / 1e9 if report["seconds"] > 0 else float("inf")
+    print(f"{args.cube}: OK: {report['blocks']:,} blocks, {_bytes(report['bytes'])} stored, "
+          f"every CRC-32 matches ({_seconds(report['seconds'])}, {rate:.3g} GB/s)")
+    return 0
+
+
 def _info_size_hint(info: dict) -> str:
     """Say what a cube's bytes are: rate chunks (per target, compression) or the rest."""
     import math
@@ -236,7 +270,9 @@ def _cmd_plot(args) -> int:
     except ImportError:
         raise InputError("plot", "needs matplotlib (pip install matplotlib)") from None
     from ..plotting import plot_cube
+    from .outputs import check_new_output
 
+    check_new_output(args.output, inputs=(args.cube,), overwrite=args.overwrite)
     labels = plot_cube(args.cube, args.output, target=args.target, hierarchies=args.hierarchy,
                        natures=args.nature, channel=args.channel,
                        coulomb_model=args.coulomb_model, phase=args.phase,
@@ -265,7 +301,7 @@ def _split(values):
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of ``renp-scan``."""
-    from .. import __version__
+    from .._version import __version__
 
     parser = _Parser(prog=PROG, description="Parameter scans of RENP spectra "
                      "(Yoshimura & Sasao, arXiv:1310.6472) into HDF5 cubes.")
@@ -279,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads of the embedded dask scheduler (default: usable cores)")
     p.add_argument("--scheduler", metavar="ADDR",
                    help="address of a running dask.distributed scheduler, e.g. tcp://host:8786")
+    p.add_argument("--worker-timeout", type=float, metavar="SECONDS",
+                   help="with --scheduler: stop (exit 1, partial kept) when the scheduler has "
+                   "had no worker for this long (default 300; inf waits for ever)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a finished OUT and discard a partial of another scan")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -304,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cube", metavar="CUBE")
     p.set_defaults(func=_cmd_info)
 
+    p = sub.add_parser("verify", help="check every block of a finished cube against its CRC-32 "
+                       "(exit 0 intact, 1 damaged)")
+    p.add_argument("cube", metavar="CUBE")
+    p.set_defaults(func=_cmd_verify)
+
     p = sub.add_parser("plot", help="plot spectra of a cube (needs matplotlib)")
     p.add_argument("cube", metavar="CUBE")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="image to write (.png)")
@@ -325,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", action=argparse.BooleanOptionalAction, default=None,
                    help="mark the thresholds omega_ij (default: when at most 4 lines)")
     p.add_argument("--title", help="axes title")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing image (never the cube itself)")
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("targets", help="list the available targets")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from .outputs import check_new_output
 
 #: Largest relative difference between cube and model allowed by ``--rates model``.
 MODEL_CHECK_RTOL = 1e-9
@@ -28,11 +29,10 @@ MAX_MAP_POINTS = 1000
 
 def _source(args, plan):
     """Resolve the plan for the cube's target; return (rate source, plan, cube table)."""
-    from .. import open_cube
     from ..analysis.direct import ModelRates
     from ..analysis.interpolate import SplineRates
     from ..analysis.table import RateTable
-    from ..cube.reader import check_cube
+    from ..cube.reader import check_cube, open_cube
 
     targets = check_cube(args.cube)
     target = args.target or plan.target
@@ -82,10 +82,14 @@ def _source(args, plan):
 
 
 def _cmd_sensitivity(args) -> int:
-    from ..analysis.io import SENSITIVITY_FORMAT, write_result
     from ..analysis.plan import load_plan
     from ..analysis.sensitivity import sensitivity_scan
+    from ..cube.results import SENSITIVITY_FORMAT, write_result
 
+    inputs = (args.cube, args.plan)
+    check_new_output(args.output, inputs=inputs, overwrite=args.overwrite)
+    if args.plot:
+        check_new_output(args.plot, inputs=inputs, overwrite=args.overwrite, field="plot")
     plan = load_plan(args.plan)
     source, resolved, table = _source(args, plan)
     m0_true = args.m0 if args.m0 else plan.m0_true_eV
@@ -142,9 +146,12 @@ def unreachable_reason(source, plan, hierarchy: str, nature: str, m0_eV: float) 
 def _cmd_fit(args) -> int:
     from ..analysis.counts import load_counts, match_counts
     from ..analysis.fit import fit_counts, fit_dataset, pseudo_counts
-    from ..analysis.io import FIT_FORMAT, write_result
     from ..analysis.plan import load_plan
+    from ..cube.results import FIT_FORMAT, write_result
 
+    if args.output:
+        check_new_output(args.output, inputs=(args.cube, args.plan, args.counts),
+                         overwrite=args.overwrite)
     plan = load_plan(args.plan)
     source, resolved, _ = _source(args, plan)
     if args.counts is not None:
@@ -193,6 +200,8 @@ def _common(p) -> None:
                    "with the cube's settings")
     p.add_argument("--normalization", choices=("fixed", "free"),
                    help="signal scale known or profiled (default: analysis.normalization)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (never the command's own inputs)")
 
 
 def add_subcommands(sub) -> None:

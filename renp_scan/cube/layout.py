@@ -127,10 +127,17 @@ def cf_globals(scan_name: str, targets, created_utc: str, package_version: str) 
     }
 
 
+#: Storage types of the rate.
+DTYPES = ("float64", "float32")
 #: Values of ``compression`` accepted by :func:`compression_options`.
 COMPRESSIONS = ("gzip", "lzf", "none", "zstd")
-#: Default gzip level (HDF5 deflate) and zstd level.
-DEFAULT_LEVELS = {"gzip": 4, "zstd": 3}
+#: Default gzip level (HDF5 deflate) and zstd level, for scan files and for
+#: :func:`compression_options` without a level. gzip 1 is 1.8x faster than 4 for
+#: 1.8 % more bytes on scans/benchmark.toml (benchmarks/README.md, "Sweep"); gzip
+#: stays the default compression because every HDF5 reader has it.
+DEFAULT_LEVELS = {"gzip": 1, "zstd": 3}
+#: Accepted (lowest, highest) level per compression that takes one.
+LEVEL_RANGES = {"gzip": (0, 9), "zstd": (1, 22)}
 
 
 @dataclass(frozen=True)
@@ -315,8 +322,8 @@ def compression_options(compression: str, level: int | None, shuffle: bool) -> d
     elif compression == "lzf":
         opts.update(compression="lzf")
     else:
-        try:
-            import hdf5plugin
+        try:  # hdf5plugin is optional (the [compression] extra)
+            import hdf5plugin  # noqa: PLC0415
         except ImportError:
             raise InputError("output.compression", "zstd needs the hdf5plugin package "
                              "(pip install hdf5plugin)") from None
@@ -327,6 +334,7 @@ def compression_options(compression: str, level: int | None, shuffle: bool) -> d
 def register_filter_plugins() -> None:
     """Make third-party HDF5 filters (zstd) readable when ``hdf5plugin`` is installed."""
     try:
-        import hdf5plugin  # noqa: F401  (import registers the filters with HDF5)
+        # Optional (the [compression] extra); importing it registers the filters with HDF5.
+        import hdf5plugin  # noqa: F401, PLC0415
     except ImportError:
         pass

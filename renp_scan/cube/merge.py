@@ -28,10 +28,18 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from .layout import CRC, DONE, FORMAT_NAME, FORMAT_VERSION, PROGRESS_GROUP, RATE
+from .layout import (
+    CRC,
+    DONE,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    PROGRESS_GROUP,
+    RATE,
+    compression_options,
+)
 from .lock import LockFile
 from .probe import probe
-from .reader import read_layout
+from .reader import check_cube, read_layout
 from .writer import (
     chunk_crc,
     create_partial,
@@ -77,6 +85,15 @@ def finished_shards(cube) -> dict[int, list[int]]:
         if m and path.name == shard_path(cube, int(m[1]), int(m[2])).name:
             found.setdefault(int(m[2]), []).append(int(m[1]))
     return {n: sorted(v) for n, v in found.items()}
+
+
+def shard_identity(path) -> tuple:
+    """(scan_sha256, shard attribute) of a shard file, read without HDF5's lock.
+
+    Raises OSError when ``path`` is not a readable HDF5 file.
+    """
+    with h5py.File(path, "r", locking=False) as f:
+        return f.attrs.get("scan_sha256"), f.attrs.get(SHARD_ATTR)
 
 
 def glob_escape(name: str) -> str:
@@ -341,8 +358,6 @@ def merge_shards(cube, *, count: int | None = None, busy_ok: bool = False) -> Me
 
 def _already_merged(out: Path, found) -> None:
     """Return None if ``out`` is a finished cube (shards already merged); else refuse."""
-    from .reader import check_cube
-
     try:
         check_cube(out, field="shard")
     except InputError:
@@ -355,8 +370,6 @@ def _open_output(out: Path, info: ShardInfo):
     """Create ``CUBE.partial`` like a run of the shards' scan would, or resume it."""
     partial = out.with_name(out.name + ".partial")
     compression, level, shuffle = info.settings
-    from .layout import compression_options
-
     if partial.exists():
         writer = open_partial(partial, scan_sha256=str(info.scan_attrs["scan_sha256"]),
                               layouts=info.layouts, root_attrs=info.scan_attrs,

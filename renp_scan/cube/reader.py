@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -18,6 +20,7 @@ import numpy as np
 from ..errors import InputError
 from .layout import (
     COLUMN_DIM,
+    CRC,
     DIMS,
     DONE,
     FORMAT_NAME,
@@ -75,21 +78,24 @@ LOCKING_ORDER = (None, False, True)
 
 
 def _locking_mismatch(exc: OSError) -> bool:
-    """True if HDF5 refused an open because the file is already open in this process
-    with other file-locking flags ("file locking flag values don't match")."""
+    """Tell whether HDF5 refused an open for other file-locking flags.
+
+    HDF5 says "file locking flag values don't match" when the file is already open
+    in this process with other locking flags.
+    """
     text = str(exc)
     return "file locking" in text and "don't match" in text
 
 
 def _no_lock_support(exc: OSError) -> bool:
-    """True if HDF5 could not lock because the file system has no POSIX locks."""
+    """Tell whether HDF5 could not lock because the file system has no POSIX locks."""
     text = str(exc)
     return "unable to lock file" in text and any(f"errno = {code}," in text
                                                  for code in _NO_LOCKS)
 
 
 def open_read_only(opener, order=LOCKING_ORDER):
-    """Return ``opener(locking)`` for the first h5py ``locking`` value of ``order`` that HDF5 accepts.
+    """Return ``opener(locking)`` for the first h5py ``locking`` value HDF5 accepts.
 
     HDF5 shares one handle among all opens of a file in a process and refuses a new
     open whose locking flags differ from the first one's. Trying the three flag
@@ -160,6 +166,12 @@ def check_cube(path, field: str = "cube") -> list[str]:
         try:
             targets = [str(t) for t in f.attrs["targets"]]
             for name in targets:
+                link = f[name].get(RATE, getlink=True)
+                if not isinstance(link, h5py.HardLink):
+                    # An external or soft link would read data from elsewhere, unchecked.
+                    raise InputError(field, f"{path}: {name}/{RATE} is a "
+                                     f"{type(link).__name__}, not data stored in the cube; "
+                                     "renp_scan reads only self-contained cubes")
                 f[name][RATE]  # noqa: B018  (an access check: raises if the group is gone)
             complete = int(f.attrs.get("complete", 0)) == 1
             if not complete:
@@ -172,7 +184,115 @@ def check_cube(path, field: str = "cube") -> list[str]:
     return targets
 
 
-def open_cube(path, atom: str | None = None):
+def _held_open(path: Path, exc: BaseException) -> InputError | None:
+    """Return an InputError saying ``path`` is held open elsewhere, if ``exc`` is that."""
+    text = str(exc)
+    if "unable to lock file" not in text or any(f"errno = {c}," in text for c in _NO_LOCKS):
+        return None
+    return InputError("cube", f"{path} is open for writing in another process (its HDF5 file "
+                      "lock is held); the file is not damaged: close that program or wait "
+                      "for it, then retry")
+
+
+def verify_cube(path, field: str = "cube") -> dict:
+    """Check every stored chunk of a finished cube against the CRC-32 written with it.
+
+    Each block's chunk is read raw (``read_direct_chunk``: the stored, filtered bytes,
+    no decompression) and its CRC-32 (of the filter mask, 4 bytes little-endian, then
+    the bytes, as the writer computed it) compared with ``/_progress/<target>/crc32``.
+    It also checks that every block is flagged done and stored, and no chunk lies
+    outside the block grid.
+
+    Returns
+    -------
+    dict
+        ``blocks`` (checked), ``bytes`` (stored bytes read), ``seconds`` and ``bad``:
+        a list of ``(target, block index, what)`` for every mismatch (empty when intact).
+
+    Raises
+    ------
+    InputError
+        Not a finished cube (as :func:`check_cube`), or its structure is unreadable.
+    """
+    path = Path(path)
+    targets = check_cube(path, field)
+    start = time.perf_counter()
+    n_blocks = n_bytes = 0
+    bad = []
+    # h5py reads one chunk at a time (it holds a global lock); zlib.crc32 releases the GIL
+    # on large buffers, so the CRCs run on a few threads while the next chunks are read.
+    threads = max(1, min(8, os.cpu_count() or 1))
+    pending = []
+
+    def settle(limit):
+        while len(pending) > limit:
+            name, index, expected, future = pending.pop(0)
+            crc = future.result()
+            if crc != expected:
+                bad.append((name, index, f"CRC-32 {crc:08x} of its stored bytes, "
+                            f"{expected:08x} recorded"))
+
+    with _open_h5(path, field) as f, ThreadPoolExecutor(threads) as pool:
+        try:
+            for name in targets:
+                layout = read_layout(f[name])
+                rate = f[name][RATE]
+                crcs = f[PROGRESS_GROUP][name][CRC][...]
+                done = f[PROGRESS_GROUP][name][DONE][...]
+                if crcs.size != layout.n_blocks or done.size != layout.n_blocks:
+                    bad.append((name, -1, f"{crcs.size} CRCs for {layout.n_blocks} blocks"))
+                    continue
+                if rate.id.get_num_chunks() != layout.n_blocks:
+                    bad.append((name, -1, f"{rate.id.get_num_chunks()} chunks stored for "
+                                f"{layout.n_blocks} blocks"))
+                for index in range(layout.n_blocks):
+                    n_blocks += 1
+                    if not done[index]:
+                        bad.append((name, index, "not flagged done"))
+                        continue
+                    try:
+                        mask, stored = rate.id.read_direct_chunk(layout.block_offset(index))
+                    except (KeyError, OSError, RuntimeError, ValueError) as exc:
+                        bad.append((name, index, f"chunk unreadable ({exc})"))
+                        continue
+                    n_bytes += len(stored)
+                    pending.append((name, index, int(crcs[index]),
+                                    pool.submit(_chunk_crc, int(mask), stored)))
+                    settle(2 * threads)
+            settle(0)
+        except _DAMAGE as exc:
+            raise _damaged(field, path, exc) from None
+    bad.sort(key=lambda item: (targets.index(item[0]), item[1]))
+    return {"blocks": n_blocks, "bytes": n_bytes, "seconds": time.perf_counter() - start,
+            "bad": bad}
+
+
+def _chunk_crc(mask: int, stored: bytes) -> int:
+    """CRC-32 of a chunk as the writer records it: filter mask (4 bytes LE), then the bytes."""
+    return zlib.crc32(stored, zlib.crc32(mask.to_bytes(4, "little")))
+
+
+def describe_block(path, target: str, index: int) -> str:
+    """Human description of block ``index`` of ``target``: its labels and m0 range [eV]."""
+    with _open_h5(Path(path), "cube") as f:
+        labels = read_layout(f[target]).block_labels(index)
+    m0 = labels["m0_eV"]
+    return (f"{labels['hierarchy']}, {labels['nature']}, {labels['channel']}, phase row "
+            f"{labels['phase']}, "
+            f"{labels['coulomb_model']}, m0 {m0[0]:.6g}..{m0[-1]:.6g} eV")
+
+
+def damage_message(path, report: dict) -> str:
+    """One line naming the first damaged block of a :func:`verify_cube` report."""
+    target, index, what = report["bad"][0]
+    where = f"block {index} of {target} ({describe_block(path, target, index)})" \
+        if index >= 0 else f"target {target}"
+    more = f" (and {len(report['bad']) - 1} more)" if len(report["bad"]) > 1 else ""
+    return (f"{path} is damaged: {where}: {what}{more}; recompute it or copy it again "
+            "from an intact source")
+
+
+def open_cube(path, atom: str | None = None, verify: bool = False):
     """Open one target of a finished cube as an :class:`xarray.Dataset` (lazy).
 
     Parameters
@@ -181,6 +301,10 @@ def open_cube(path, atom: str | None = None):
         Cube file written by ``renp-scan run``.
     atom : str, optional
         Target group (e.g. ``"Cs"``); may be omitted when the cube has one target.
+    verify : bool
+        First check every stored chunk of the cube against its CRC-32
+        (:func:`verify_cube`); a mismatch raises InputError naming the block. Off by
+        default: reading trusts HDF5 (``docs/reliability.md`` says what that checks).
 
     Returns
     -------
@@ -192,9 +316,15 @@ def open_cube(path, atom: str | None = None):
         phase, the target's attributes (Z, N, isotope, eps_eg_eV, ...). Close it (or use
         ``with``) when done.
     """
-    import xarray as xr
+    # xarray costs about a second of import; `renp-scan run` imports this module
+    # (for its checks) but never opens a Dataset, so it pays that only here.
+    import xarray as xr  # noqa: PLC0415
 
     targets = check_cube(path)
+    if verify:
+        report = verify_cube(path)
+        if report["bad"]:
+            raise InputError("cube", damage_message(path, report))
     if atom is None:
         if len(targets) != 1:
             raise InputError("atom", f"the cube holds several targets {targets}; name one")
@@ -204,8 +334,16 @@ def open_cube(path, atom: str | None = None):
     try:
         # A finished cube is never written again, so where the file system has no locks
         # reading it unlocked is safe; a lock held by another process is respected.
-        return open_read_only(lambda locking: xr.open_dataset(
-            path, engine="h5netcdf", group=atom, driver_kwds={"locking": locking}))
+        try:
+            return open_read_only(lambda locking: xr.open_dataset(
+                path, engine="h5netcdf", group=atom, driver_kwds={"locking": locking}))
+        except OSError as exc:
+            held = _held_open(Path(path), exc)
+            if held is not None:
+                raise held from None
+            raise
+    except InputError:
+        raise
     except _DAMAGE as exc:
         raise _damaged("cube", Path(path), exc) from None
 

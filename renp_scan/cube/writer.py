@@ -57,7 +57,7 @@ from .layout import (
     register_filter_plugins,
 )
 from .probe import probe
-from .reader import read_layout
+from .reader import open_read_only, read_layout
 from .space import SPACE_ERRNOS, SpaceGuard, StorageError
 
 _STR = h5py.string_dtype(encoding="utf-8")
@@ -98,7 +98,7 @@ def environment_provenance() -> dict:
     """Attributes describing the software and machine that created a cube."""
     import numba
 
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "package": "renp_scan",
@@ -716,6 +716,30 @@ def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | Non
 
 def _plain_text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def check_finished(path, *, scan_sha256: str, layouts=None, root_attrs: dict | None = None,
+                   target_attrs: dict | None = None, dtype=None,
+                   filters: dict | None = None) -> None:
+    """Check that the finished cube ``path`` was computed from these inputs; InputError if not.
+
+    The same checks as :func:`open_partial` makes before a resume (scan sha256, axes,
+    physics data, storage type and filters; the arguments mean the same), on a
+    read-only handle; the blocks are not read.
+    """
+    path = Path(path)
+    register_filter_plugins()
+    try:
+        f = open_read_only(lambda locking: h5py.File(path, "r", locking=locking),
+                           order=(False, None, True))
+    except OSError as exc:
+        raise InputError("output", f"cannot open {path} ({_one_line(exc)})") from None
+    with f:
+        try:
+            _check_partial(f, path, scan_sha256, layouts, root_attrs, target_attrs, dtype,
+                           filters, "")
+        except _DAMAGE as exc:
+            raise InputError("output", f"{path} is damaged ({_one_line(exc)})") from None
 
 
 def _one_line(exc: BaseException) -> str:

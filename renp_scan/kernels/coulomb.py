@@ -36,9 +36,9 @@ from .thomas_fermi import (
     asymptotic_coefficients,
     horner,
     power_series,
+    taylor_step,
     tf_asymptotic,
     tf_chi_grid,
-    taylor_step,
 )
 
 #: Number of integrals returned by both quadratures, in this order.

@@ -26,6 +26,11 @@ The factor 2 in front of the integral reproduces the normalisation of eq. 42 (an
 at i = j). The last term differs from the printed eq. 42, which has
 :math:`-\tfrac34(\epsilon-\omega)^2(m_i^2-m_j^2)^2/D^2`; the two agree only for equal
 masses. ``docs/paper_check.md`` quantifies the difference.
+
+The rate kernel restates this closed form as per-pair constants
+(:func:`renp_scan.kernels.rate.active_pairs`), so that its grid loop does no per-pair
+division: a change to :func:`pair_phase_space` or :func:`pair_delta` must be made there
+too (``tests/test_rate_grid.py`` checks that the two agree).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import math
 
 import numpy as np
 
+from ._fma import fma
 from ._jit import jit
 
 
@@ -50,7 +56,9 @@ def pair_delta(omega, eps_eg, m_i, m_j):
     msum2 = (m_i + m_j) * (m_i + m_j)
     mdiff2 = (m_i - m_j) * (m_i - m_j)
     r = 1.0 / d
-    value = math.sqrt((1.0 - msum2 * r) * (1.0 - mdiff2 * r))
+    # 1 - m^2/D cancels near the threshold: one rounding each (explicit FMA), the same
+    # operations as the grid kernel of rate.py, so the two agree there too
+    value = math.sqrt(fma(-msum2, r, 1.0) * fma(-mdiff2, r, 1.0))
     # A select, not a branch (the value is computed either way and discarded when
     # closed): grid loops over this function then vectorise.
     return value if (omega > 0.0) & (d > msum2) else 0.0

@@ -25,8 +25,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
-from ._jit import NO_REASSOC, jit
+from ._fma import fma
+from ._jit import jit, jit_position_invariant
 from .phase_space import pair_delta, pair_phase_space
 
 
@@ -81,25 +84,34 @@ def rate_point(omega, eps_eg, a_eV, amplitude, masses, w_kin, w_maj):
     return amplitude * s / (den * den)
 
 
-#: Points per tile of :func:`rate_grid`: its five scratch rows (5 x 16 kB) stay in L2.
-#: Measured on a 2-core Xeon (Ice Lake class): 2048 beats 512 by ~15% in cache and ~20%
-#: on grids larger than the caches (longer sequential streams for the prefetchers);
-#: 8192 is no better (interleaved timings against a memory pass, 1e5 and 1e7 points).
+#: Most pairs i <= j of three neutrino mass states (rows of :func:`active_pairs`).
+N_PAIRS_MAX = 6
+#: Constants per pair (columns of :func:`active_pairs`).
+N_PAIR_CONSTS = 6
+#: Points per tile of :func:`rate_grid`. A tile is checked for ascending order and then
+#: read again by the fused loops: 16 kB of omega stays in L1 between the two.
 TILE = 2048
-#: Columns of the per-pair constants built by :func:`active_pairs`.
-_N_COEF = 6
+
+_THIRD = 1.0 / 3.0
 
 
-@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
+@jit_position_invariant
 def active_pairs(masses, w_kin, w_maj, out_coef):
-    """Constants of the pairs i <= j with a nonzero weight, for :func:`rate_grid`.
+    """Constants of the pairs i <= j with a nonzero weight, sorted by threshold.
 
     Row p of ``out_coef`` holds, with mult = 1 (i = j) or 2 (i < j), s2 = m_i^2 + m_j^2
     and dm2 = m_i^2 - m_j^2:
     ``[(m_i+m_j)^2, (m_i-m_j)^2, mult W, mult (W s2/2 + V m_i m_j), mult W s2, mult W dm2^2]``,
     so that ``mult (W I^D_ij + V m_i m_j) = c2 w^2/3 + c3 + c4 w^2/(3D) - c5 q / (2 D^2)``
-    with D = eps (eps - 2 w), q = (eps - w)^2 + w^2/3 (eq. 39 in the closed form of
-    :mod:`renp_scan.kernels.phase_space`).
+    with D = eps (eps - 2 w), q = (eps - w)^2 + w^2/3.
+
+    This restates I_ij of :func:`renp_scan.kernels.phase_space.pair_phase_space` (eq. 39 in
+    its closed form) as per-pair constants so that the grid loop does no per-pair division;
+    the two must change together (tests/test_rate_grid.py checks that they agree).
+
+    Rows are sorted by (m_i + m_j)^2, ascending (ties keep the i <= j order): pair p is open
+    where D > (m_i + m_j)^2, so at any omega the open pairs are the first rows, and on an
+    ascending grid the number of open pairs only falls.
 
     Parameters
     ----------
@@ -107,7 +119,7 @@ def active_pairs(masses, w_kin, w_maj, out_coef):
         Neutrino masses [eV].
     w_kin, w_maj : ndarray, shape (3, 3)
         Symmetric couplings W_ij and V_ij (see :func:`coupled_phase_space`).
-    out_coef : ndarray, shape (6, 6)
+    out_coef : ndarray, shape (N_PAIRS_MAX, N_PAIR_CONSTS)
         Receives the constants [eV^2, eV^2, 1, eV^2, eV^2, eV^4] of the active pairs.
 
     Returns
@@ -127,137 +139,227 @@ def active_pairs(masses, w_kin, w_maj, out_coef):
             m_j = masses[j]
             s2 = m_i * m_i + m_j * m_j
             dm2 = m_i * m_i - m_j * m_j
-            out_coef[n, 0] = (m_i + m_j) * (m_i + m_j)
-            out_coef[n, 1] = (m_i - m_j) * (m_i - m_j)
-            out_coef[n, 2] = mult * wk
-            out_coef[n, 3] = mult * (0.5 * wk * s2 + wm * m_i * m_j)
-            out_coef[n, 4] = mult * wk * s2
-            out_coef[n, 5] = mult * wk * dm2 * dm2
+            row = (
+                (m_i + m_j) * (m_i + m_j),
+                (m_i - m_j) * (m_i - m_j),
+                mult * wk,
+                mult * (0.5 * wk * s2 + wm * m_i * m_j),
+                mult * wk * s2,
+                mult * wk * dm2 * dm2,
+            )
+            # insertion by threshold: rows with a larger (m_i + m_j)^2 move down
+            p = n
+            while p > 0 and out_coef[p - 1, 0] > row[0]:
+                out_coef[p, :] = out_coef[p - 1, :]
+                p -= 1
+            for c in range(N_PAIR_CONSTS):
+                out_coef[p, c] = row[c]
             n += 1
     return n
 
 
-@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
-def _open_end(d_open, lo, hi, msum2):
-    """First index k in [lo, hi) with d_open[k] <= msum2 (hi if none); d_open non-increasing."""
+@jit_position_invariant
+def _d_eV2(omega, eps_eg):
+    """D = eps (eps - 2 omega) [eV^2], computed the same way wherever it is needed."""
+    return eps_eg * (eps_eg - 2.0 * omega)
+
+
+def _root(x, out):
+    """Return sqrt(x) at the precision of the output ``out`` (see :func:`rate_grid`)."""
+    return math.sqrt(x)
+
+
+@overload(_root, jit_options=dict(fastmath=False))
+def _root_for_output(x, out):
+    if isinstance(out, types.Array) and out.dtype == types.float32:
+        # argument formed in double, rounded once to float32, single-precision root
+        return lambda x, out: np.float64(math.sqrt(np.float32(x)))
+    return lambda x, out: math.sqrt(x)
+
+
+def _rate_value(amplitude, acc, den, out):
+    """Return amplitude acc / den^2 at the precision of the output ``out``."""
+    return amplitude * acc / (den * den)
+
+
+@overload(_rate_value, jit_options=dict(fastmath=False))
+def _rate_value_for_output(amplitude, acc, den, out):
+    if isinstance(out, types.Array) and out.dtype == types.float32:
+        return lambda amplitude, acc, den, out: np.float32(amplitude * acc) / np.float32(den * den)
+    return lambda amplitude, acc, den, out: amplitude * acc / (den * den)
+
+
+@jit_position_invariant
+def _pair_delta(r, coef, p, out):
+    """Delta_ij of pair p at 1/D = ``r``, in the form of :func:`pair_delta`.
+
+    sqrt((1 - (m_i+m_j)^2/D)(1 - (m_i-m_j)^2/D)), so values agree with the scalar
+    kernel near the threshold too. The root is taken at ``out``'s precision.
+    """
+    return _root(fma(-coef[p, 0], r, 1.0) * fma(-coef[p, 1], r, 1.0), out)
+
+
+@jit_position_invariant
+def _pair_weight(w2_3, w2_3r, q_2d2, coef, p):
+    """Return mult (W I^D_ij + V m_i m_j) of pair p (:func:`active_pairs`) at one point.
+
+    ``w2_3`` = omega^2/3, ``w2_3r`` = omega^2/(3D), ``q_2d2`` =
+    ((eps - omega)^2 + omega^2/3) / (2 D^2).
+    """
+    return fma(-coef[p, 5], q_2d2, fma(coef[p, 4], w2_3r, fma(coef[p, 2], w2_3, coef[p, 3])))
+
+
+@jit_position_invariant
+def _point_factors(w, eps_eg, d):
+    """(1/D, omega^2/3, omega^2/(3D), ((eps-omega)^2 + omega^2/3)/(2 D^2), eps - omega)."""
+    r = 1.0 / d
+    w2_3 = w * w * _THIRD
+    e_w = eps_eg - w
+    return r, w2_3, w2_3 * r, 0.5 * (e_w * e_w + w2_3) * r * r, e_w
+
+
+def _fused_loops(n_pairs):
+    """Build the two point loops of :func:`rate_grid` for ``n_pairs`` pairs (one compile each).
+
+    ``n_pairs`` is a compile-time constant of each loop, so the loop over pairs is unrolled
+    into one straight-line body per omega point: one 1/D, one square root per pair, one
+    energy denominator, one store, no scratch arrays. That body vectorises over points.
+    """
+
+    @jit_position_invariant
+    def open_loop(omega, eps_eg, a_eV, amplitude, coef, out):
+        """Out = Gamma(omega) where exactly the first ``n_pairs`` rows of ``coef`` are open."""
+        for k in range(omega.shape[0]):
+            w = omega[k]
+            r, w2_3, w2_3r, q_2d2, e_w = _point_factors(w, eps_eg, _d_eV2(w, eps_eg))
+            acc = 0.0
+            for p in range(n_pairs):
+                delta = _pair_delta(r, coef, p, out)
+                acc = fma(delta, _pair_weight(w2_3, w2_3r, q_2d2, coef, p), acc)
+            out[k] = _rate_value(amplitude, acc, (a_eV + w) * e_w, out)
+
+    @jit_position_invariant
+    def masked_loop(omega, eps_eg, a_eV, amplitude, coef, out):
+        """Out = Gamma(omega) for any order: each of the ``n_pairs`` rows tested per point."""
+        for k in range(omega.shape[0]):
+            w = omega[k]
+            d = _d_eV2(w, eps_eg)
+            # omega <= 0 or NaN closes every pair, as in pair_delta
+            d_open = d if w > 0.0 else -math.inf
+            r, w2_3, w2_3r, q_2d2, e_w = _point_factors(w, eps_eg, d)
+            acc = 0.0
+            for p in range(n_pairs):
+                is_open = d_open > coef[p, 0]
+                # a closed pair adds an exact 0 * 0: the same bits as open_loop's sum
+                delta = _pair_delta(r, coef, p, out) if is_open else 0.0
+                weight = _pair_weight(w2_3, w2_3r, q_2d2, coef, p) if is_open else 0.0
+                acc = fma(delta, weight, acc)
+            # the denominator is 0 at omega = eps, where every pair is closed: unused there
+            out[k] = _rate_value(amplitude, acc, (a_eV + w) * e_w, out) if acc != 0.0 else 0.0
+
+    return open_loop, masked_loop
+
+
+_OPEN_1, _MASKED_1 = _fused_loops(1)
+_OPEN_2, _MASKED_2 = _fused_loops(2)
+_OPEN_3, _MASKED_3 = _fused_loops(3)
+_OPEN_4, _MASKED_4 = _fused_loops(4)
+_OPEN_5, _MASKED_5 = _fused_loops(5)
+_OPEN_6, _MASKED_6 = _fused_loops(6)
+
+
+@jit_position_invariant
+def _open_run(n_open, omega, eps_eg, a_eV, amplitude, coef, out):
+    """Fused loop for ``n_open`` open pairs (0 to :data:`N_PAIRS_MAX`) on a sorted run."""
+    if n_open == 0:
+        out[:] = 0.0
+    elif n_open == 1:
+        _OPEN_1(omega, eps_eg, a_eV, amplitude, coef, out)
+    elif n_open == 2:
+        _OPEN_2(omega, eps_eg, a_eV, amplitude, coef, out)
+    elif n_open == 3:
+        _OPEN_3(omega, eps_eg, a_eV, amplitude, coef, out)
+    elif n_open == 4:
+        _OPEN_4(omega, eps_eg, a_eV, amplitude, coef, out)
+    elif n_open == 5:
+        _OPEN_5(omega, eps_eg, a_eV, amplitude, coef, out)
+    else:
+        _OPEN_6(omega, eps_eg, a_eV, amplitude, coef, out)
+
+
+@jit_position_invariant
+def _masked_run(n_pairs, omega, eps_eg, a_eV, amplitude, coef, out):
+    """Masked fused loop over all ``n_pairs`` active pairs, for points in any order."""
+    if n_pairs == 0:
+        out[:] = 0.0
+    elif n_pairs == 1:
+        _MASKED_1(omega, eps_eg, a_eV, amplitude, coef, out)
+    elif n_pairs == 2:
+        _MASKED_2(omega, eps_eg, a_eV, amplitude, coef, out)
+    elif n_pairs == 3:
+        _MASKED_3(omega, eps_eg, a_eV, amplitude, coef, out)
+    elif n_pairs == 4:
+        _MASKED_4(omega, eps_eg, a_eV, amplitude, coef, out)
+    elif n_pairs == 5:
+        _MASKED_5(omega, eps_eg, a_eV, amplitude, coef, out)
+    else:
+        _MASKED_6(omega, eps_eg, a_eV, amplitude, coef, out)
+
+
+@jit_position_invariant
+def _closes_at(omega, eps_eg, lo, hi, msum2):
+    """First k in [lo, hi) of an ascending ``omega`` with D(omega[k]) <= msum2, else hi."""
     while lo < hi:
         mid = (lo + hi) // 2
-        if d_open[mid] > msum2:
+        if _d_eV2(omega[mid], eps_eg) > msum2:
             lo = mid + 1
         else:
             hi = mid
     return lo
 
 
-@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
-def _pair_term(inv_d, w2_3, q_2d2, c):
-    """One pair's Delta_ij mult (W I^D_ij + V m_i m_j) at one point, from tile factors.
-
-    ``c`` is a row of :func:`active_pairs`; ``inv_d`` = 1/D, ``w2_3`` = omega^2/3 and
-    ``q_2d2`` = ((eps - omega)^2 + omega^2/3) / (2 D^2). Delta keeps the form
-    sqrt((1 - (m_i+m_j)^2/D)(1 - (m_i-m_j)^2/D)) of :func:`pair_delta`, so values agree
-    with it near the threshold too.
-    """
-    delta = math.sqrt((1.0 - c[0] * inv_d) * (1.0 - c[1] * inv_d))
-    return delta * (c[2] * w2_3 + c[3] + c[4] * w2_3 * inv_d - c[5] * q_2d2)
-
-
-@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
-def _add_pair(inv_d, w2_3, q_2d2, acc, c):
-    """Acc += pair term on points where the pair is open (all of them)."""
-    for k in range(acc.shape[0]):
-        acc[k] += _pair_term(inv_d[k], w2_3[k], q_2d2[k], c)
-
-
-@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
-def _add_pair_masked(d_open, inv_d, w2_3, q_2d2, acc, c):
-    """Acc += pair term where D > (m_i + m_j)^2 (the test of :func:`pair_delta`), else 0."""
-    for k in range(acc.shape[0]):
-        term = _pair_term(inv_d[k], w2_3[k], q_2d2[k], c)
-        acc[k] += term if d_open[k] > c[0] else 0.0
-
-
-@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
-def _closing_d(omega, eps_eg, d_open):
-    """d_open[k] = D = eps (eps - 2 omega[k]) where omega[k] > 0, else -inf [eV^2].
-
-    ``D > (m_i + m_j)^2`` on d_open is then exactly the open test of :func:`pair_delta`
-    (omega <= 0 or NaN closes every pair). Returns whether ``omega`` is ascending.
-    """
-    for k in range(omega.shape[0]):
-        w = omega[k]
-        d_open[k] = eps_eg * (eps_eg - 2.0 * w) if w > 0.0 else -math.inf
-    ascending = True
-    for k in range(omega.shape[0] - 1):
-        ascending &= omega[k] <= omega[k + 1]
-    return ascending
-
-
-@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
-def _point_factors(omega, eps_eg, inv_d, w2_3, q_2d2, acc):
-    """Per-point factors shared by all pairs: 1/D, omega^2/3, ((eps-omega)^2 + omega^2/3)/(2D^2)."""
-    for k in range(omega.shape[0]):
-        w = omega[k]
-        r = 1.0 / (eps_eg * (eps_eg - 2.0 * w))
-        inv_d[k] = r
-        w2_3[k] = w * w / 3.0
-        e_w = eps_eg - w
-        q_2d2[k] = 0.5 * (e_w * e_w + w * w / 3.0) * r * r
-        acc[k] = 0.0
-
-
-@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
-def _finish(omega, eps_eg, a_eV, amplitude, acc, out):
-    """Out = A acc / [(a + omega)(eps - omega)]^2, exactly 0 where acc is 0 (all pairs closed)."""
-    for k in range(omega.shape[0]):
-        w = omega[k]
-        den = (a_eV + w) * (eps_eg - w)
-        s = acc[k]
-        # den is 0 at omega = eps, where every pair is closed: it never divides there
-        out[k] = amplitude * s / (den * den) if s != 0.0 else 0.0
-
-
-@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
-def _tile(omega, eps_eg, a_eV, amplitude, coef, n_pairs, widest_msum2,
-          d_open, inv_d, w2_3, q_2d2, acc, out):
-    """Rate on one tile ``omega`` (<= :data:`TILE` points) into ``out``; see :func:`rate_grid`."""
+@jit_position_invariant
+def _tile(omega, eps_eg, a_eV, amplitude, coef, n_pairs, out):
+    """Rate on one tile ``omega`` into ``out``; see :func:`rate_grid`."""
     m = omega.shape[0]
-    ascending = _closing_d(omega, eps_eg, d_open[:m])
-    if ascending:
-        # Sorted tile: each pair is open on one index range [lo, hi_p) with hi_p found by
-        # bisection; nothing is computed where every pair is closed. Slices make the
-        # indices provably >= 0, so the loops vectorise.
-        lo = 0
-        while lo < m and d_open[lo] == -math.inf:
-            lo += 1
-        hi = _open_end(d_open, lo, m, widest_msum2) if n_pairs > 0 else lo
-        _point_factors(omega[lo:hi], eps_eg, inv_d[lo:hi], w2_3[lo:hi], q_2d2[lo:hi], acc[lo:hi])
-        for p in range(n_pairs):
-            hi_p = _open_end(d_open, lo, hi, coef[p, 0])
-            _add_pair(inv_d[lo:hi_p], w2_3[lo:hi_p], q_2d2[lo:hi_p], acc[lo:hi_p], coef[p])
-    else:
-        lo, hi = 0, m
-        _point_factors(omega, eps_eg, inv_d[:m], w2_3[:m], q_2d2[:m], acc[:m])
-        for p in range(n_pairs):
-            _add_pair_masked(d_open[:m], inv_d[:m], w2_3[:m], q_2d2[:m], acc[:m], coef[p])
+    ascending = True
+    for k in range(m - 1):
+        ascending &= omega[k] <= omega[k + 1]
+    if not ascending:
+        _masked_run(n_pairs, omega, eps_eg, a_eV, amplitude, coef, out)
+        return
+    # Sorted tile: omega <= 0 closes every pair; beyond that the open pairs are the first
+    # rows of coef and their number falls along the tile. Run [stop_p, stop_{p-1}) has
+    # exactly p pairs open, with stop_p the first point where row p closes.
+    lo = 0
+    while lo < m and not omega[lo] > 0.0:
+        lo += 1
     out[:lo] = 0.0
-    out[hi:] = 0.0
-    _finish(omega[lo:hi], eps_eg, a_eV, amplitude, acc[lo:hi], out[lo:hi])
+    stop = m
+    start = lo
+    for n_open in range(n_pairs, 0, -1):
+        end = _closes_at(omega, eps_eg, start, m, coef[n_open - 1, 0])
+        _open_run(n_open, omega[start:end], eps_eg, a_eV, amplitude, coef, out[start:end])
+        start = end
+    out[start:stop] = 0.0
 
 
-@jit(fastmath=NO_REASSOC)  # bitwise position-invariant: see NO_REASSOC
+@jit_position_invariant
 def rate_grid(omega, eps_eg, a_eV, amplitude, masses, w_kin, w_maj, out):
     """Fill ``out[k] = Gamma(omega[k])`` (the value of :func:`rate_point`); any grid order.
 
-    The grid is processed in tiles of :data:`TILE` points. Per tile, the per-point
-    factors (1/D, omega^2/3, ...) are computed once into scratch rows and each active
-    pair (:func:`active_pairs`) adds its term in a branch-free loop. An ascending tile
-    (the usual linear or log grid) runs each pair only over its open prefix
-    omega < omega_ij, found by bisection on the same test ``D > (m_i + m_j)^2`` that
-    :func:`pair_delta` applies; any other tile masks closed pairs point by point.
-    Either way the open/closed decision is the scalar kernel's, points where every
-    pair is closed get exactly 0, and the values agree with :func:`rate_point` to
-    rounding (a few ulp).
+    One fused loop per omega point does all the arithmetic: 1/D, one square root per
+    open pair, the energy denominator and one store (:func:`_fused_loops`). The active
+    pairs (:func:`active_pairs`) are sorted by threshold, so on an ascending tile of
+    :data:`TILE` points (the usual linear or log grid) the open pairs at each point are
+    a prefix of them: the tile splits into runs with a fixed number of open pairs, found
+    by bisection on the same test ``D > (m_i + m_j)^2`` that :func:`pair_delta` applies,
+    and nothing is computed where every pair is closed. Any other tile tests every pair
+    at every point. Either way the open/closed decision is the scalar kernel's, points
+    where every pair is closed get exactly 0, the values agree with :func:`rate_point`
+    to rounding (a few ulp), and a point's bits depend only on its omega, never on its
+    position in the array or on the path taken (the masked loop adds exact zeros for
+    closed pairs, in the same order).
 
     Parameters
     ----------
@@ -265,22 +367,20 @@ def rate_grid(omega, eps_eg, a_eV, amplitude, masses, w_kin, w_maj, out):
         Photon energies [eV], each in (0, eps_eg).
     eps_eg, a_eV, amplitude, masses, w_kin, w_maj
         See :func:`rate_point`.
-    out : ndarray, shape (n,)
-        Receives the rate (caller allocates; a sweep passes a slice of its block).
+    out : ndarray of float64 or float32, shape (n,)
+        Receives the rate (caller allocates; a sweep passes a slice of its block). For a
+        float32 ``out`` the square roots and the final division run in single precision
+        on arguments formed in double (1/D, the pair weights and their sum stay double):
+        each value is within 5 x 2^-24 (3e-7) of the float64 result relative to the sum
+        of the absolute pair terms (the value itself unless the core channel's V_ij < 0
+        makes terms cancel): 1.5 x 2^-24 from each root (argument and result rounded),
+        3 x 2^-24 from the division (both operands and the quotient rounded), against the
+        2^-24 of rounding the float64 result to float32. The zeros, the open/closed
+        decision and the position-invariance are those of the float64 path.
     """
-    coef = np.empty((_N_COEF, _N_COEF))
+    coef = np.empty((N_PAIRS_MAX, N_PAIR_CONSTS))
     n_pairs = active_pairs(masses, w_kin, w_maj, coef)
-    d_open = np.empty(TILE)
-    inv_d = np.empty(TILE)
-    w2_3 = np.empty(TILE)
-    q_2d2 = np.empty(TILE)
-    acc = np.empty(TILE)
-    # the pair with the smallest (m_i + m_j)^2 stays open longest
-    widest_msum2 = math.inf
-    for p in range(n_pairs):
-        widest_msum2 = min(widest_msum2, coef[p, 0])
     n = omega.shape[0]
     for start in range(0, n, TILE):
         stop = min(start + TILE, n)
-        _tile(omega[start:stop], eps_eg, a_eV, amplitude, coef, n_pairs, widest_msum2,
-              d_open, inv_d, w2_3, q_2d2, acc, out[start:stop])
+        _tile(omega[start:stop], eps_eg, a_eV, amplitude, coef, n_pairs, out[start:stop])

@@ -22,6 +22,8 @@ from ..errors import InputError
 from .neutrinos import coupling_matrix, pmns_first_row
 
 CHANNELS = ("nucleus", "core")
+#: Neutrino natures, as :func:`normalize_majorana` accepts them by name.
+NATURES = ("majorana", "dirac")
 
 
 def normalize_channel(channel) -> str:
@@ -38,7 +40,7 @@ def normalize_majorana(majorana) -> bool:
     """Accept a bool (True = Majorana) or the strings 'majorana' / 'dirac'."""
     if isinstance(majorana, (bool, np.bool_)):
         return bool(majorana)
-    if isinstance(majorana, str) and majorana.strip().lower() in ("majorana", "dirac"):
+    if isinstance(majorana, str) and majorana.strip().lower() in NATURES:
         return majorana.strip().lower() == "majorana"
     raise InputError("majorana", f"must be True/False or 'majorana'/'dirac', got {majorana!r}")
 

@@ -149,7 +149,7 @@ def tf_length_scale_cm(Z):
 
 
 def _scaled_eV(prefactor, unit_eV, integral, Z):
-    """prefactor Z^{4/3} unit_eV integral: the TF scaling shared by eqs. 10 and 15 [eV]."""
+    """Prefactor Z^{4/3} unit_eV integral: the TF scaling shared by eqs. 10 and 15 [eV]."""
     return _as_result(prefactor * _check_Z(Z) ** (4.0 / 3.0) * unit_eV * integral)
 
 

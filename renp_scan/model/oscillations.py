@@ -199,7 +199,7 @@ _MIXING_FIELDS = tuple(f.name for f in fields(MixingParams))
 
 
 def _parse_mixing(table, where) -> MixingParams:
-    table = Table(table, where, _MIXING_FIELDS)
+    table = Table(table, where, _MIXING_FIELDS, missing="missing field")
     values = {name: table.get(name) for name in _MIXING_FIELDS}
     try:
         return MixingParams(**values)
@@ -208,7 +208,7 @@ def _parse_mixing(table, where) -> MixingParams:
 
 
 def _parse_oscillations(document, path) -> OscillationData:
-    top = Table(document, "", _TOP_LEVEL)
+    top = Table(document, "", _TOP_LEVEL, missing="missing field")
     check_format_version(document, OSCILLATIONS_FORMAT_VERSION, path)
     return OscillationData(
         normal=_parse_mixing(top.get("normal"), "normal"),

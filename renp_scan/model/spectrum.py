@@ -25,6 +25,7 @@ to zero for a static point nucleus and long-wavelength neutrinos
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,7 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..kernels.rate import rate_grid
-from . import constants
+from . import constants, valence
 from .channels import channel_weights, normalize_channel, normalize_majorana
 from .coulomb import coulomb_integrals
 from .neutrinos import check_phases, neutrino_masses, normalize_hierarchy, thresholds_eV
@@ -41,6 +42,13 @@ from .oscillations import OscillationData, load_oscillation_data
 from .targets import Target, check_level_ratio, get_target
 
 COULOMB_MODELS = ("thomas-fermi", "valence")
+#: The paper's Coulomb integrals (Thomas-Fermi, eqs. 10 and 15): the default model.
+DEFAULT_COULOMB_MODEL = "thomas-fermi"
+#: The paper's set-up (Sec. III), the default of every rate: number density n
+#: [cm^-3], volume V [cm^3] and extractable fraction eta of eq. 18.
+DENSITY_CM3 = 1e21
+VOLUME_CM3 = 100.0
+ETA = 1e-6
 
 
 def gamma0_eV3(eps_eg_eV, density_cm3, volume_cm3) -> float:
@@ -60,10 +68,7 @@ def coulomb_strength_eV(target: Target, channel: str, sin2_theta_W: float, coulo
     if coulomb_model not in COULOMB_MODELS:
         raise InputError("coulomb_model", f"unknown model {coulomb_model!r}; allowed: {', '.join(COULOMB_MODELS)}")
     if coulomb_model == "valence":
-        # Imported here so that this edit stays inside the function (module owned elsewhere).
-        from .valence import valence_coulomb_eV
-
-        integral = valence_coulomb_eV(target, channel)
+        integral = valence.valence_coulomb_eV(target, channel)
         if channel == "nucleus":
             return target.weak_charge(sin2_theta_W) * integral
         return integral
@@ -117,7 +122,7 @@ class SpectrumModel:
     w_maj: np.ndarray
 
     def evaluate(self, omega_eV: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Fill ``out`` with Gamma(omega) [Hz] on a validated 1-D float64 grid."""
+        """Fill ``out`` (float64 or float32) with Gamma(omega) [Hz] on a validated 1-D grid."""
         rate_grid(
             omega_eV, self.eps_eg_eV, self.a_eV, self.amplitude_Hz_eV2,
             self.masses_eV, self.w_kin, self.w_maj, out,
@@ -129,7 +134,63 @@ class SpectrumModel:
         return thresholds_eV(self.eps_eg_eV, self.masses_eV)
 
 
+#: Exact labels of the API, as in scan files (``docs/reliability.md``: the API is as strict).
+HIERARCHY_LABELS = ("NH", "IH")
+CHANNEL_LABELS = ("nucleus", "core")
+NATURE_LABELS = ("majorana", "dirac")
+#: Largest log10 of a float64 (1.797e308).
+_LOG10_MAX = math.log10(np.finfo(np.float64).max)
+
+
+def _label(name, value, allowed):
+    """``value`` if it is exactly one of ``allowed``; else InputError with a did-you-mean."""
+    if isinstance(value, str) and value in allowed:
+        return value
+    near = [a for a in allowed if isinstance(value, str) and a.lower() == value.strip().lower()]
+    near = near or difflib.get_close_matches(str(value), allowed, n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    raise InputError(name, f"{value!r} is not allowed{hint}; allowed values: "
+                     f"{', '.join(allowed)}")
+
+
+def _real(name, value):
+    """Return a real scalar as float; bools, complex numbers and strings are refused."""
+    if isinstance(value, (bool, np.bool_, str, bytes, complex, np.complexfloating)) \
+            or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(name, f"must be a real number, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+def check_rate_scale(density_cm3, volume_cm3, eta, prefix=""):
+    """Refuse a rate scale n^3 V eta of eq. 18 that does not fit a float64.
+
+    Gamma_0 = (3/4) G_F^2 n^3 V eps_eg, in eV^3, must be a finite float64 (and so its
+    factor n^3 V eta [cm^-6]): a density of 1e300 cm^-3 makes n^3 overflow. Checked in
+    log10 so that nothing overflows here. ``prefix`` is put before the field names
+    (``"physics."`` for scan files).
+    """
+    # log10 of Gamma_0 / (n^3 V) in eV^3 per (cm^-9 cm^3): the unit conversions and G_F^2.
+    offset = (math.log10(0.75 * constants.G_F_EV2**2)
+              + 3.0 * math.log10(constants.density_cm3_to_eV3(1.0))
+              + math.log10(constants.volume_cm3_to_eV3(1.0)))
+    log_n3 = 3.0 * math.log10(density_cm3)
+    log_scale = log_n3 + math.log10(volume_cm3) + math.log10(eta)
+    log_gamma0 = offset + log_n3 + math.log10(volume_cm3)
+    # A margin of 1e8 for eps_eg, C^2 R^2 A_ug / d_ug^3 and the phase-space integral.
+    limit = _LOG10_MAX - 8.0
+    if max(log_scale, log_gamma0) <= limit:
+        return
+    field = "density_cm3" if log_n3 + max(0.0, offset) > limit else "volume_cm3"
+    bound = limit - max(0.0, offset - math.log10(eta))
+    raise InputError(prefix + field, f"the rate scale n^3 V eta = 10^{log_scale:.1f} cm^-6 "
+                     f"(n = {density_cm3!r} cm^-3, V = {volume_cm3!r} cm^3, eta = {eta!r}) "
+                     f"overflows float64 in Gamma_0 of eq. 18; keep n^3 V eta below "
+                     f"10^{bound:.0f} cm^-6")
+
+
 def _positive(name, value, upper=None):
+    if isinstance(value, (bool, np.bool_, complex, np.complexfloating)):
+        raise InputError(name, f"must be a real number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -146,11 +207,11 @@ def build_model(
     hierarchy="NH",
     majorana=True,
     channel="nucleus",
-    density_cm3=1e21,
-    volume_cm3=100.0,
-    eta=1e-6,
+    density_cm3=DENSITY_CM3,
+    volume_cm3=VOLUME_CM3,
+    eta=ETA,
     majorana_phases_rad=(0.0, 0.0),
-    coulomb_model="thomas-fermi",
+    coulomb_model=DEFAULT_COULOMB_MODEL,
     oscillation_data: OscillationData | None = None,
     level_ratio: str | None = None,
 ) -> SpectrumModel:
@@ -159,14 +220,17 @@ def build_model(
     Arguments are those of :func:`spectrum` (without the omega grid).
     """
     target = get_target(atom)
-    hierarchy = normalize_hierarchy(hierarchy)
+    hierarchy = normalize_hierarchy(_label("hierarchy", hierarchy, HIERARCHY_LABELS))
+    if not isinstance(majorana, (bool, np.bool_)):
+        _label("majorana", majorana, NATURE_LABELS)
     majorana = normalize_majorana(majorana)
-    channel = normalize_channel(channel)
+    channel = normalize_channel(_label("channel", channel, CHANNEL_LABELS))
     density_cm3 = _positive("density_cm3", density_cm3)
     volume_cm3 = _positive("volume_cm3", volume_cm3)
     eta = _positive("eta", eta, upper=1.0)
+    check_rate_scale(density_cm3, volume_cm3, eta)
     data = oscillation_data if oscillation_data is not None else load_oscillation_data()
-    masses = neutrino_masses(m0_eV, hierarchy, data)
+    masses = neutrino_masses(_real("m0_eV", m0_eV), hierarchy, data)
     phases = check_phases(majorana_phases_rad)
     form = resolve_level_ratio(target, level_ratio)
     return _cached_model(target, masses, hierarchy, majorana, channel, density_cm3, volume_cm3,
@@ -194,9 +258,15 @@ def _cached_model(target, masses, hierarchy, majorana, channel, density_cm3, vol
 
 
 def check_omega(omega_eV, eps_eg_eV) -> np.ndarray:
-    """Validate photon energies: finite and 0 < omega < eps_eg (F has its pole at eps_eg)."""
+    """Validate photon energies: finite and 0 < omega < eps_eg (F has its pole at eps_eg).
+
+    Real numbers only: complex, boolean and string values are refused, not cast.
+    """
     try:
-        omega = np.asarray(omega_eV, dtype=np.float64)
+        raw = np.asarray(omega_eV)
+        if raw.dtype.kind not in "iuf":
+            raise TypeError(raw.dtype)
+        omega = raw.astype(np.float64)
     except (TypeError, ValueError):
         raise InputError("omega_eV", f"must be real numbers in eV, got {omega_eV!r}") from None
     if omega.size == 0:
@@ -220,11 +290,11 @@ def spectrum(
     hierarchy="NH",
     majorana=True,
     channel="nucleus",
-    density_cm3=1e21,
-    volume_cm3=100.0,
-    eta=1e-6,
+    density_cm3=DENSITY_CM3,
+    volume_cm3=VOLUME_CM3,
+    eta=ETA,
     majorana_phases_rad=(0.0, 0.0),
-    coulomb_model="thomas-fermi",
+    coulomb_model=DEFAULT_COULOMB_MODEL,
     oscillation_data: OscillationData | None = None,
     out: np.ndarray | None = None,
     level_ratio: str | None = None,
@@ -260,7 +330,12 @@ def spectrum(
     oscillation_data : OscillationData, optional
         Replaces the package's NuFIT 6.0 data file.
     out : ndarray, optional
-        Preallocated float64 array of omega's shape; filled in place and returned.
+        Preallocated float64 or float32 array of omega's shape; filled in place and
+        returned. A float32 ``out`` takes the kernel's single-precision path (square roots
+        and the final division in float32 on arguments formed in double): each value is
+        within 5 x 2^-24 (3e-7) of the float64 result relative to the sum of the absolute
+        pair terms, next to the 2^-24 of storing that result as float32
+        (:func:`renp_scan.kernels.rate.rate_grid`).
     level_ratio : {"eq19", "eq23-printed"}, optional
         Form of the level ratio R of F(omega): ``"eq19"``, (eps_u - eps_g)/(eps_u - eps_e)
         as in eq. 19, or ``"eq23-printed"``, (eps_u - eps_e)/(eps_u - eps_g) as eq. 23
@@ -281,8 +356,9 @@ def spectrum(
     if out is None:
         result = np.empty(omega.shape, dtype=np.float64)
     else:
-        if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != omega.shape:
-            raise InputError("out", f"must be a float64 ndarray of shape {omega.shape}")
+        if (not isinstance(out, np.ndarray) or out.dtype not in (np.float64, np.float32)
+                or out.shape != omega.shape):
+            raise InputError("out", f"must be a float64 or float32 ndarray of shape {omega.shape}")
         if not out.flags.writeable:
             raise InputError("out", "is read-only")
         result = out
@@ -290,7 +366,11 @@ def spectrum(
     if result.flags.c_contiguous:
         model.evaluate(flat_omega, result.reshape(-1))
     else:
-        tmp = np.empty(flat_omega.shape, dtype=np.float64)
+        tmp = np.empty(flat_omega.shape, dtype=result.dtype)
         model.evaluate(flat_omega, tmp)
         result[...] = tmp.reshape(result.shape)
+    if not np.all(np.isfinite(result)):
+        # Only inputs far beyond any experiment get here (check_rate_scale keeps a margin).
+        raise InputError("density_cm3", f"the rate overflows float64 at n = {density_cm3!r} "
+                         f"cm^-3, V = {volume_cm3!r} cm^3, eta = {eta!r}; lower them")
     return result

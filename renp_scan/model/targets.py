@@ -73,7 +73,7 @@ _TARGET_TABLE = Section({
     "level_ratio": Field("string", DEFAULT_LEVEL_RATIO,
                          doc="electron-hole level ratio: eq. 19 pattern or eq. 23 as printed"),
     "info": Field("any", {}, doc="informational values, never used in rates"),
-})
+}, missing="missing field")
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,14 @@ class Target:
             raise InputError("u_eV", f"level u ({self.u_eV} eV) must lie above e ({self.e_eV} eV)")
         if not self.A_ug_per_s > 0.0:
             raise InputError("A_ug_per_s", f"must be > 0, got {self.A_ug_per_s!r}")
+        # What the levels produce must be finite too: d_ug^2 = 3 pi A_ug / (u - g)^3 (eq. 19).
+        spacing = self.u_eV - self.g_eV
+        cubed = spacing**3 if math.isfinite(spacing) and abs(spacing) < 1e100 else math.inf
+        if not (math.isfinite(cubed) and math.isfinite(self.A_ug_per_s / cubed)
+                and self.A_ug_per_s / cubed > 0.0):
+            raise InputError("u_eV", f"level spacing u - g = {spacing!r} eV gives (u - g)^3 or "
+                             f"A_ug / (u - g)^3 outside float64 (eq. 19); atomic levels are "
+                             "eV, not 1e100 eV")
         check_level_ratio(self.level_ratio, self, "level_ratio")
         if not isinstance(self.info, Mapping):
             raise InputError("info", f"must be a table, got {type(self.info).__name__}")
@@ -242,7 +250,7 @@ def _check_info(info, where):
 
 
 def _parse_targets(document, path) -> dict[str, Target]:
-    top = Table(document, "", ("format_version", "targets"))
+    top = Table(document, "", ("format_version", "targets"), missing="missing field")
     check_format_version(document, TARGETS_FORMAT_VERSION, path)
     tables = top.get("targets", None)
     if not isinstance(tables, dict) or not tables:

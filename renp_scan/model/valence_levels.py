@@ -36,14 +36,14 @@ _LEVEL = Section({
     "l": Field("integer", minimum=0),
     "j": Field("number", nonnegative=True),
     "energy_eV": Field("number", nonnegative=True, doc="energy above the ground level [eV]"),
-})
+}, missing="missing field")
 _ELEMENT = Section({
     "Z": Field("integer", minimum=1),
     "ionization_limit_eV": Field("number", positive=True),
     "core_polarizability_bohr3": Field("number", None, nonnegative=True),
     "source": Field("string"),
     "levels": Field("tables", (), section=_LEVEL),
-})
+}, missing="missing field")
 
 
 @dataclass(frozen=True)

@@ -185,13 +185,13 @@ class BlockTask:
 
 def public_spectrum():
     """Return the public :func:`renp_scan.spectrum` (imported late, at call time)."""
-    import renp_scan
+    from ..model.spectrum import spectrum
 
-    return renp_scan.spectrum
+    return spectrum
 
 
 def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:
-    """Fill ``out`` (float64, shape (len(m0_eV), len(omega_eV))) with Gamma [Hz] (eqs. 18-23).
+    """Fill ``out`` (shape (len(m0_eV), len(omega_eV))) with Gamma [Hz] (eqs. 18-23).
 
     Each row is written in place by :func:`renp_scan.spectrum` with the same
     arguments a user would pass, so a cube entry equals the direct call bit for bit.
@@ -218,7 +218,8 @@ def compute_block(task: BlockTask):
     ndarray, shape (len(m0_eV), len(omega_eV)), or bytes
         The values in the cube's dtype, or, with ``task.codec``, the encoded chunk.
     """
-    out = fill_block(task, np.empty((len(task.m0_eV), len(task.omega_eV)), dtype=np.float64))
+    # a float32 cube is computed by spectrum()'s float32 path (single-precision roots)
+    out = fill_block(task, np.empty((len(task.m0_eV), len(task.omega_eV)), dtype=task.dtype))
     finite = np.isfinite(out)
     if not finite.all():
         # A cube never holds NaN or inf (NaN means "never written"): refuse to store it.
@@ -236,7 +237,7 @@ def compute_block(task: BlockTask):
         time.sleep(float(delay))
     if task.codec is not None:
         return task.codec.encode(out, *task.chunk_shape, dtype=task.dtype)
-    return out if task.dtype == "float64" else out.astype(task.dtype)
+    return out
 
 
 def measure_cost(task: BlockTask, sample_points: int = 256, repeats: int = 5) -> CostModel:

@@ -2,8 +2,9 @@
 
 Flow of :func:`run_scan`:
 
-1. check the output path can be written and is not a finished cube (unless
-   ``overwrite``), validate every (target, hierarchy, nature, channel, Coulomb
+1. return at once (``nothing_to_do``) if the output already is this scan's finished
+   cube; check the output path can be written and is not another finished cube
+   (unless ``overwrite``), validate every (target, hierarchy, nature, channel, Coulomb
    model, phase row) with one
    :func:`renp_scan.spectrum` call, timing it to size the blocks, and check the
    cube's estimated size fits the free disk; all before any file is created;
@@ -51,8 +52,9 @@ from ..cube.layout import TargetLayout, compression_options
 from ..cube.lock import LockFile
 from ..cube.reader import check_cube, describe_cube
 from ..cube.space import METADATA_HEADROOM, SpaceGuard, StorageError
-from ..cube.writer import create_partial, open_partial, stored_chunk_bytes
+from ..cube.writer import check_finished, create_partial, open_partial, stored_chunk_bytes
 from ..errors import ENVIRONMENT_ERRNOS, ClusterError, InputError
+from ..kernels.compile_stats import kernel_compiles
 from .blocks import (
     REFERENCE_COST,
     BlockTask,
@@ -121,6 +123,10 @@ class RunReport:
     blocks_repaired : int
         Blocks the resumed partial flagged done without their data (found by the
         resume's check and computed again).
+    nothing_to_do : bool
+        ``output`` already was the finished cube of this scan (same scan file and
+        inputs, decided like a resume: :func:`finished_cube_of_scan`); nothing was
+        computed or written.
     """
 
     output: Path
@@ -130,20 +136,26 @@ class RunReport:
     seconds: float
     file_bytes: int
     blocks_repaired: int = 0
+    nothing_to_do: bool = False
 
 
 # ---------------------------------------------------------------- planning
 
 
 @functools.lru_cache(maxsize=4)
-def _user_oscillation_data(path: str):
+def _user_oscillation_data(path: str, content: bytes):
+    """Return the oscillation data of a user file, cached on its path *and content*.
+
+    An edited file is read again: its new hash is what the cube's provenance records.
+    """
     from ..model.oscillations import load_oscillation_data
 
     return load_oscillation_data(path)
 
 
 def _physics_args(spec) -> dict:
-    oscillation_data = _user_oscillation_data(spec.oscillation_file) \
+    oscillation_data = _user_oscillation_data(
+        spec.oscillation_file, Path(spec.oscillation_file).read_bytes()) \
         if spec.oscillation_file else None
     return dict(density_cm3=float(spec.density_cm3), volume_cm3=float(spec.volume_cm3),
                 eta=float(spec.eta), dtype=str(spec.dtype), oscillation_data=oscillation_data,
@@ -186,12 +198,55 @@ def _whole_layout(spec, target: str) -> TargetLayout:
         chunk_rows=len(spec.m0_eV), chunk_cols=len(spec.omega_eV[target]))
 
 
-def preflight(spec) -> dict[str, CostModel]:
+#: omega points per spectrum line whose rates are checked against the dtype's range.
+RANGE_SAMPLE_POINTS = 64
+#: Headroom between the largest sampled rate and the dtype's largest value.
+RANGE_MARGIN = 1e3
+
+
+def _check_rate_range(spec, target: str, largest_Hz: float) -> None:
+    """Refuse physics settings whose rates would not fit the cube's dtype (no inf stored)."""
+    top = float(np.finfo(spec.dtype).max)
+    if np.isfinite(largest_Hz) and largest_Hz * RANGE_MARGIN <= top:
+        return
+    raise InputError("physics.density_cm3", f"rates of {target} reach {largest_Hz:.3g} Hz "
+                     f"with n = {spec.density_cm3!r} cm^-3, V = {spec.volume_cm3!r} cm^3, eta = "
+                     f"{spec.eta!r}: beyond what {spec.dtype} holds ({top:.3g}, with a margin of "
+                     f"{RANGE_MARGIN:g}); lower them or use output.dtype = \"float64\"")
+
+
+class CompileClock:
+    """Wall time [s] of the calls that compiled kernels (a cold Numba cache).
+
+    ``with clock.watch(expected_s):`` around a call adds its wall time less
+    ``expected_s`` (the compute it would take compiled) when :func:`kernel_compiles`
+    grew during it, and nothing otherwise.
+    """
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.compiles = 0
+
+    @contextmanager
+    def watch(self, expected_s: float = 0.0):
+        """Time the body as compile time if it compiled kernels (less ``expected_s``)."""
+        before = kernel_compiles()
+        start = time.perf_counter()
+        yield
+        compiled = kernel_compiles() - before
+        if compiled:
+            self.compiles += compiled
+            self.seconds += max(0.0, time.perf_counter() - start - expected_s)
+
+
+def preflight(spec, clock: CompileClock | None = None) -> dict[str, CostModel]:
     """Validate every physics combination of ``spec`` and measure the cost per target.
 
     Calls :func:`renp_scan.spectrum` once per (target, hierarchy, nature, channel,
     Coulomb model, phase row) at the first m0 and omega, so bad physics input raises
     :class:`InputError` before any file exists, then times the first combination.
+    These first calls compile the kernels when Numba's cache is cold: ``clock``
+    (optional) collects that time.
 
     Returns
     -------
@@ -205,9 +260,18 @@ def preflight(spec) -> dict[str, CostModel]:
         # The whole layout has one block per spectrum line: every block is one combination.
         for index in range(whole.n_blocks):
             task = _task(spec, whole, index)
+            # A sample of the omega grid at the smallest m0 (the widest phase space): the
+            # rates must fit the cube's dtype (float32 overflows long before float64).
+            picks = np.unique(np.linspace(0, len(task.omega_eV) - 1,
+                                          min(len(task.omega_eV), RANGE_SAMPLE_POINTS)).astype(int))
             probe = BlockTask(**{**task.__dict__, "m0_eV": task.m0_eV[:1],
-                                 "omega_eV": task.omega_eV[:1], "dtype": "float64"})
-            fill_block(probe, np.empty((1, 1)))
+                                 "omega_eV": task.omega_eV[picks], "dtype": "float64"})
+            if clock is None:
+                sample = fill_block(probe, np.empty((1, len(picks))))
+            else:
+                with clock.watch():
+                    sample = fill_block(probe, np.empty((1, len(picks))))
+            _check_rate_range(spec, target, float(np.max(sample)))
             first = first or task
         costs[target] = measure_cost(first)
     return costs
@@ -252,15 +316,23 @@ class ScanEstimate:
     raw_bytes : int
         Uncompressed size of all ``rate`` data [bytes].
     file_bytes : int
-        Estimated file size [bytes]: every block compressed like the first block of
-        its target (the smallest m0), which is computed and compressed for this.
+        Estimated file size [bytes]: :attr:`data_bytes` plus :attr:`metadata_bytes`
+        (see :func:`estimate_file_size`).
     cpu_seconds : float
         Estimated single-thread compute time [s].
     encode_seconds : float
-        Estimated time to compress and store all blocks [s] (timed on the first
-        block of each target).
+        Estimated time to compress and store all blocks [s] (timed on the sample
+        blocks).
     workers : int
         Threads the wall-time estimate assumes.
+    data_bytes : int
+        Estimated stored (compressed) size of all ``rate`` chunks [bytes].
+    metadata_bytes : int
+        Size of the file without any chunk: axes, provenance, progress [bytes].
+    compile_seconds : float
+        First-call compile of the kernels [s], measured during this estimate when
+        Numba's on-disk cache was cold (0 when it was warm: later runs on this
+        machine and cache folder load the compiled kernels instead).
     """
 
     layouts: list
@@ -271,43 +343,44 @@ class ScanEstimate:
     cpu_seconds: float
     encode_seconds: float
     workers: int
+    data_bytes: int = 0
+    metadata_bytes: int = 0
+    compile_seconds: float = 0.0
 
     @property
     def wall_seconds(self) -> float:
-        """Rough wall time on :attr:`workers` threads [s].
+        """Rough wall time on :attr:`workers` threads [s], first-call compile included.
 
         Compute scales over threads (nogil kernels). Compression is counted as
         serial: lzf/zstd run inside HDF5 in the writer, and the gzip encoding done
         by the workers was measured to gain little from a second thread (CPython
         3.11 ``zlib.compress``; benchmark: 14 s wall for 15 s of compression).
         """
-        return self.cpu_seconds / max(1, self.workers) + self.encode_seconds
+        return self.cpu_seconds / max(1, self.workers) + self.encode_seconds \
+            + self.compile_seconds
 
 
 def estimate_scan(spec, workers: int | None = None) -> ScanEstimate:
     """Validate ``spec``'s physics and estimate its size and run time.
 
-    Computes no cube: one timing sample and the first block of each target only.
+    Computes no cube: one timing sample and :data:`SIZE_SAMPLE_BLOCKS` blocks per
+    target only. Kernels compiled on the way (a cold Numba cache) are timed into
+    :attr:`ScanEstimate.compile_seconds`.
     """
     workers = default_workers() if workers is None else workers
-    costs = preflight(spec)
+    clock = CompileClock()
+    costs = preflight(spec, clock)
     layouts = plan_layouts(spec, costs)
     cpu = 0.0
     for lay in layouts:
         # Every block costs (at most) a full chunk: edge blocks are counted at full size.
         cpu += lay.n_blocks * costs[lay.name].block_seconds(lay.chunk_rows, lay.chunk_cols)
     n_entries = sum(lay.n_entries for lay in layouts)
-    file_bytes, encode = 0, 0.0
-    for lay in layouts:
-        first = _task(spec, lay, 0)
-        block = fill_block(first, np.empty((len(first.m0_eV), len(first.omega_eV))))
-        start = time.perf_counter()
-        file_bytes += lay.n_blocks * stored_chunk_bytes(
-            block.astype(spec.dtype), spec.dtype, spec.compression, spec.compression_level,
-            spec.shuffle)
-        encode += lay.n_blocks * (time.perf_counter() - start)
+    size = estimate_file_size(spec, layouts, costs, clock)
     return ScanEstimate(layouts, costs, n_entries, n_entries * np.dtype(spec.dtype).itemsize,
-                        file_bytes, cpu, encode, workers)
+                        size.file_bytes, cpu, size.encode_seconds, workers,
+                        data_bytes=size.data_bytes, metadata_bytes=size.metadata_bytes,
+                        compile_seconds=clock.seconds)
 
 
 def default_workers() -> int:
@@ -590,9 +663,11 @@ def connect_scheduler(address: str, timeout: str = "10s"):
     timeout : str
         How long to keep trying to connect (dask time string).
     """
+    from dask.utils import parse_timedelta
+
     try:
-        from distributed import Client
         from dask.utils import parse_timedelta
+        from distributed import Client
     except ImportError:
         raise InputError("scheduler", "--scheduler needs the distributed package "
                          "(pip install distributed)") from None
@@ -602,6 +677,27 @@ def connect_scheduler(address: str, timeout: str = "10s"):
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError("scheduler",
                          f"cannot connect to a dask scheduler at {address!r}: {exc}") from None
+
+
+def quiet_cluster_logs() -> None:
+    """Keep distributed's own log lines (reconnect attempts, tracebacks) off stderr.
+
+    For the command line, whose every failure is one line; library users keep
+    distributed's logging as configured.
+    """
+    import logging
+
+    try:
+        import distributed  # noqa: F401  (configures its loggers at import; override after)
+    except ImportError:
+        return
+    silent = logging.CRITICAL + 1
+    names = [n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]
+    for name in ("distributed", "tornado", "asyncio", *names):
+        logger = logging.getLogger(name)
+        logger.setLevel(silent)
+        for handler in logger.handlers:
+            handler.setLevel(silent)
 
 
 def _cluster_failure(exc: BaseException) -> bool:
@@ -614,8 +710,59 @@ def _cluster_failure(exc: BaseException) -> bool:
     return module.startswith(("distributed", "tornado"))
 
 
-def _run_distributed(tasks, client, handle) -> None:
-    """Compute ``tasks`` on a dask.distributed cluster, a bounded window in flight."""
+#: Default of ``--worker-timeout``: seconds a run on a dask scheduler waits while the
+#: scheduler has no worker at all before it stops (keeping the partial).
+WORKER_TIMEOUT_S = 300.0
+#: Seconds between two asks for the scheduler's workers while no block arrives.
+WORKER_CHECK_S = 1.0
+#: Seconds between two looks for finished blocks while none is ready.
+POLL_S = 0.02
+
+
+class NoWorkersError(ClusterError):
+    """The dask scheduler had no worker for the whole ``--worker-timeout``; work is kept."""
+
+
+class _WorkerWatch:
+    """Stop a distributed run when its scheduler has had no worker for ``timeout_s``.
+
+    Asked by the client loop while no block is ready: every :data:`WORKER_CHECK_S`
+    it asks the scheduler for its workers; while there are none it tells ``progress``
+    (the bar says it is waiting) and after ``timeout_s`` without any it raises
+    :class:`NoWorkersError`. Workers that are only busy never count as absent.
+    """
+
+    def __init__(self, client, timeout_s: float, progress=None):
+        self.client, self.timeout_s, self.progress = client, float(timeout_s), progress
+        self._since = None
+        self._checked = -math.inf
+
+    def idle(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < WORKER_CHECK_S:
+            return
+        self._checked = now
+        if self.client.nthreads():
+            if self._since is not None and self.progress is not None:
+                self.progress.waiting(None)
+            self._since = None
+            return
+        if self._since is None:
+            self._since = now
+        waited = now - self._since
+        if waited >= self.timeout_s:
+            raise NoWorkersError(
+                f"no dask worker connected to {self.client.scheduler.address!r} for "
+                f"{waited:.0f} s (--worker-timeout {self.timeout_s:g})")
+        if self.progress is not None:
+            self.progress.waiting(waited, self.timeout_s)
+
+
+def _run_distributed(tasks, client, handle, watch: _WorkerWatch | None = None) -> None:
+    """Compute ``tasks`` on a dask.distributed cluster, a bounded window in flight.
+
+    While no block is ready, ``watch.idle()`` runs (see :class:`_WorkerWatch`).
+    """
     from distributed import as_completed
 
     window = WINDOW_PER_WORKER * max(1, sum(client.nthreads().values()))
@@ -631,20 +778,28 @@ def _run_distributed(tasks, client, handle) -> None:
 
     pending = as_completed([submit(t) for t in itertools.islice(it, window)], loop=client.loop)
     try:
-        for future in pending:
-            data = future.result()
-            task = by_key.pop(future.key)
-            future.release()
-            handle(task, data)
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.add(submit(nxt))
+        while not pending.is_empty():
+            ready = pending.next_batch(block=False)
+            if not ready:
+                if watch is not None:
+                    watch.idle()
+                time.sleep(POLL_S)
+                continue
+            for future in ready:
+                data = future.result()
+                task = by_key.pop(future.key)
+                future.release()
+                handle(task, data)
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.add(submit(nxt))
     except BaseException as exc:
         try:
             client.cancel(list(pending.futures))
         except Exception:  # noqa: BLE001  (the scheduler may be gone: nothing left to cancel)
             pass
-        if isinstance(exc, Exception) and _cluster_failure(exc):
+        if isinstance(exc, Exception) and not isinstance(exc, ClusterError) \
+                and _cluster_failure(exc):
             detail = " ".join(str(exc).split()) or type(exc).__name__
             raise ClusterError(f"lost the dask scheduler {client.scheduler.address!r} "
                                f"({type(exc).__name__}: {detail})") from None
@@ -663,50 +818,178 @@ def _check_output(out: Path, overwrite: bool, scan_sha256: str = "") -> None:
         raise StorageError(errno.EROFS, f"the file system of {str(parent)!r} is read-only "
                            "(mounted ro); nothing was written: make it writable (or write "
                            "elsewhere) and rerun")
-    if partial_path(out).is_symlink():
-        raise InputError("output", f"{str(partial_path(out))!r} is a symbolic link; renp_scan "
-                         "never writes through a link beside its output: remove it and rerun")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError("output", f"directory {parent} is not writable")
     if out.is_dir():
         raise InputError("output", f"{out} is a directory; give a file name such as {out}/cube.h5")
+    if partial_path(out).is_symlink():
+        raise InputError("output", f"{str(partial_path(out))!r} is a symbolic link; renp_scan "
+                         "never writes through a link beside its output: remove it and rerun")
     if out.exists() and not overwrite:
         try:
             check_cube(out, field="output")
-            same = describe_cube(out)["attrs"].get("scan_sha256") == scan_sha256
-            what = "is a finished cube of this same scan (nothing to do)" if same \
-                else "is a finished cube"
+            attrs = describe_cube(out)["attrs"]
+            if attrs.get("scan_sha256") == scan_sha256:
+                what = ("is a finished cube of this scan file computed from other inputs "
+                        "(renp_scan or its data files changed since)")
+            else:
+                what = (f"is a finished cube of another scan ({attrs.get('scan_name')!r}, "
+                        f"sha256 {attrs.get('scan_sha256')!s:.12}...)")
         except InputError:
             what = "exists and is not a finished renp_scan cube"
         raise InputError("output", f"{out} {what}; pass --overwrite to replace it")
 
 
-#: omega points of the sample row compressed to estimate a cube's size before a run.
-SIZE_SAMPLE_POINTS = 4096
+def _resume_expectations(spec, root_attrs: dict | None = None,
+                         target_attrs: dict | None = None) -> dict:
+    """Return what a partial (or a finished cube) must hold to be this scan's.
 
-
-def estimated_file_bytes(spec) -> int:
-    """Rough size of the finished cube [bytes], from one compressed sample row per target.
-
-    Exact for ``compression = "none"``; otherwise the raw size times the compression
-    ratio of the first m0 row's first :data:`SIZE_SAMPLE_POINTS` omega values (good to
-    a factor of about 2: enough to refuse a scan that cannot fit).
+    The keyword arguments of :func:`~renp_scan.cube.writer.open_partial` and
+    :func:`~renp_scan.cube.writer.check_finished`:
+    the same axes and the same physics data (constants, oscillation data, target
+    levels, target and oscillation file hashes) as this run computes with; the scan,
+    targets and oscillation file paths may differ (the same file reached from another
+    directory).
     """
-    itemsize = np.dtype(spec.dtype).itemsize
-    total = 0
-    for target in spec.targets:
-        raw = math.prod(spec.shape(target)) * itemsize
-        if spec.compression == "none":
-            total += raw
-            continue
-        task = _task(spec, _whole_layout(spec, target), 0)
-        sample = BlockTask(**{**task.__dict__, "m0_eV": task.m0_eV[:1],
-                              "omega_eV": task.omega_eV[:SIZE_SAMPLE_POINTS]})
-        row = fill_block(sample, np.empty((1, len(sample.omega_eV))))
-        stored = stored_chunk_bytes(row.astype(spec.dtype), spec.dtype, spec.compression,
-                                    spec.compression_level, spec.shuffle)
-        total += int(raw * stored / (row.size * itemsize))
-    return total
+    if target_attrs is None:
+        target_attrs = {t: target_attributes(t, spec.extra_target_files()) for t in spec.targets}
+    if root_attrs is None:
+        root_attrs = physics_provenance(spec)
+    return dict(
+        scan_sha256=spec.sha256, layouts=[_whole_layout(spec, t) for t in spec.targets],
+        root_attrs={k: v for k, v in root_attrs.items()
+                    if k not in ("scan_path", "targets_file", "oscillation_file")},
+        target_attrs=target_attrs, dtype=spec.dtype,
+        filters=compression_options(spec.compression, spec.compression_level, spec.shuffle))
+
+
+def finished_cube_of_scan(out, spec) -> bool:
+    """Tell whether ``out`` is a finished cube of ``spec`` computed from the same inputs.
+
+    Decided like a resume (:func:`_resume_expectations`): same scan sha256, axes,
+    physics data and [output] settings. Anything else (no file, a partial, another
+    scan, damage) is False.
+    """
+    out = Path(out)
+    if not out.is_file():
+        return False
+    try:
+        check_cube(out, field="output")
+        if describe_cube(out)["attrs"].get("scan_sha256") != spec.sha256:
+            return False
+        check_finished(out, **_resume_expectations(spec))
+    except InputError:
+        return False
+    return True
+
+
+def _nothing_to_do(out: Path, spec, start: float) -> RunReport:
+    """Return the report of a run whose output already is this scan's finished cube."""
+    info = describe_cube(out)
+    n_entries = sum(int(np.prod(t["shape"])) for t in info["targets"])
+    return RunReport(output=out, blocks_total=info["blocks_total"], blocks_computed=0,
+                     n_entries=n_entries, seconds=time.perf_counter() - start,
+                     file_bytes=info["file_bytes"], nothing_to_do=True)
+
+
+#: Blocks per target computed and compressed to estimate a cube's size: the first,
+#: middle and last block (smallest to largest m0, first to last hierarchy/nature/channel).
+SIZE_SAMPLE_BLOCKS = 3
+
+
+@dataclass(frozen=True)
+class SizeEstimate:
+    """Estimated size of a cube file (see :func:`estimate_file_size`).
+
+    Attributes
+    ----------
+    data_bytes : int
+        Stored (compressed) ``rate`` chunks [bytes].
+    metadata_bytes : int
+        The file without chunks: axes, provenance, progress arrays [bytes].
+    encode_seconds : float
+        Time to compress and store every block [s], timed on the samples.
+    """
+
+    data_bytes: int
+    metadata_bytes: int
+    encode_seconds: float
+
+    @property
+    def file_bytes(self) -> int:
+        """Estimated size of the finished file [bytes]."""
+        return self.data_bytes + self.metadata_bytes
+
+
+def _sample_blocks(lay: TargetLayout) -> list[int]:
+    """Return the indices of the blocks compressed to estimate ``lay``'s size."""
+    n = lay.n_blocks
+    return sorted({min(n - 1, k * (n - 1) // max(1, SIZE_SAMPLE_BLOCKS - 1))
+                   for k in range(SIZE_SAMPLE_BLOCKS)})
+
+
+def _metadata_bytes(spec, layouts) -> int:
+    """Size of the cube file before any chunk is stored [bytes].
+
+    An empty partial with the real axes and provenance is created in a temporary
+    folder and measured (chunk index nodes of the finished file are left out: tens
+    of bytes per block).
+    """
+    import tempfile
+
+    target_attrs = {t: target_attributes(t, spec.extra_target_files(), spec.level_ratio)
+                    for t in spec.targets}
+    with tempfile.TemporaryDirectory(prefix="renp-scan-estimate-") as folder:
+        path = Path(folder) / "skeleton.h5.partial"
+        writer = create_partial(path, layouts, target_attrs=target_attrs,
+                                root_attrs=physics_provenance(spec), dtype=spec.dtype,
+                                compression=spec.compression,
+                                compression_level=spec.compression_level, shuffle=spec.shuffle)
+        writer.close()
+        return path.stat().st_size
+
+
+def estimate_file_size(spec, layouts, costs=None, clock: CompileClock | None = None
+                       ) -> SizeEstimate:
+    """Estimate the finished cube's size (for ``validate`` and the free-space check).
+
+    The one estimator of both. Per target, :data:`SIZE_SAMPLE_BLOCKS` blocks spread
+    over the block grid are computed and compressed with the scan's [output]
+    settings; their stored bytes
+    per entry, times the target's entries, estimate its data (the compressibility
+    varies with m0 and the spectrum line, hence several samples). Added to that: the
+    measured size of the file without chunks (:func:`_metadata_bytes`), which
+    dominates small cubes. ``costs`` (per target) lets ``clock`` tell compile time
+    from compute in the sample blocks.
+    """
+    data = encode = 0.0
+    for lay in layouts:
+        stored = entries = 0
+        seconds = 0.0
+        for index in _sample_blocks(lay):
+            task = _task(spec, lay, index)
+            shape = (len(task.m0_eV), len(task.omega_eV))
+            expected = costs[lay.name].block_seconds(*shape) if costs else 0.0
+            if clock is None:
+                block = fill_block(task, np.empty(shape))
+            else:
+                with clock.watch(expected):
+                    block = fill_block(task, np.empty(shape))
+            start = time.perf_counter()
+            stored += stored_chunk_bytes(block.astype(spec.dtype), spec.dtype, spec.compression,
+                                         spec.compression_level, spec.shuffle)
+            seconds += time.perf_counter() - start
+            entries += block.size
+        data += lay.n_entries * stored / entries
+        encode += lay.n_entries * seconds / entries
+    return SizeEstimate(int(round(data)), _metadata_bytes(spec, layouts), encode)
+
+
+def estimated_file_bytes(spec, layouts=None) -> int:
+    """Estimated size of the finished cube [bytes] (:func:`estimate_file_size`)."""
+    if layouts is None:
+        layouts = plan_layouts(spec)
+    return estimate_file_size(spec, layouts).file_bytes
 
 
 def _check_space(out: Path, spec, kept_bytes: int) -> None:
@@ -734,6 +1017,8 @@ def _environment_failure(exc, created: bool, writer, partial: Path) -> BaseExcep
     code = getattr(exc, "errno", None)
     if isinstance(exc, MemoryError):
         fix = "free memory (or raise ulimit -v)"
+    elif isinstance(exc, NoWorkersError):
+        fix = "start workers (or run without --scheduler)"
     elif isinstance(exc, ClusterError):
         fix = "restart the scheduler (or run without --scheduler)"
     elif code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
@@ -754,11 +1039,19 @@ def _environment_failure(exc, created: bool, writer, partial: Path) -> BaseExcep
         detail = " ".join(str(exc).split())
         return MemoryError(f"{detail}; {kept}" if detail else kept)
     if isinstance(exc, ClusterError):
-        return ClusterError(f"{exc}; {kept}")
+        return type(exc)(f"{exc}; {kept}")
     if isinstance(exc, StorageError):
         return type(exc)(exc.errno, f"{exc.strerror}; {kept}")
     where = f" ({exc.filename})" if exc.filename is not None else ""
     return StorageError(exc.errno, f"{exc.strerror or exc}{where}; {kept}")
+
+
+def _check_worker_timeout(seconds) -> None:
+    """Refuse a ``worker_timeout_s`` that is not a positive number of seconds."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+            or not seconds > 0:
+        raise InputError("worker_timeout", f"must be a number of seconds > 0 (inf: wait for "
+                         f"ever), got {seconds!r}")
 
 
 def partial_path(output) -> Path:
@@ -776,7 +1069,7 @@ def lock_path(output) -> Path:
 def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwrite: bool = False,
              progress: bool = True, handle_signals: bool = True,
              block_rows: int | None = None, blocks=None, finish=None,
-             executor=None) -> RunReport:
+             executor=None, worker_timeout_s: float = WORKER_TIMEOUT_S) -> RunReport:
     """Compute the cube of ``spec`` into ``output`` (resuming ``output.partial`` if present).
 
     Parameters
@@ -810,6 +1103,10 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         built-in distributed runner when ``scheduler`` is given (workers writing in
         place, :mod:`renp_scan.sweep.executors`); ``handle(task, None)`` counts a
         block stored elsewhere, ``protect()`` guards a write against SIGINT/SIGTERM.
+    worker_timeout_s : float
+        With ``scheduler``: stop (:class:`NoWorkersError`, partial kept) when the
+        scheduler has had no worker for this long [s] (default
+        :data:`WORKER_TIMEOUT_S`; ``math.inf`` waits for ever).
 
     Returns
     -------
@@ -824,12 +1121,21 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         raise InputError("workers", f"must be an integer >= 1, got {workers!r}")
     if block_rows is not None and (not isinstance(block_rows, int) or block_rows < 1):
         raise InputError("block_rows", f"must be an integer >= 1, got {block_rows!r}")
+    _check_worker_timeout(worker_timeout_s)
     workers = default_workers() if workers is None else workers
+    if not overwrite and finished_cube_of_scan(out, spec):
+        return _nothing_to_do(out, spec, start)
     _check_output(out, overwrite, spec.sha256)
     partial, lock = partial_path(out), LockFile(lock_path(out))
     costs = preflight(spec)
     _check_space(out, spec, partial.stat().st_size if partial.exists() and not overwrite else 0)
     lock.acquire()
+    try:
+        # Another run may have finished OUT while this one validated: never replace it.
+        _check_output(out, overwrite, spec.sha256)
+    except BaseException:
+        lock.release()
+        raise
     kill_point("after-lock")
     client = own_client = None
     writer = None
@@ -848,17 +1154,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                         for t in spec.targets}
         root_attrs = physics_provenance(spec)
         if partial.exists():
-            # The partial must hold the same axes and the same physics data (constants,
-            # oscillation data, target levels) as this run computes with; the scan
-            # path may differ (the same file reached from another directory).
-            writer = open_partial(
-                partial, scan_sha256=spec.sha256,
-                layouts=[_whole_layout(spec, t) for t in spec.targets],
-                root_attrs={k: v for k, v in root_attrs.items()
-                            if k not in ("scan_path", "targets_file", "oscillation_file")},
-                target_attrs=target_attrs, dtype=spec.dtype,
-                filters=compression_options(spec.compression, spec.compression_level,
-                                            spec.shuffle))
+            writer = open_partial(partial, **_resume_expectations(spec, root_attrs,
+                                                                  target_attrs))
         else:
             created = True
             writer = create_partial(
@@ -895,7 +1192,8 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
             if client is not None and executor is not None:
                 executor(tasks, client, handle, writer, guard.protect)
             elif client is not None:
-                _run_distributed(tasks, client, handle)
+                _run_distributed(tasks, client, handle,
+                                 _WorkerWatch(client, worker_timeout_s, bar))
             else:
                 _run_threads(tasks, workers, handle)
         finally:

@@ -18,11 +18,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from ..cube.faults import kill_point
-from ..cube.merge import SHARD_ATTR, MergeReport, block_owner, finished_shards, merge_shards
+from ..cube.merge import (
+    SHARD_ATTR,
+    MergeReport,
+    block_owner,
+    finished_shards,
+    merge_shards,
+    shard_identity,
+)
 from ..cube.merge import shard_path as finished_path
 from ..cube.reader import describe_cube
 from ..cube.writer import PartialWriteError, open_locked, utc_now
@@ -108,8 +114,7 @@ def finish_shard(writer, out: Path, index: int, count: int, masks: dict) -> Path
 def _is_finished_shard(path: Path, spec, index: int, count: int) -> bool:
     """Tell whether ``path`` is finished shard index/count of ``spec``; refuse a foreign one."""
     try:
-        with h5py.File(path, "r", locking=False) as f:
-            sha, shard = f.attrs.get("scan_sha256"), f.attrs.get(SHARD_ATTR)
+        sha, shard = shard_identity(path)
     except OSError:
         raise InputError("output", f"{path} exists and is not a shard file; move it away "
                          "and rerun") from None

@@ -1,4 +1,7 @@
-"""Result files of the analysis layer (HDF5, netCDF-4 compatible); the layer's only HDF5 writer.
+"""Result files of the analysis layer (HDF5, netCDF-4 compatible): write and read.
+
+The analysis layer computes sensitivities and fits; storing them is HDF5 work,
+which lives in the cube layer with the cubes.
 
 Conventions follow the cubes (``docs/cube_format.md``): every variable and
 coordinate carries ``units`` and ``long_name``; the root carries the format name
@@ -13,9 +16,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import h5py
 import numpy as np
+import xarray as xr
 
 from ..errors import InputError
+from .writer import environment_provenance
 
 #: Root attribute ``format`` of a sensitivity result / a fit result.
 SENSITIVITY_FORMAT = "renp_scan.sensitivity"
@@ -59,10 +65,6 @@ def write_result(path, ds, kind: str, plan=None, extra_attrs=None) -> Path:
     Path
         The written file.
     """
-    import h5py
-
-    from ..cube.writer import environment_provenance
-
     if kind not in (SENSITIVITY_FORMAT, FIT_FORMAT):
         raise InputError("kind", f"unknown result kind {kind!r}")
     for name, var in list(ds.variables.items()):
@@ -104,9 +106,6 @@ def read_result(path, kind: str | None = None):
     -------
     xarray.Dataset
     """
-    import h5py
-    import xarray as xr
-
     path = Path(path)
     if not path.is_file() or not h5py.is_hdf5(path):
         raise InputError("result", f"{path} is not an HDF5 result file")
