@@ -9,6 +9,7 @@ forms is checked by hand in ``tests/test_spectrum.py``.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -160,3 +161,31 @@ def test_partial_of_the_other_form_is_refused(tmp_path, monkeypatch):
         got = f["Xe/rate"][0, 0, 0, 0, 0, 0]
     want = renp_scan.spectrum("Xe", spec.omega_eV["Xe"], 0.05, "NH", True, density_cm3=7e19)
     assert np.array_equal(got, want)
+
+
+def test_model_rates_follow_the_cube_form(tmp_path, capsys):
+    """--rates model evaluates the form the cube was computed with (else it would refuse)."""
+    from renp_scan.analysis import ModelRates
+    from renp_scan.cli.main import main
+
+    omega = np.array([4.2, 4.21])
+    model = ModelRates("Xe", (0.0, 0.1), 3, ("NH",), ("majorana",), density_cm3=7e19,
+                       level_ratio="eq23-printed")
+    want = renp_scan.spectrum("Xe", omega, 0.05, "NH", True, density_cm3=7e19,
+                              level_ratio="eq23-printed")
+    assert np.array_equal(model.rates_Hz("NH", "majorana", [0.05], omega)[0], want)
+
+    scan = tmp_path / "xe23.toml"
+    scan.write_text(XE_SCAN.replace('natures = ["majorana", "dirac"]', 'natures = ["majorana"]')
+                    .replace('hierarchies = ["NH"]', 'hierarchies = ["NH", "IH"]')
+                    .replace("values_eV = [0.05, 0.1]", "start_eV = 0.0\nstop_eV = 0.1\ncount = 6")
+                    .replace("count = 12\nstart_fraction = 0.2\nstop_fraction = 1.0",
+                             "count = 40\nstart_eV = 4.19\nstop_eV = 4.2184")
+                    + 'level_ratio = "eq23-printed"\n')
+    cube = tmp_path / "xe23.h5"
+    assert main(["run", str(scan), "-o", str(cube), "--quiet", "--workers", "1"]) == 0
+    plan = Path(__file__).resolve().parents[1] / "plans" / "xe_uniform.toml"
+    capsys.readouterr()
+    assert main(["sensitivity", str(cube), "--plan", str(plan), "--rates", "model",
+                 "-o", str(tmp_path / "res.h5")]) == 0
+    assert "true NH/majorana" in capsys.readouterr().out

@@ -37,13 +37,16 @@ class ModelRates(RateSource):
     oscillation_data : OscillationData, optional
     coulomb_model : {"thomas-fermi", "valence"}
         Model of the Coulomb integrals (see :func:`renp_scan.spectrum`).
+    level_ratio : {"eq19", "eq23-printed"}, optional
+        Form of the level ratio of F(omega) (see :func:`renp_scan.spectrum`); None uses
+        the target's own.
     """
 
     def __init__(self, atom, m0_range_eV=(0.0, 0.3), m0_scan_points=301,
                  hierarchies=("NH", "IH"), natures=("majorana", "dirac"), channel="nucleus",
                  majorana_phases_rad=(0.0, 0.0), density_cm3=DENSITY_CM3,
                  volume_cm3=VOLUME_CM3, eta=ETA, oscillation_data=None,
-                 coulomb_model=DEFAULT_COULOMB_MODEL):
+                 coulomb_model=DEFAULT_COULOMB_MODEL, level_ratio=None):
         lo, hi = (float(v) for v in m0_range_eV)
         if not (0.0 <= lo < hi):
             raise InputError("m0_range_eV", f"must satisfy 0 <= low < high, got {m0_range_eV!r}")
@@ -59,7 +62,7 @@ class ModelRates(RateSource):
         self._kwargs = dict(channel=channel, density_cm3=density_cm3, volume_cm3=volume_cm3,
                             eta=eta, majorana_phases_rad=majorana_phases_rad,
                             coulomb_model=self.coulomb_model,
-                            oscillation_data=oscillation_data)
+                            oscillation_data=oscillation_data, level_ratio=level_ratio)
         # Validate every hypothesis once, so bad input fails here and not mid-fit.
         for h, n in self.hypotheses:
             spectrum(atom, 0.5 * self.eps_eg_eV, lo, h, n, **self._kwargs)

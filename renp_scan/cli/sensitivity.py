@@ -63,12 +63,14 @@ def _source(args, plan):
         return source, resolved, table
     with open_cube(args.cube, target) as ds:
         phases = (float(ds["alpha21_rad"].values[phase]), float(ds["alpha31_rad"].values[phase]))
+        level_ratio = ds.attrs.get("level_ratio")  # the form the cube was computed with
     attrs = table.attrs
     model = ModelRates(target, (table.m0_eV[0], table.m0_eV[-1]),
                        max(2 * table.m0_eV.size - 1, 2), table.hierarchies, table.natures,
                        table.channel, phases, attrs["cube_density_cm3"],
                        attrs["cube_volume_cm3"], attrs["cube_eta"],
-                       coulomb_model=table.coulomb_model)
+                       coulomb_model=table.coulomb_model,
+                       level_ratio=str(level_ratio) if level_ratio is not None else None)
     # The model must be what the cube was computed with (targets, oscillation data).
     row = table.m0_eV.size // 2
     for ih, h in enumerate(table.hierarchies):
