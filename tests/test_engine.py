@@ -271,12 +271,12 @@ def test_two_coulomb_models_resume_and_axis_check(tmp_path, monkeypatch):
 def test_coulomb_model_without_data_is_refused_before_any_file(tmp_path, monkeypatch):
     # Preflight runs every (target, ..., coulomb_model, phase) combination: a target the
     # valence model cannot handle fails before anything is written.
-    from renp_scan.model import spectrum as spectrum_module
+    from renp_scan.model import valence
 
     def no_levels(target, channel):
         raise InputError("coulomb_model", f"no valence levels for {target.name}")
 
-    monkeypatch.setattr(spectrum_module, "valence_coulomb_eV", no_levels)
+    monkeypatch.setattr(valence, "valence_coulomb_eV", no_levels)
     spec = parse_scan(TWO_TARGET_SCAN.replace(
         'channels = ["nucleus"]', 'channels = ["nucleus"]\ncoulomb_models = ["valence"]'))
     renp_scan.model.spectrum._cached_model.cache_clear()

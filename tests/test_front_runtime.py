@@ -568,7 +568,8 @@ def test_validate_reports_first_call_compile_on_a_cold_cache(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "renp_scan", "validate", str(scan)],
                               env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr
-        outputs.append(proc.stdout.splitlines()[-1])
+        outputs.append(next(line for line in proc.stdout.splitlines()
+                            if line.startswith("estimated time: ")))
     cold = re.fullmatch(r"estimated time: .* of compute, .* of compression/storage and "
                         r"([\d.]+) (s|min) of first-call kernel compile \(the Numba cache was "
                         r"cold; it is filled now, so runs on this machine skip it\), roughly "
