@@ -88,9 +88,9 @@ def start(*args, cwd, delay=None, env=None, preexec_fn=None):
                             preexec_fn=preexec_fn)
 
 
-def error_line(proc, field=None) -> str:
-    """Assert ``proc`` failed with exit 2 and one error line (naming ``field``); return it."""
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+def one_error_line(proc, status, field=None) -> str:
+    """Assert ``proc`` ended with ``status`` and exactly one error line; return it."""
+    assert proc.returncode == status, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -98,6 +98,11 @@ def error_line(proc, field=None) -> str:
     if field is not None:
         assert lines[0].startswith(f"renp-scan: error: {field}: "), lines[0]
     return lines[0]
+
+
+def error_line(proc, field=None) -> str:
+    """Assert ``proc`` failed with exit 2 and one error line (naming ``field``); return it."""
+    return one_error_line(proc, 2, field)
 
 
 def blocks_done(partial) -> int:
@@ -168,3 +173,22 @@ def assert_same_cube(path, reference) -> dict[str, np.ndarray]:
 def listing(directory) -> list[str]:
     """Sorted names in ``directory``."""
     return sorted(p.name for p in Path(directory).iterdir())
+
+
+#: A valid one-target scan file, the base of the bad-input cases.
+GOOD = """\
+[scan]
+name = "good"
+targets = ["Cs"]
+hierarchies = ["NH"]
+natures = ["majorana"]
+channels = ["nucleus"]
+
+[m0]
+values_eV = [0.0, 0.05]
+
+[omega]
+count = 10
+start_fraction = 0.1
+stop_fraction = 1.0
+"""

@@ -31,8 +31,8 @@ import numpy as np
 import pytest
 from conftest import small_scan_text
 from reliability_support import (
-    ERROR_LINE,
     EXE,
+    GOOD,
     assert_clean_cube,
     assert_same_cube,
     blocks_done,
@@ -40,6 +40,7 @@ from reliability_support import (
     cli,
     error_line,
     listing,
+    one_error_line,
     record,
     start,
     wait_for_blocks,
@@ -51,22 +52,6 @@ from renp_scan.errors import InputError, one_line
 needs_cli = pytest.mark.skipif(EXE is None, reason="renp-scan entry point not installed")
 N_BLOCKS = 16  # the small scan: 16 lines of 3 m0 x 30 omega, one block each
 
-GOOD = """\
-[scan]
-name = "good"
-targets = ["Cs"]
-hierarchies = ["NH"]
-natures = ["majorana"]
-channels = ["nucleus"]
-
-[m0]
-values_eV = [0.0, 0.05]
-
-[omega]
-count = 10
-start_fraction = 0.1
-stop_fraction = 1.0
-"""
 
 USER_TARGETS = """\
 format_version = 1
@@ -87,16 +72,6 @@ source = "test"
 """
 
 
-def one_error_line(proc, status, field=None) -> str:
-    """Assert ``proc`` ended with ``status`` and exactly one error line; return it."""
-    assert proc.returncode == status, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert ERROR_LINE.match(lines[0]), lines[0]
-    if field is not None:
-        assert lines[0].startswith(f"renp-scan: error: {field}: "), lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from reliability_support import (
     CASES,
     DOC,
     EXE,
+    GOOD,
     assert_clean_cube,
     blocks_done,
     case,
@@ -42,22 +43,6 @@ from renp_scan.sweep.scanfile import parse_scan
 
 needs_cli = pytest.mark.skipif(EXE is None, reason="renp-scan entry point not installed")
 
-GOOD = """\
-[scan]
-name = "good"
-targets = ["Cs"]
-hierarchies = ["NH"]
-natures = ["majorana"]
-channels = ["nucleus"]
-
-[m0]
-values_eV = [0.0, 0.05]
-
-[omega]
-count = 10
-start_fraction = 0.1
-stop_fraction = 1.0
-"""
 
 #: A user targets file with every field, and one missing A_ug_per_s.
 USER_TARGETS = """\
