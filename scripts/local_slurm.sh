@@ -14,6 +14,8 @@
 # /var/spool/renp-slurm. Exit status: 0 ready / stopped, 1 it cannot run here
 # (one line on stderr says why).
 set -euo pipefail
+# The daemons and runuser live in sbin, which a non-login or `env -i` PATH may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 MARK="# written by renp_scan scripts/local_slurm.sh"
 CONF=/etc/slurm/slurm.conf
