@@ -57,15 +57,10 @@ from .layout import (
     register_filter_plugins,
 )
 from .probe import probe
-from .reader import open_read_only, read_layout
+from .reader import _DAMAGE, _NO_LOCKS, open_read_only, read_layout
 from .space import SPACE_ERRNOS, SpaceGuard, StorageError
 
 _STR = h5py.string_dtype(encoding="utf-8")
-#: errno values of a file system that has no POSIX locks (HDF5 cannot lock there).
-_NO_LOCKS = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP}
-#: What h5py and zlib raise on a file whose structure or data is damaged.
-_DAMAGE = (KeyError, ValueError, TypeError, OSError, RuntimeError, AttributeError, IndexError,
-           zlib.error)
 
 
 def open_locked(path, mode: str) -> h5py.File:

@@ -271,9 +271,11 @@ def check_omega(omega_eV, eps_eg_eV) -> np.ndarray:
         raise InputError("omega_eV", f"must be real numbers in eV, got {omega_eV!r}") from None
     if omega.size == 0:
         raise InputError("omega_eV", "is empty; give at least one photon energy in eV")
-    if not np.all(np.isfinite(omega)):
-        raise InputError("omega_eV", "contains NaN or inf")
+    # min and max propagate NaN and carry any inf, so they also decide finiteness
+    # without a third pass over omega.
     lo, hi = float(omega.min()), float(omega.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise InputError("omega_eV", "contains NaN or inf")
     if lo <= 0.0 or hi >= eps_eg_eV:
         raise InputError(
             "omega_eV",
@@ -369,7 +371,8 @@ def spectrum(
         tmp = np.empty(flat_omega.shape, dtype=result.dtype)
         model.evaluate(flat_omega, tmp)
         result[...] = tmp.reshape(result.shape)
-    if not np.all(np.isfinite(result)):
+    # Rates are >= 0 and max propagates NaN: one reduction, no boolean temporary.
+    if not math.isfinite(float(result.max())):
         # Only inputs far beyond any experiment get here (check_rate_scale keeps a margin).
         raise InputError("density_cm3", f"the rate overflows float64 at n = {density_cm3!r} "
                          f"cm^-3, V = {volume_cm3!r} cm^3, eta = {eta!r}; lower them")
