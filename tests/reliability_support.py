@@ -29,7 +29,7 @@ EXE = shutil.which("renp-scan")
 ERROR_LINE = re.compile(r"^renp-scan: error: [\w.\-\[\]]+: \S.*$")
 #: Where :func:`record` appends its rows (JSON lines), when set.
 ROWS_ENV = "RENP_SCAN_RELIABILITY_ROWS"
-#: Test-only variables of the engine (blocks.py, cube/faults.py).
+#: Test-only variables of the engine (renp_scan/_faults.py).
 DELAY_ENV = "RENP_SCAN_TEST_BLOCK_DELAY"
 KILL_ENV = "RENP_SCAN_TEST_KILL_AT"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"

@@ -435,7 +435,7 @@ case("nan-never-written", "the spectrum returns NaN (or inf) for one m0 row of o
 def test_non_finite_values_are_never_written(tmp_path, monkeypatch, bad):
     from renp_scan.sweep import blocks
 
-    real = blocks.public_spectrum()
+    real = blocks.spectrum
 
     def poisoned(atom, omega, m0, **kwargs):
         out = real(atom, omega, m0, **kwargs)
@@ -443,7 +443,7 @@ def test_non_finite_values_are_never_written(tmp_path, monkeypatch, bad):
             out[3] = bad
         return out
 
-    monkeypatch.setattr(blocks, "public_spectrum", lambda: poisoned)
+    monkeypatch.setattr(blocks, "spectrum", poisoned)
     out = tmp_path / "c.h5"
     with pytest.raises(FloatingPointError, match="not finite") as err:
         run_scan(parse_scan(small_scan_text()), out, workers=1, progress=False)

@@ -36,7 +36,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from .faults import kill_point
+from .._faults import checkpoint
 from .layout import (
     BLOCK_DIM,
     CRC,
@@ -306,13 +306,13 @@ class CubeWriter:
             self._crc[target][index] = crc
             self._f.flush()
             self._written += 1
-            kill_point("after-chunk", self._written)
+            checkpoint("after-chunk", self._written)
             self._done[target][index] = 1
             self._f.flush()
         except (OSError, RuntimeError) as exc:
             raise self.abandon(exc, f"storing block {index} of {target}") from exc
         self._n_done += 1
-        kill_point("after-block", self._written)
+        checkpoint("after-block", self._written)
         if self.guard is not None:
             self.guard.after_write()
 
@@ -420,7 +420,7 @@ class CubeWriter:
             self.close()
         except (OSError, RuntimeError) as exc:
             raise self.abandon(exc, "finishing the cube") from exc
-        kill_point("after-mark-complete")
+        checkpoint("after-mark-complete")
         fd = os.open(self.path, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -430,10 +430,10 @@ class CubeWriter:
                                     f"failed: {exc.strerror or exc}") from exc
         finally:
             os.close(fd)
-        kill_point("after-fsync")
+        checkpoint("after-fsync")
         out_path = Path(out_path)
         os.replace(self.path, out_path)
-        kill_point("after-rename")
+        checkpoint("after-rename")
         try:
             dir_fd = os.open(out_path.parent, os.O_RDONLY)
         except OSError:

@@ -22,17 +22,15 @@ run-time estimate of ``renp-scan validate``.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._faults import checkpoint
 from ..cube.layout import ChunkCodec
+from ..model.spectrum import spectrum
 
-#: Test-only: seconds each block task sleeps after computing, so tests can kill a
-#: run mid-way. Never set it in production.
-TEST_DELAY_ENV = "RENP_SCAN_TEST_BLOCK_DELAY"
 #: Largest chunk (= block) in bytes: keeps reading one spectrum line cheap and the
 #: in-flight window of blocks small in memory.
 MAX_CHUNK_BYTES = 4 * 2**20
@@ -183,20 +181,12 @@ class BlockTask:
         return len(self.m0_eV) * len(self.omega_eV)
 
 
-def public_spectrum():
-    """Return the public :func:`renp_scan.spectrum` (imported late, at call time)."""
-    from ..model.spectrum import spectrum
-
-    return spectrum
-
-
 def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:
     """Fill ``out`` (shape (len(m0_eV), len(omega_eV))) with Gamma [Hz] (eqs. 18-23).
 
     Each row is written in place by :func:`renp_scan.spectrum` with the same
     arguments a user would pass, so a cube entry equals the direct call bit for bit.
     """
-    spectrum = public_spectrum()
     omega = np.ascontiguousarray(task.omega_eV, dtype=np.float64)
     atom = task.atom
     for row, m0 in enumerate(task.m0_eV):
@@ -232,9 +222,7 @@ def compute_block(task: BlockTask):
             f"{float(task.m0_eV[row])!r} eV, omega = {float(task.omega_eV[col])!r} eV; block "
             f"{task.index} "
             "not stored (a bug: please report it)")
-    delay = os.environ.get(TEST_DELAY_ENV)
-    if delay:
-        time.sleep(float(delay))
+    checkpoint("block-computed")
     if task.codec is not None:
         return task.codec.encode(out, *task.chunk_shape, dtype=task.dtype)
     return out
@@ -252,7 +240,6 @@ def measure_cost(task: BlockTask, sample_points: int = 256, repeats: int = 5) ->
     repeats : int
         Timings repeated; the minimum is kept (least disturbed by other load).
     """
-    spectrum = public_spectrum()
     step = max(1, len(task.omega_eV) // sample_points)
     sample = np.ascontiguousarray(task.omega_eV[::step][:sample_points], dtype=np.float64)
     kwargs = dict(hierarchy=task.hierarchy, majorana=task.majorana, channel=task.channel,

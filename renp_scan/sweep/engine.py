@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cube.faults import kill_point
+from .._faults import checkpoint
 from ..cube.layout import TargetLayout, compression_options
 from ..cube.lock import LockFile
 from ..cube.reader import check_cube, describe_cube
@@ -1136,7 +1136,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
     except BaseException:
         lock.release()
         raise
-    kill_point("after-lock")
+    checkpoint("after-lock")
     client = own_client = None
     writer = None
     created = finished = False
@@ -1163,7 +1163,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                 root_attrs=root_attrs, dtype=spec.dtype,
                 compression=spec.compression, compression_level=spec.compression_level,
                 shuffle=spec.shuffle)
-        kill_point("after-create")
+        checkpoint("after-create")
         # Each block must fit before HDF5 sees it (HDF5 does not survive a failed write).
         space = SpaceGuard(partial, writer.max_block_bytes())
         space.open()
@@ -1201,7 +1201,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
             bar.close()
         n_entries = sum(lay.n_entries for lay in writer.layouts.values())
         space.close()  # gives the reserve back for the final flush
-        kill_point("before-finalize")
+        checkpoint("before-finalize")
         if finish is not None:
             finish(writer, out)
         else:
@@ -1236,7 +1236,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                 except Exception:  # noqa: BLE001  (a lost scheduler: nothing to close)
                     pass
             if finished:
-                kill_point("before-lock-release")
+                checkpoint("before-lock-release")
         finally:
             lock.release()
     return RunReport(output=out, blocks_total=n_total, blocks_computed=computed[0],

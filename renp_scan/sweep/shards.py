@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cube.faults import kill_point
+from .._faults import checkpoint
 from ..cube.merge import (
     SHARD_ATTR,
     MergeReport,
@@ -100,14 +100,14 @@ def finish_shard(writer, out: Path, index: int, count: int, masks: dict) -> Path
     except OSError as exc:
         raise PartialWriteError(exc.errno or errno.EIO, f"finishing shard {writer.path} "
                                 f"failed: {exc}") from exc
-    kill_point("after-mark-complete")
+    checkpoint("after-mark-complete")
     fd = os.open(writer.path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(writer.path, out)
-    kill_point("after-rename")
+    checkpoint("after-rename")
     return out
 
 
