@@ -48,11 +48,13 @@ from pathlib import Path
 import numpy as np
 
 from .._faults import checkpoint
+from ..cube.hdf5 import stored_chunk_bytes
 from ..cube.layout import TargetLayout, compression_options
 from ..cube.lock import LockFile
 from ..cube.reader import check_cube, describe_cube
+from ..cube.resume import check_finished, open_partial
 from ..cube.space import METADATA_HEADROOM, SpaceGuard, StorageError
-from ..cube.writer import check_finished, create_partial, open_partial, stored_chunk_bytes
+from ..cube.writer import create_partial
 from ..errors import ENVIRONMENT_ERRNOS, ClusterError, InputError
 from ..kernels.compile_stats import kernel_compiles
 from .blocks import (
