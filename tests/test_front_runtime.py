@@ -529,7 +529,7 @@ def test_big_scan_size_estimate_matches_more_blocks(scan):
     of 8 other blocks per target (spread over the block grid, none of the estimate's
     samples), extrapolated the same way; its metadata part is measured on the real
     (empty) file and checked for every runnable scan above."""
-    from renp_scan.cube.writer import stored_chunk_bytes
+    from renp_scan.cube.hdf5 import stored_chunk_bytes
     from renp_scan.sweep import planning
     from renp_scan.sweep.scanfile import load_scan
 
