@@ -2,11 +2,11 @@
 
 import cmath
 import math
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 import renp_scan
 from renp_scan.errors import InputError

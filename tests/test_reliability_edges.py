@@ -29,6 +29,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from cluster_support import process_env, start_scheduler, start_workers, stop
 from conftest import small_scan_text
 from reliability_support import (
     EXE,
@@ -177,25 +178,11 @@ def test_scheduler_killed_mid_run(workdir, reference):
     work = workdir / "killed-scheduler"
     work.mkdir()
     shutil.copyfile(workdir / "small.toml", work / "small.toml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RENP_SCAN_TEST")}
-    scheduler = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-         "--port", "0", "--no-dashboard"], cwd=work, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    worker = None
+    env = process_env()
+    scheduler, address = start_scheduler(work, env)
+    procs = [scheduler]
     try:
-        address = None
-        deadline = time.monotonic() + 60
-        while address is None and time.monotonic() < deadline:
-            line = scheduler.stderr.readline()
-            found = re.search(r"tcp://127\.0\.0\.1:\d+", line)
-            address = found.group(0) if found else None
-        assert address, "the dask scheduler did not start"
-        threading.Thread(target=scheduler.stderr.read, daemon=True).start()  # keep it drained
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
-             "--no-dashboard"], cwd=work, env=dict(env, RENP_SCAN_TEST_BLOCK_DELAY="0.7"),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(start_workers(address, work, process_env(RENP_SCAN_TEST_BLOCK_DELAY=0.7)))
         proc = start("run", "small.toml", "-o", "out.h5", "--quiet", "--scheduler", address,
                      cwd=work)
         wait_for_blocks(work / "out.h5.partial", 3, proc, limit=120)
@@ -203,10 +190,7 @@ def test_scheduler_killed_mid_run(workdir, reference):
         scheduler.wait(timeout=30)
         _, stderr = proc.communicate(timeout=120)
     finally:
-        for p in (scheduler, worker):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait(timeout=30)
+        stop(procs)
     proc.stderr = stderr
     line = one_error_line(proc, 1, "scheduler")
     assert "blocks are kept in out.h5.partial" in line, line

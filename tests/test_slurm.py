@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from cluster_support import local_reference
 from reliability_support import assert_same_cube, blocks_done
 from slurm_support import (
     ROOT,
@@ -26,9 +27,6 @@ from slurm_support import (
     squeue,
     wait_until,
 )
-
-from renp_scan.sweep.engine import run_scan
-from renp_scan.sweep.scanfile import parse_scan
 
 #: Tests that submit jobs or touch the daemons.
 slurm_only = pytest.mark.slurm
@@ -63,11 +61,8 @@ block_target_seconds = 0.01
 @pytest.fixture(scope="module")
 def scan_and_reference(tmp_path_factory):
     """The test scan file and its cube from a local (threaded) run."""
-    where = tmp_path_factory.mktemp("slurm-ref")
-    scan = where / "scan.toml"
-    scan.write_text(SLURM_SCAN, encoding="utf-8")
-    run_scan(parse_scan(SLURM_SCAN, path=scan), where / "local.h5", workers=1, progress=False)
-    return scan, where / "local.h5"
+    return local_reference(tmp_path_factory.mktemp("slurm-ref"), SLURM_SCAN,
+                           cube_name="local.h5")
 
 
 @slurm_only
