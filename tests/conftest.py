@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -16,6 +17,9 @@ import pytest
 # and never a `renp-scan` of another installation.
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
                                       os.environ.get("PATH", os.defpath)])
+
+#: The repository root (the folder holding renp_scan/, scripts/ and docs/).
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config):
@@ -75,6 +79,15 @@ count = 20
 start_fraction = 0.1
 stop_fraction = 1.0
 """
+
+
+def load_script(relative: str):
+    """Import the script at ``ROOT/relative`` (not part of the package); return the module."""
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

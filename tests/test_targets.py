@@ -9,11 +9,10 @@ level tables).
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, load_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import constants as sc
@@ -27,7 +26,6 @@ from renp_scan.model.targets import (
     load_targets,
 )
 
-REPO = Path(__file__).resolve().parent.parent
 ALL_TARGETS = available_targets()
 
 FIELD_ORDER = (
@@ -218,18 +216,13 @@ def test_papers_cs_agrees_with_arc_within_quoted_precision(arc):
 
 
 def _load_generator():
-    spec = importlib.util.spec_from_file_location(
-        "make_targets", REPO / "scripts" / "make_targets.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/make_targets.py")
 
 
 def test_generator_reproduces_committed_file(arc):
     pytest.importorskip("periodictable")
     generator = _load_generator()
-    committed = (REPO / "renp_scan" / "data" / "targets.toml").read_text(encoding="utf-8")
+    committed = (ROOT / "renp_scan" / "data" / "targets.toml").read_text(encoding="utf-8")
     file_version = get_target("Rb87").info["arc_version"]
     if generator._arc_version() != file_version:
         pytest.skip(f"installed ARC differs from the file's ARC {file_version}")
