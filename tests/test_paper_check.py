@@ -27,7 +27,8 @@ def test_key_rows_against_the_paper():
     paper, code = rows["b / (Z^{-1/3} a_B) (eq. 27)"]
     assert code == pytest.approx(paper, abs=5e-5)
     # Literature slope (Amore, Boyd & Fernandez, arXiv:1205.1704)
-    assert rows["χ'(0) = −c₁ (after eq. 28)"][1] == pytest.approx(-1.588071022611375312718684508, rel=1e-12)
+    assert rows["χ'(0) = −c₁ (after eq. 28)"][1] == pytest.approx(-1.588071022611375312718684508,
+                                                                 rel=1e-12)
     # Gamma_0: eq. 18 is 11.5 % above the printed 54 mHz; pin it so a change is noticed
     paper, code = rows["Γ₀ of eq. 22 [mHz, ε=1 eV, n=1e21, V=100, per 100 MHz/eV³]"]
     assert 1.10 < code / paper < 1.13
