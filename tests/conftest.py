@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from renp_scan.errors import InputError
+
 # The CLI is tested as a user runs it, through the installed `renp-scan` entry point. pip puts
 # it next to the interpreter (a virtual environment's bin/), so that folder goes first on PATH
 # for every test and subprocess: the suite finds the command without an activated environment,
@@ -88,6 +90,22 @@ def load_script(relative: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def assert_bad_files_named(load, folder, field: str, malformed: str) -> InputError:
+    """``load`` of a missing file and of the TOML text ``malformed`` raise InputError(field).
+
+    Returns the error of the malformed file.
+    """
+    with pytest.raises(InputError) as err:
+        load(Path(folder) / "nope.toml")
+    assert err.value.field == field
+    broken = Path(folder) / "broken.toml"
+    broken.write_text(malformed, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load(broken)
+    assert err.value.field == field
+    return err.value
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import dataclasses
 import math
 
 import pytest
-from conftest import ROOT, load_script
+from conftest import ROOT, assert_bad_files_named, load_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import constants as sc
@@ -431,15 +431,9 @@ def test_target_that_is_not_a_table(tmp_path):
 
 
 def test_missing_and_malformed_files(tmp_path):
-    with pytest.raises(InputError) as err:
-        load_targets(tmp_path / "nope.toml")
-    assert err.value.field == "targets_file"
-    broken = tmp_path / "broken.toml"
-    broken.write_text("format_version = = 1\n", encoding="utf-8")
-    with pytest.raises(InputError) as err:
-        load_targets(broken)
-    assert err.value.field == "targets_file"
-    assert isinstance(err.value, ValueError)
+    error = assert_bad_files_named(load_targets, tmp_path, "targets_file",
+                                   "format_version = = 1\n")
+    assert isinstance(error, ValueError)
 
 
 def test_direct_construction_validates():
