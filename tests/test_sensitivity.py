@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 from cluster_support import local_reference
+from conftest import scan_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -220,22 +221,9 @@ def test_optimised_plan_never_worse_than_uniform(cs_spline, m0, test, normalizat
 
 # ---------------------------------------------------------------- command line
 
-CLI_SCAN = """
-[scan]
-name = "cli_sens"
-targets = ["Cs"]
-hierarchies = ["NH", "IH"]
-natures = ["majorana", "dirac"]
-channels = ["nucleus"]
-[m0]
-start_eV = 0.0
-stop_eV = 0.1
-count = 21
-[omega]
-start_eV = 0.640
-stop_eV = 0.6929
-count = 30
-"""
+CLI_SCAN = scan_text("cli_sens", hierarchies=("NH", "IH"), natures=("majorana", "dirac"),
+                     m0={"start_eV": 0.0, "stop_eV": 0.1, "count": 21},
+                     omega={"start_eV": 0.640, "stop_eV": 0.6929, "count": 30})
 
 CLI_PLAN = """
 [plan]

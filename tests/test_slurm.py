@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from cluster_support import local_reference
+from conftest import fraction_grid, scan_text
 from reliability_support import assert_same_cube, blocks_done
 from slurm_support import (
     ROOT,
@@ -35,27 +36,9 @@ uses_slurm = pytest.mark.usefixtures("slurm")
 RECIPE = ROOT / "scripts" / "run_on_slurm.py"
 #: 4 spectrum lines x 5 blocks of 200 m0 rows (block_target_seconds 0.01 with the
 #: reference cost: 249 rows, balanced to 200) = 20 cheap blocks.
-SLURM_SCAN = """\
-[scan]
-name = "slurm-test"
-targets = ["Cs"]
-hierarchies = ["NH", "IH"]
-natures = ["majorana", "dirac"]
-channels = ["nucleus"]
-
-[m0]
-count = 1000
-start_eV = 0.0
-stop_eV = 0.2
-
-[omega]
-count = 30
-start_fraction = 0.0
-stop_fraction = 1.0
-
-[engine]
-block_target_seconds = 0.01
-"""
+SLURM_SCAN = scan_text("slurm-test", hierarchies=("NH", "IH"), natures=("majorana", "dirac"),
+                       m0={"count": 1000, "start_eV": 0.0, "stop_eV": 0.2},
+                       omega=fraction_grid(30, 0.0), engine={"block_target_seconds": 0.01})
 
 
 @pytest.fixture(scope="module")
