@@ -230,12 +230,12 @@ def test_worker_watch_waits_then_stops(monkeypatch):
 
     monkeypatch.setattr(executors, "WORKER_CHECK_S", 0.0)
     bar = _Recorder()
-    busy = executors._WorkerWatch(_FakeClient({"w": 1}), 0.05, bar)
+    busy = executors.WorkerWatch(_FakeClient({"w": 1}), 0.05, bar)
     for _ in range(3):
         busy.idle()  # busy workers are not absent: never stops, never "waiting"
     assert bar.calls == []
     client = _FakeClient({})
-    watch = executors._WorkerWatch(client, 0.2, bar)
+    watch = executors.WorkerWatch(client, 0.2, bar)
     watch.idle()
     assert bar.calls[-1] == (0.0, 0.2)
     client.workers = {"w": 1}  # a worker is back: the wait resets
@@ -464,8 +464,8 @@ def test_big_scan_size_estimate_matches_more_blocks(scan):
     from renp_scan.sweep.scanfile import load_scan
 
     spec = load_scan(scan)
-    layouts = planning.plan_layouts(spec)
-    size = planning.estimate_file_size(spec, layouts)
+    size = planning.estimate_scan(spec, workers=1)
+    layouts = size.layouts
     independent = 0.0
     for lay in layouts:
         used = set(planning._sample_blocks(lay))

@@ -732,3 +732,94 @@ def test_output_finished_while_validating_is_not_replaced(tmp_path, reference, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5"]
     record("output-finished-meanwhile", f"InputError `{err.value.field}: "
            f"{err.value.message.replace(str(tmp_path) + '/', '')}`; OUT unchanged; no lock")
+
+
+case("finished-cube-stale-lock", "`OUT` is this scan's finished cube and `OUT.lock` was left "
+     "by a run on this host that is gone (killed between its rename and its lock release); "
+     "beside another copy, an `OUT.lock` of another host",
+     "the rerun reports nothing to do (exit 0) and removes the stale lock; the other host's "
+     "lock is left as it is")
+
+
+@needs_cli
+def test_rerun_of_a_finished_cube_removes_its_stale_lock(workdir, reference):
+    from renp_scan.cube.lock import owner_line
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    out = workdir / "finished-stale.h5"
+    shutil.copyfile(reference, out)
+    lock = out.with_name(out.name + ".lock")
+    lock.write_text(owner_line(int(dead.stdout)))
+    proc = cli("run", "small.toml", "-o", out.name, "--workers", "1", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("nothing to do"), proc.stdout
+    assert not lock.exists()
+    assert_same_cube(out, reference)
+
+    foreign = workdir / "finished-foreign.h5"
+    shutil.copyfile(reference, foreign)
+    other = foreign.with_name(foreign.name + ".lock")
+    other.write_text("4242 node17.cluster 123 x\n")
+    again = cli("run", "small.toml", "-o", foreign.name, "--workers", "1", cwd=workdir)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().endswith("nothing to do"), again.stdout
+    assert other.read_text() == "4242 node17.cluster 123 x\n"
+    record("finished-cube-stale-lock", f"lock of dead pid {dead.stdout.strip()}: exit 0, "
+           "nothing to do, lock removed; lock of host node17.cluster: exit 0, lock kept")
+
+
+case("overwrite-discards-pieces", "a piece file of an earlier `--write-on-workers` run of the "
+     "same scan beside the output (its block 0 holds twice the true rates), then "
+     "`--write-on-workers --overwrite`",
+     "the piece is discarded, never collected: every block is computed again, the cube equals "
+     "an uninterrupted run bit for bit and no piece is left (without --overwrite the piece's "
+     "blocks are taken, as a resume)")
+
+
+def plant_piece(spec, out) -> Path:
+    """Write a piece of ``spec`` beside ``out`` whose block 0 holds twice the true rates."""
+    from renp_scan.cube.writer import CubeWriter, create_partial, open_locked
+    from renp_scan.sweep import pieces
+    from renp_scan.sweep.blocks import compute_block
+    from renp_scan.sweep.planning import _task, plan_layouts
+    from renp_scan.sweep.provenance import physics_provenance
+
+    layouts = plan_layouts(spec)
+    piece = out.with_name(out.name + ".piece-earlier-1-0.partial")
+    create_partial(piece, layouts, target_attrs={},
+                   root_attrs={"scan_sha256": spec.sha256,
+                               pieces.PIECE_ATTR: pieces.physics_digest(physics_provenance(spec))},
+                   dtype=spec.dtype, compression=spec.compression,
+                   compression_level=spec.compression_level, shuffle=spec.shuffle).close()
+    with open_locked(piece, "r+") as f:
+        writer = CubeWriter(f, piece, {lay.name: lay for lay in layouts})
+        writer.write_block(layouts[0].name, 0, 2 * compute_block(_task(spec, layouts[0], 0)))
+    return piece
+
+
+def test_overwrite_discards_pieces_of_earlier_runs(tmp_path, reference):
+    distributed = pytest.importorskip("distributed")
+    from renp_scan.sweep.pieces import run_writing_on_workers
+    from renp_scan.sweep.scanfile import parse_scan
+
+    spec = parse_scan(small_scan_text())
+    out = tmp_path / "cube.h5"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        plant_piece(spec, out)
+        taken, _ = run_writing_on_workers(spec, out, scheduler=client, progress=False,
+                                          handle_signals=False)
+        assert taken.blocks_computed == N_BLOCKS - 1  # the planted block was collected
+        with h5py.File(out, "r") as got, h5py.File(reference, "r") as want:
+            assert not np.array_equal(got["Cs/rate"][...], want["Cs/rate"][...])
+        plant_piece(spec, out)
+        report, _ = run_writing_on_workers(spec, out, scheduler=client, progress=False,
+                                           handle_signals=False, overwrite=True)
+    assert report.blocks_computed == report.blocks_total == N_BLOCKS
+    assert_same_cube(out, reference)
+    assert listing(tmp_path) == ["cube.h5"]
+    record("overwrite-discards-pieces", f"without --overwrite: {taken.blocks_computed} of "
+           f"{N_BLOCKS} blocks computed (the piece's block taken); with --overwrite: "
+           f"{report.blocks_computed} of {N_BLOCKS} computed, rate bit-identical, no piece left")

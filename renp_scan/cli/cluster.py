@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 
+from ..errors import InputError
+
 PROG = "renp-scan"
 
 
 def run_cluster_command(args, spec) -> int:
     """``renp-scan run`` with ``--shard`` or ``--write-on-workers``."""
-    from ..errors import InputError
-
     if args.write_on_workers:
         if args.scheduler is None:
             raise InputError("write_on_workers", "needs --scheduler (workers of a running "

@@ -20,7 +20,7 @@ import dask.threaded
 
 from ..errors import ClusterError
 from .blocks import compute_block
-from .interrupts import _Stop
+from .interrupts import SignalStop
 
 #: Blocks per dask graph handed to the local threaded scheduler at once; bounds
 #: the scheduler's bookkeeping independently of the cube size.
@@ -29,69 +29,79 @@ WAVE_BLOCKS = 512
 WINDOW_PER_WORKER = 2
 
 
-def _run_threads(tasks, workers: int, handle) -> None:
+class _Waves:
+    """The dask side of :func:`run_threads`: waves of block tasks feeding a bounded queue."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.handoff = queue.Queue(maxsize=WINDOW_PER_WORKER * workers)
+        self.stop = threading.Event()
+        self.failure = []
+
+    def run_one(self, task) -> None:
+        """Compute one block and put it in the queue (the dask task: dask holds no data)."""
+        if self.stop.is_set():
+            return None
+        data = compute_block(task)
+        while True:
+            try:
+                self.handoff.put((task, data), timeout=0.05)
+                return None
+            except queue.Full:
+                if self.stop.is_set():
+                    return None
+
+    def feed(self, tasks) -> None:
+        """Run ``tasks`` as dask graphs of at most :data:`WAVE_BLOCKS` (the producer thread)."""
+        try:
+            it = iter(tasks)
+            while not self.stop.is_set():
+                wave = list(itertools.islice(it, WAVE_BLOCKS))
+                if not wave:
+                    return
+
+                def run_numbered(n, _wave=wave):
+                    return self.run_one(_wave[n])
+
+                # The graph carries plain block numbers (dask leaves ints alone).
+                dsk = {("renp-block", n): (run_numbered, n) for n in range(len(wave))}
+                dask.threaded.get(dsk, list(dsk), num_workers=self.workers)
+        except BaseException as exc:
+            self.failure.append(exc)
+            self.stop.set()
+
+
+def run_threads(tasks, workers: int, handle) -> None:
     """Compute ``tasks`` with dask's threaded scheduler; ``handle(task, data)`` runs here.
 
     The tasks hand their result to this thread through a bounded queue and return
     None, so dask holds no block data; a producer thread feeds dask one wave of at
     most :data:`WAVE_BLOCKS` tasks at a time.
     """
-    handoff = queue.Queue(maxsize=WINDOW_PER_WORKER * workers)
-    stop = threading.Event()
-    failure = []
-
-    def run_one(task):
-        if stop.is_set():
-            return None
-        data = compute_block(task)
-        while True:
-            try:
-                handoff.put((task, data), timeout=0.05)
-                return None
-            except queue.Full:
-                if stop.is_set():
-                    return None
-
-    def producer():
-        try:
-            it = iter(tasks)
-            while not stop.is_set():
-                wave = list(itertools.islice(it, WAVE_BLOCKS))
-                if not wave:
-                    return
-
-                def run_numbered(n, _wave=wave):
-                    return run_one(_wave[n])
-
-                # The graph carries plain block numbers (dask leaves ints alone).
-                dsk = {("renp-block", n): (run_numbered, n) for n in range(len(wave))}
-                dask.threaded.get(dsk, list(dsk), num_workers=workers)
-        except BaseException as exc:
-            failure.append(exc)
-            stop.set()
-
-    thread = threading.Thread(target=producer, name="renp-scan-producer", daemon=True)
+    waves = _Waves(workers)
+    thread = threading.Thread(target=waves.feed, args=(tasks,), name="renp-scan-producer",
+                              daemon=True)
     thread.start()
     try:
         while True:
             try:
-                item = handoff.get(timeout=0.1)
+                item = waves.handoff.get(timeout=0.1)
             except queue.Empty:
                 if not thread.is_alive():
                     break
                 continue
             handle(*item)
-    except _Stop:
-        stop.set()
-        _drain(handoff, handle)
+    except SignalStop:
+        waves.stop.set()
+        _drain(waves.handoff, handle)
         thread.join()
-        _drain(handoff, handle)
+        _drain(waves.handoff, handle)
         raise
     finally:
-        stop.set()
+        waves.stop.set()
         thread.join()
-    if failure:
-        raise failure[0]
+    if waves.failure:
+        raise waves.failure[0]
 
 
 def _drain(handoff, handle) -> None:
@@ -125,7 +135,7 @@ class NoWorkersError(ClusterError):
     """The dask scheduler had no worker for the whole ``--worker-timeout``; work is kept."""
 
 
-class _WorkerWatch:
+class WorkerWatch:
     """Stop a distributed run when its scheduler has had no worker for ``timeout_s``.
 
     Asked by the client loop while no block is ready: every :data:`WORKER_CHECK_S`
@@ -140,6 +150,7 @@ class _WorkerWatch:
         self._checked = -math.inf
 
     def idle(self) -> None:
+        """Ask for the workers (every WORKER_CHECK_S at most); stop after too long without."""
         now = time.monotonic()
         if now - self._checked < WORKER_CHECK_S:
             return
@@ -160,12 +171,12 @@ class _WorkerWatch:
             self.progress.waiting(waited, self.timeout_s)
 
 
-def _run_distributed(tasks, client, handle, watch: _WorkerWatch | None = None) -> None:
+def run_distributed(tasks, client, handle, watch: WorkerWatch | None = None) -> None:
     """Compute ``tasks`` on a dask.distributed cluster, a bounded window in flight.
 
-    While no block is ready, ``watch.idle()`` runs (see :class:`_WorkerWatch`).
+    While no block is ready, ``watch.idle()`` runs (see :class:`WorkerWatch`).
     """
-    from distributed import as_completed
+    from distributed import as_completed  # noqa: PLC0415  (optional: the [distributed] extra)
 
     window = WINDOW_PER_WORKER * max(1, sum(client.nthreads().values()))
     run_id = uuid.uuid4().hex[:8]

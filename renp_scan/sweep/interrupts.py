@@ -37,7 +37,7 @@ class ScanInterrupted(Exception):
         return 128 + self.signum
 
 
-class _Stop(BaseException):
+class SignalStop(BaseException):
     """Raised in the main thread by the signal handler (a BaseException, like KeyboardInterrupt)."""
 
     def __init__(self, signum):
@@ -45,8 +45,8 @@ class _Stop(BaseException):
         self.signum = signum
 
 
-class _SignalGuard:
-    """SIGINT/SIGTERM become :class:`_Stop`, deferred while a block is being written."""
+class SignalGuard:
+    """SIGINT/SIGTERM become :class:`SignalStop`, deferred while a block is being written."""
 
     def __init__(self):
         self.critical = False
@@ -57,25 +57,28 @@ class _SignalGuard:
         if self.critical:
             self.pending = signum
             return
-        raise _Stop(signum)
+        raise SignalStop(signum)
 
     def install(self) -> None:
+        """Take over SIGINT and SIGTERM (in the main thread only; elsewhere nothing)."""
         if threading.current_thread() is not threading.main_thread():
             return
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._previous[sig] = signal.signal(sig, self._handler)
 
     def restore(self) -> None:
+        """Give SIGINT and SIGTERM back to their previous handlers."""
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
         self._previous.clear()
 
     @contextmanager
     def protect(self):
+        """Defer a signal until the body (a block write) is done, then stop."""
         self.critical = True
         try:
             yield
         finally:
             self.critical = False
         if self.pending is not None:
-            raise _Stop(self.pending)
+            raise SignalStop(self.pending)

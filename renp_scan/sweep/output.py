@@ -13,16 +13,22 @@ import shutil
 from pathlib import Path
 
 from ..cube.layout import compression_options
+from ..cube.lock import LockFile, is_stale
 from ..cube.reader import check_cube, describe_cube
 from ..cube.resume import check_finished
 from ..cube.space import METADATA_HEADROOM, StorageError
 from ..errors import ClusterError, InputError
 from .executors import NoWorkersError
-from .planning import _whole_layout, estimated_file_bytes
+from .planning import _whole_layout, estimate_scan
 from .provenance import physics_provenance, target_attributes
 
 
-def _check_output(out: Path, overwrite: bool, scan_sha256: str = "") -> None:
+def check_output(out: Path, overwrite: bool, scan_sha256: str = "") -> None:
+    """Refuse an output a run must not write: no folder, read-only, a link, another cube.
+
+    A finished cube at ``out`` is refused unless ``overwrite`` (the message says whose
+    cube it is, compared by ``scan_sha256``). Nothing is written.
+    """
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise InputError("output", f"directory {parent} does not exist")
@@ -53,7 +59,7 @@ def _check_output(out: Path, overwrite: bool, scan_sha256: str = "") -> None:
         raise InputError("output", f"{out} {what}; pass --overwrite to replace it")
 
 
-def _resume_expectations(spec, root_attrs: dict | None = None,
+def resume_expectations(spec, root_attrs: dict | None = None,
                          target_attrs: dict | None = None) -> dict:
     """Return what a partial (or a finished cube) must hold to be this scan's.
 
@@ -79,7 +85,7 @@ def _resume_expectations(spec, root_attrs: dict | None = None,
 def finished_cube_of_scan(out, spec) -> bool:
     """Tell whether ``out`` is a finished cube of ``spec`` computed from the same inputs.
 
-    Decided like a resume (:func:`_resume_expectations`): same scan sha256, axes,
+    Decided like a resume (:func:`resume_expectations`): same scan sha256, axes,
     physics data and [output] settings. Anything else (no file, a partial, another
     scan, damage) is False.
     """
@@ -90,18 +96,23 @@ def finished_cube_of_scan(out, spec) -> bool:
         check_cube(out, field="output")
         if describe_cube(out)["attrs"].get("scan_sha256") != spec.sha256:
             return False
-        check_finished(out, **_resume_expectations(spec))
+        check_finished(out, **resume_expectations(spec))
     except InputError:
         return False
     return True
 
 
-def _check_space(out: Path, spec, kept_bytes: int) -> None:
+def check_space(out: Path, spec, overwrite: bool, costs: dict) -> None:
     """Refuse a scan whose cube cannot fit in the free space of the output's file system.
 
-    ``kept_bytes`` is the size of a partial this run resumes (already on disk).
+    The cube's size comes from :func:`~renp_scan.sweep.planning.estimate_scan` (with
+    the ``costs`` of the run's preflight); a partial this run resumes is already on
+    disk and counts as written.
     """
-    need = max(0, estimated_file_bytes(spec) + 2 * METADATA_HEADROOM - kept_bytes)
+    partial = partial_path(out)
+    kept_bytes = partial.stat().st_size if partial.exists() and not overwrite else 0
+    need = max(0, estimate_scan(spec, costs=costs).file_bytes + 2 * METADATA_HEADROOM
+               - kept_bytes)
     free = shutil.disk_usage(out.parent if str(out.parent) else ".").free
     if need > free:
         how = "" if spec.compression == "none" else f" (estimated, {spec.compression})"
@@ -110,7 +121,7 @@ def _check_space(out: Path, spec, kept_bytes: int) -> None:
                          "free; shrink the grids, free space or write elsewhere")
 
 
-def _environment_failure(exc, created: bool, writer, partial: Path) -> BaseException:
+def environment_failure(exc, created: bool, writer, partial: Path) -> BaseException:
     """Build the error for a run the environment failed: what is kept and how to resume.
 
     Storage (disk full, quota, read-only, I/O), memory and cluster failures are not
@@ -160,3 +171,20 @@ def lock_path(output) -> Path:
     """``OUT.lock`` beside ``OUT``."""
     out = Path(output)
     return out.with_name(out.name + ".lock")
+
+
+def remove_stale_lock(out) -> None:
+    """Remove an ``OUT.lock`` left by a run on this host that is gone.
+
+    A run killed between renaming its finished cube onto ``OUT`` and releasing its
+    lock leaves the lock behind; a rerun that finds the cube finished removes it.
+    A lock of a live run, or of another host, is left alone.
+    """
+    path = lock_path(out)
+    if not is_stale(path):
+        return
+    try:
+        with LockFile(path):  # takes the stale lock over (safely), then releases it
+            pass
+    except InputError:
+        pass  # another run took the lock meanwhile: it is that run's now

@@ -15,8 +15,9 @@ in place.
 
 A client that is killed (e.g. by its wall-time limit) and started again with the
 same command first takes every finished block from the pieces left behind, then
-computes only the rest. A piece that cannot be read (a worker killed while HDF5
-wrote its metadata) is skipped and its blocks are computed again.
+computes only the rest (with ``--overwrite`` the pieces of earlier runs are discarded
+instead, as their partial is). A piece that cannot be read (a worker killed while
+HDF5 wrote its metadata) is skipped and its blocks are computed again.
 """
 
 from __future__ import annotations
@@ -192,12 +193,16 @@ class WorkersWrite:
         The scan (storage settings and physics data identify the pieces).
     output : str or Path
         The cube; its folder must be reachable at the same path from every worker.
+    overwrite : bool
+        Discard the pieces of earlier runs instead of collecting them (as the run
+        discards their partial).
     """
 
-    def __init__(self, spec, output):
+    def __init__(self, spec, output, overwrite: bool = False):
         self.scan = spec
         self.output = Path(output).resolve()
         self.digest = physics_digest(physics_provenance(spec))
+        self.overwrite = overwrite
         #: Bytes of task results that reached the client (receipts), for measurements.
         self.result_bytes = 0
         self.notes: list[str] = []
@@ -212,7 +217,7 @@ class WorkersWrite:
 
     def __call__(self, tasks, client, handle, writer, protect) -> None:
         """Compute ``tasks`` on ``client``'s workers into pieces, then collect the pieces."""
-        from distributed import as_completed  # noqa: PLC0415  (optional: [distributed])
+        from distributed import as_completed  # noqa: PLC0415  (optional: the [distributed] extra)
 
         spec = self.piece_spec(writer)
         by_block = {(t.target, t.index): t for t in tasks}
@@ -221,8 +226,10 @@ class WorkersWrite:
             with protect():
                 writer.write_block(target, index, data)
 
-        # A restarted client first takes what the pieces of earlier runs hold.
-        collect_pieces(spec, writer, store, self.notes)
+        if self.overwrite:
+            remove_pieces(self.output)
+        else:  # a restarted client first takes what the pieces of earlier runs hold
+            collect_pieces(spec, writer, store, self.notes)
         shared = client.scatter(spec, broadcast=True, hash=False)
         run_id = uuid.uuid4().hex[:8]
         for round_ in range(MAX_ROUNDS):
@@ -267,7 +274,7 @@ def run_writing_on_workers(spec, output, *, scheduler, **run_kwargs):
     ``scheduler`` (address or Client) is required; the pieces are removed once the
     cube is in place.
     """
-    executor = WorkersWrite(spec, output)
+    executor = WorkersWrite(spec, output, overwrite=bool(run_kwargs.get("overwrite", False)))
 
     def finish(writer, out):
         writer.finalize(out)

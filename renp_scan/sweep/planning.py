@@ -194,9 +194,22 @@ def plan_layouts(spec, costs: dict[str, CostModel] | None = None,
     return layouts
 
 
+def default_workers() -> int:
+    """Threads of the embedded scheduler: the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+#: Blocks per target computed and compressed to estimate a cube's size: the first,
+#: middle and last block (smallest to largest m0, first to last hierarchy/nature/channel).
+SIZE_SAMPLE_BLOCKS = 3
+
+
 @dataclass(frozen=True)
 class ScanEstimate:
-    """Sizes and expected cost of a scan, for ``renp-scan validate``.
+    """Sizes and expected cost of a scan (see :func:`estimate_scan`).
 
     Attributes
     ----------
@@ -208,9 +221,6 @@ class ScanEstimate:
         Entries of the cube.
     raw_bytes : int
         Uncompressed size of all ``rate`` data [bytes].
-    file_bytes : int
-        Estimated file size [bytes]: :attr:`data_bytes` plus :attr:`metadata_bytes`
-        (see :func:`estimate_file_size`).
     cpu_seconds : float
         Estimated single-thread compute time [s].
     encode_seconds : float
@@ -232,13 +242,17 @@ class ScanEstimate:
     costs: dict
     n_entries: int
     raw_bytes: int
-    file_bytes: int
     cpu_seconds: float
     encode_seconds: float
     workers: int
-    data_bytes: int = 0
-    metadata_bytes: int = 0
+    data_bytes: int
+    metadata_bytes: int
     compile_seconds: float = 0.0
+
+    @property
+    def file_bytes(self) -> int:
+        """Estimated size of the finished file [bytes]: data plus metadata."""
+        return self.data_bytes + self.metadata_bytes
 
     @property
     def wall_seconds(self) -> float:
@@ -253,64 +267,39 @@ class ScanEstimate:
             + self.compile_seconds
 
 
-def estimate_scan(spec, workers: int | None = None) -> ScanEstimate:
-    """Validate ``spec``'s physics and estimate its size and run time.
+def estimate_scan(spec, workers: int | None = None,
+                  costs: dict[str, CostModel] | None = None) -> ScanEstimate:
+    """Estimate the size and run time of ``spec``'s cube (for ``validate`` and a run).
 
-    Computes no cube: one timing sample and :data:`SIZE_SAMPLE_BLOCKS` blocks per
-    target only. Kernels compiled on the way (a cold Numba cache) are timed into
+    The one estimator of the scan's file size: ``renp-scan validate`` prints it and
+    a run checks it against the free disk. Computes no cube. Without ``costs`` the
+    physics is validated first (:func:`preflight`, one timing sample per target);
+    a run passes the costs of its own preflight. Per target,
+    :data:`SIZE_SAMPLE_BLOCKS` blocks spread over the block grid are computed and
+    compressed with the scan's [output] settings; their stored bytes per entry,
+    times the target's entries, estimate its data (the compressibility varies with
+    m0 and the spectrum line, hence several samples). Added to that: the measured
+    size of the file without chunks (:func:`_metadata_bytes`), which dominates
+    small cubes. Kernels compiled on the way (a cold Numba cache) are timed into
     :attr:`ScanEstimate.compile_seconds`.
     """
     workers = default_workers() if workers is None else workers
     clock = CompileClock()
-    costs = preflight(spec, clock)
+    if costs is None:
+        costs = preflight(spec, clock)
     layouts = plan_layouts(spec, costs)
-    cpu = 0.0
+    cpu = data = encode = 0.0
     for lay in layouts:
         # Every block costs (at most) a full chunk: edge blocks are counted at full size.
         cpu += lay.n_blocks * costs[lay.name].block_seconds(lay.chunk_rows, lay.chunk_cols)
+        stored, seconds, entries = _encode_samples(spec, lay, costs[lay.name], clock)
+        data += lay.n_entries * stored / entries
+        encode += lay.n_entries * seconds / entries
     n_entries = sum(lay.n_entries for lay in layouts)
-    size = estimate_file_size(spec, layouts, costs, clock)
     return ScanEstimate(layouts, costs, n_entries, n_entries * np.dtype(spec.dtype).itemsize,
-                        size.file_bytes, cpu, size.encode_seconds, workers,
-                        data_bytes=size.data_bytes, metadata_bytes=size.metadata_bytes,
+                        cpu, encode, workers, data_bytes=int(round(data)),
+                        metadata_bytes=_metadata_bytes(spec, layouts),
                         compile_seconds=clock.seconds)
-
-
-def default_workers() -> int:
-    """Threads of the embedded scheduler: the cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-#: Blocks per target computed and compressed to estimate a cube's size: the first,
-#: middle and last block (smallest to largest m0, first to last hierarchy/nature/channel).
-SIZE_SAMPLE_BLOCKS = 3
-
-
-@dataclass(frozen=True)
-class SizeEstimate:
-    """Estimated size of a cube file (see :func:`estimate_file_size`).
-
-    Attributes
-    ----------
-    data_bytes : int
-        Stored (compressed) ``rate`` chunks [bytes].
-    metadata_bytes : int
-        The file without chunks: axes, provenance, progress arrays [bytes].
-    encode_seconds : float
-        Time to compress and store every block [s], timed on the samples.
-    """
-
-    data_bytes: int
-    metadata_bytes: int
-    encode_seconds: float
-
-    @property
-    def file_bytes(self) -> int:
-        """Estimated size of the finished file [bytes]."""
-        return self.data_bytes + self.metadata_bytes
 
 
 def _sample_blocks(lay: TargetLayout) -> list[int]:
@@ -318,6 +307,28 @@ def _sample_blocks(lay: TargetLayout) -> list[int]:
     n = lay.n_blocks
     return sorted({min(n - 1, k * (n - 1) // max(1, SIZE_SAMPLE_BLOCKS - 1))
                    for k in range(SIZE_SAMPLE_BLOCKS)})
+
+
+def _encode_samples(spec, lay: TargetLayout, cost: CostModel, clock: CompileClock
+                    ) -> tuple[int, float, int]:
+    """Compute and compress the sample blocks of ``lay``: (stored bytes, seconds, entries).
+
+    ``cost`` tells ``clock`` the compute a compiled block takes, so that only a
+    first call's compile counts as compile time.
+    """
+    stored = entries = 0
+    seconds = 0.0
+    for index in _sample_blocks(lay):
+        task = _task(spec, lay, index)
+        shape = (len(task.m0_eV), len(task.omega_eV))
+        with clock.watch(cost.block_seconds(*shape)):
+            block = fill_block(task, np.empty(shape))
+        start = time.perf_counter()
+        stored += stored_chunk_bytes(block.astype(spec.dtype), spec.dtype, spec.compression,
+                                     spec.compression_level, spec.shuffle)
+        seconds += time.perf_counter() - start
+        entries += block.size
+    return stored, seconds, entries
 
 
 def _metadata_bytes(spec, layouts) -> int:
@@ -337,46 +348,3 @@ def _metadata_bytes(spec, layouts) -> int:
                                 compression_level=spec.compression_level, shuffle=spec.shuffle)
         writer.close()
         return path.stat().st_size
-
-
-def estimate_file_size(spec, layouts, costs=None, clock: CompileClock | None = None
-                       ) -> SizeEstimate:
-    """Estimate the finished cube's size (for ``validate`` and the free-space check).
-
-    The one estimator of both. Per target, :data:`SIZE_SAMPLE_BLOCKS` blocks spread
-    over the block grid are computed and compressed with the scan's [output]
-    settings; their stored bytes
-    per entry, times the target's entries, estimate its data (the compressibility
-    varies with m0 and the spectrum line, hence several samples). Added to that: the
-    measured size of the file without chunks (:func:`_metadata_bytes`), which
-    dominates small cubes. ``costs`` (per target) lets ``clock`` tell compile time
-    from compute in the sample blocks.
-    """
-    data = encode = 0.0
-    for lay in layouts:
-        stored = entries = 0
-        seconds = 0.0
-        for index in _sample_blocks(lay):
-            task = _task(spec, lay, index)
-            shape = (len(task.m0_eV), len(task.omega_eV))
-            expected = costs[lay.name].block_seconds(*shape) if costs else 0.0
-            if clock is None:
-                block = fill_block(task, np.empty(shape))
-            else:
-                with clock.watch(expected):
-                    block = fill_block(task, np.empty(shape))
-            start = time.perf_counter()
-            stored += stored_chunk_bytes(block.astype(spec.dtype), spec.dtype, spec.compression,
-                                         spec.compression_level, spec.shuffle)
-            seconds += time.perf_counter() - start
-            entries += block.size
-        data += lay.n_entries * stored / entries
-        encode += lay.n_entries * seconds / entries
-    return SizeEstimate(int(round(data)), _metadata_bytes(spec, layouts), encode)
-
-
-def estimated_file_bytes(spec, layouts=None) -> int:
-    """Estimated size of the finished cube [bytes] (:func:`estimate_file_size`)."""
-    if layouts is None:
-        layouts = plan_layouts(spec)
-    return estimate_file_size(spec, layouts).file_bytes

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 import time
 
+from tqdm import tqdm
+
 #: Seconds between two plain progress lines when stderr is not a terminal.
 PLAIN_INTERVAL_S = 30.0
 
@@ -52,8 +54,6 @@ class BlockProgress:
         isatty = getattr(self._stream, "isatty", None)
         self._bar = None
         if enabled and isatty is not None and isatty():
-            from tqdm import tqdm
-
             self._bar = tqdm(total=total_blocks, initial=done_blocks, unit="block",
                              file=self._stream, dynamic_ncols=True, smoothing=0.05,
                              desc="renp-scan")

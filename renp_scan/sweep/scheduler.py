@@ -8,6 +8,8 @@ import socket
 import struct
 import time
 
+from dask.utils import parse_timedelta
+
 from ..errors import InputError
 
 #: Largest first message accepted from a scheduler before it is trusted [bytes]
@@ -87,8 +89,7 @@ def connect_scheduler(address: str, timeout: str = "10s"):
         How long to keep trying to connect (dask time string).
     """
     try:
-        from dask.utils import parse_timedelta
-        from distributed import Client
+        from distributed import Client  # noqa: PLC0415  (optional: the [distributed] extra)
     except ImportError:
         raise InputError("scheduler", "--scheduler needs the distributed package "
                          "(pip install distributed)") from None
@@ -107,7 +108,7 @@ def quiet_cluster_logs() -> None:
     distributed's logging as configured.
     """
     try:
-        import distributed  # noqa: F401  (configures its loggers at import; override after)
+        import distributed  # noqa: F401, PLC0415  (optional; configures its loggers at import)
     except ImportError:
         return
     silent = logging.CRITICAL + 1
