@@ -40,9 +40,9 @@ def main() -> None:
     import distributed
 
     from renp_scan.cube.merge import merge_shards
-    from renp_scan.sweep import executors
+    from renp_scan.sweep import pieces
     from renp_scan.sweep.engine import run_scan
-    from renp_scan.sweep.executors import run_writing_on_workers
+    from renp_scan.sweep.pieces import run_writing_on_workers
     from renp_scan.sweep.scanfile import load_scan
     from renp_scan.sweep.shards import run_shard
 
@@ -60,7 +60,7 @@ def main() -> None:
         return value
 
     distributed.Future.result = counting_result
-    collect = executors.collect_pieces
+    collect = pieces.collect_pieces
     collect_s = [0.0]
 
     def timed_collect(*a, **k):
@@ -70,7 +70,7 @@ def main() -> None:
         finally:
             collect_s[0] += time.perf_counter() - t
 
-    executors.collect_pieces = timed_collect
+    pieces.collect_pieces = timed_collect
     print(f"scan {spec.name}: {spec.n_entries():,} entries; {args.workers} worker processes; "
           f"load average {os.getloadavg()}")
     with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,

@@ -55,7 +55,7 @@ def main(argv=None) -> int:
 
     from renp_scan.errors import InputError
     from renp_scan.sweep.engine import run_scan
-    from renp_scan.sweep.executors import run_writing_on_workers
+    from renp_scan.sweep.pieces import run_writing_on_workers
     from renp_scan.sweep.scanfile import load_scan
 
     args = parse_args(argv)

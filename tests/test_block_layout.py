@@ -11,9 +11,10 @@ import h5py
 import pytest
 from conftest import small_scan_text
 
-from renp_scan.sweep import engine
+from renp_scan.sweep import planning
 from renp_scan.sweep.blocks import MAX_CHUNK_BYTES, REFERENCE_COST, CostModel
-from renp_scan.sweep.engine import plan_layouts, run_scan
+from renp_scan.sweep.engine import run_scan
+from renp_scan.sweep.planning import plan_layouts
 from renp_scan.sweep.scanfile import load_scan, parse_scan
 
 
@@ -72,7 +73,7 @@ def test_two_runs_same_chunks_whatever_the_timing(tmp_path, monkeypatch):
     # A fast and a very slow "machine" (sized from a timing, the slow one would get
     # 0.01 s / 8 ms = 1-row blocks).
     for n, cost in enumerate([CostModel(1e-7, 1e-9), CostModel(5e-3, 1e-4)]):
-        monkeypatch.setattr(engine, "measure_cost", lambda task, _c=cost: _c)
+        monkeypatch.setattr(planning, "measure_cost", lambda task, _c=cost: _c)
         out = tmp_path / f"c{n}.h5"
         run_scan(spec, out, workers=1, progress=False)
         shapes.append(chunks_of(out))

@@ -20,10 +20,12 @@ from hypothesis import strategies as st
 import renp_scan
 from renp_scan.cube.writer import CubeWriter
 from renp_scan.errors import InputError
-from renp_scan.sweep import engine
+from renp_scan.sweep import executors
 from renp_scan.sweep.blocks import MAX_CHUNK_BYTES, CostModel, choose_chunk
-from renp_scan.sweep.engine import estimate_scan, run_scan
+from renp_scan.sweep.engine import run_scan
+from renp_scan.sweep.planning import estimate_scan
 from renp_scan.sweep.scanfile import parse_scan
+from renp_scan.sweep.scheduler import connect_scheduler
 
 
 def reference_rate(spec, target, dtype="float64"):
@@ -183,7 +185,7 @@ class Boom(RuntimeError):
 
 def failing_after(n_ok, monkeypatch):
     """Make the engine's block task fail after ``n_ok`` successful blocks."""
-    real = engine.compute_block
+    real = executors.compute_block
     calls = iter(range(10**9))
     lock = threading.Lock()
 
@@ -194,7 +196,7 @@ def failing_after(n_ok, monkeypatch):
             raise Boom(f"block {k}")
         return real(task)
 
-    monkeypatch.setattr(engine, "compute_block", flaky)
+    monkeypatch.setattr(executors, "compute_block", flaky)
 
 
 def test_resume_after_failure_equals_uninterrupted_run(tmp_path, small_spec, small_reference,
@@ -385,7 +387,7 @@ def test_in_flight_blocks_are_bounded(tmp_path, monkeypatch):
     workers = 2
     state = {"computed": 0, "written": 0, "max_backlog": 0}
     lock = threading.Lock()
-    real_compute, real_write = engine.compute_block, CubeWriter.write_block
+    real_compute, real_write = executors.compute_block, CubeWriter.write_block
 
     def counting_compute(task):
         data = real_compute(task)
@@ -400,12 +402,12 @@ def test_in_flight_blocks_are_bounded(tmp_path, monkeypatch):
         with lock:
             state["written"] += 1
 
-    monkeypatch.setattr(engine, "compute_block", counting_compute)
+    monkeypatch.setattr(executors, "compute_block", counting_compute)
     monkeypatch.setattr(CubeWriter, "write_block", slow_write)
     report = run_scan(spec, tmp_path / "c.h5", workers=workers, progress=False, block_rows=1)
     assert report.blocks_total == 16 * 8
     assert state["written"] == report.blocks_total
-    assert state["max_backlog"] <= engine.WINDOW_PER_WORKER * workers + workers + 1
+    assert state["max_backlog"] <= executors.WINDOW_PER_WORKER * workers + workers + 1
     assert np.array_equal(read_rate(tmp_path / "c.h5"), reference_rate(spec, "Cs"))
 
 
@@ -432,6 +434,6 @@ def test_unreachable_scheduler_is_input_error(tmp_path, small_spec):
     pytest.importorskip("distributed")
     start = time.perf_counter()
     with pytest.raises(InputError) as err:
-        engine.connect_scheduler("tcp://127.0.0.1:9", timeout="1s")
+        connect_scheduler("tcp://127.0.0.1:9", timeout="1s")
     assert err.value.field == "scheduler"
     assert time.perf_counter() - start < 15

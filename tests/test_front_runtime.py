@@ -221,16 +221,16 @@ class _Recorder:
 
 
 def test_worker_watch_waits_then_stops(monkeypatch):
-    from renp_scan.sweep import engine
+    from renp_scan.sweep import executors
 
-    monkeypatch.setattr(engine, "WORKER_CHECK_S", 0.0)
+    monkeypatch.setattr(executors, "WORKER_CHECK_S", 0.0)
     bar = _Recorder()
-    busy = engine._WorkerWatch(_FakeClient({"w": 1}), 0.05, bar)
+    busy = executors._WorkerWatch(_FakeClient({"w": 1}), 0.05, bar)
     for _ in range(3):
         busy.idle()  # busy workers are not absent: never stops, never "waiting"
     assert bar.calls == []
     client = _FakeClient({})
-    watch = engine._WorkerWatch(client, 0.2, bar)
+    watch = executors._WorkerWatch(client, 0.2, bar)
     watch.idle()
     assert bar.calls[-1] == (0.0, 0.2)
     client.workers = {"w": 1}  # a worker is back: the wait resets
@@ -238,7 +238,7 @@ def test_worker_watch_waits_then_stops(monkeypatch):
     assert bar.calls[-1] == (None, None)
     client.workers = {}
     watch.idle()
-    with pytest.raises(engine.NoWorkersError, match=r"no dask worker connected to "
+    with pytest.raises(executors.NoWorkersError, match=r"no dask worker connected to "
                        r"'tcp://127.0.0.1:1' for 0 s \(--worker-timeout 0.2\)"):
         import time
 
@@ -260,7 +260,7 @@ def test_worker_timeout_must_be_positive_seconds(bad, tmp_path):
 
 def test_worker_timeout_default_is_documented():
     from renp_scan.cli.main import build_parser
-    from renp_scan.sweep.engine import WORKER_TIMEOUT_S
+    from renp_scan.sweep.executors import WORKER_TIMEOUT_S
 
     run = build_parser()._subparsers._group_actions[0].choices["run"]
     assert f"(default {WORKER_TIMEOUT_S:g};" in " ".join(run.format_help().split())
@@ -509,7 +509,8 @@ def test_every_shipped_scan_is_covered():
                                   if _scan_entries(p) <= RUN_LIMIT_ENTRIES],
                          ids=lambda p: p.name)
 def test_file_size_estimate_within_2x_of_the_written_cube(scan, tmp_path):
-    from renp_scan.sweep.engine import estimate_scan, run_scan
+    from renp_scan.sweep.engine import run_scan
+    from renp_scan.sweep.planning import estimate_scan
     from renp_scan.sweep.scanfile import load_scan
 
     spec = load_scan(scan)
@@ -529,22 +530,22 @@ def test_big_scan_size_estimate_matches_more_blocks(scan):
     samples), extrapolated the same way; its metadata part is measured on the real
     (empty) file and checked for every runnable scan above."""
     from renp_scan.cube.writer import stored_chunk_bytes
-    from renp_scan.sweep import engine
+    from renp_scan.sweep import planning
     from renp_scan.sweep.scanfile import load_scan
 
     spec = load_scan(scan)
-    layouts = engine.plan_layouts(spec)
-    size = engine.estimate_file_size(spec, layouts)
+    layouts = planning.plan_layouts(spec)
+    size = planning.estimate_file_size(spec, layouts)
     independent = 0.0
     for lay in layouts:
-        used = set(engine._sample_blocks(lay))
+        used = set(planning._sample_blocks(lay))
         picks = [i for i in np.linspace(0, lay.n_blocks - 1, 11).astype(int)[1:-1]
                  if i not in used][:8]
         assert len(picks) >= 6
         stored = entries = 0
         for index in picks:
-            task = engine._task(spec, lay, int(index))
-            block = engine.fill_block(task, np.empty((len(task.m0_eV), len(task.omega_eV))))
+            task = planning._task(spec, lay, int(index))
+            block = planning.fill_block(task, np.empty((len(task.m0_eV), len(task.omega_eV))))
             stored += stored_chunk_bytes(block.astype(spec.dtype), spec.dtype, spec.compression,
                                          spec.compression_level, spec.shuffle)
             entries += block.size

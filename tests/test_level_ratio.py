@@ -19,7 +19,7 @@ import renp_scan
 from renp_scan.errors import InputError
 from renp_scan.model import targets as targets_module
 from renp_scan.model.targets import Target, get_target, load_targets
-from renp_scan.sweep import engine
+from renp_scan.sweep import executors
 from renp_scan.sweep.engine import run_scan
 from renp_scan.sweep.scanfile import parse_scan
 
@@ -129,7 +129,7 @@ def test_partial_of_the_other_form_is_refused(tmp_path, monkeypatch):
     xe = printed["Xe"]
     printed["Xe"] = Target(**{k: getattr(xe, k) for k in xe.__dataclass_fields__
                               if k != "level_ratio"}, level_ratio="eq23-printed")
-    real = engine.compute_block
+    real = executors.compute_block
     calls = iter(range(10**9))
     lock = threading.Lock()
 
@@ -142,7 +142,7 @@ def test_partial_of_the_other_form_is_refused(tmp_path, monkeypatch):
 
     with monkeypatch.context() as m:
         m.setattr(targets_module, "_package_targets", lambda: printed)
-        m.setattr(engine, "compute_block", flaky)
+        m.setattr(executors, "compute_block", flaky)
         with pytest.raises(Boom):
             run_scan(spec, out, workers=1, progress=False, block_rows=1)
     partial = tmp_path / "xe.h5.partial"

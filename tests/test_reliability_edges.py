@@ -354,10 +354,10 @@ def test_memory_error_from_a_run_keeps_the_partial(tmp_path, monkeypatch):
     """A MemoryError in a block task (as numpy raises it) ends the run keeping its blocks."""
     from conftest import small_scan_text as text
 
-    from renp_scan.sweep import engine
+    from renp_scan.sweep import engine, executors
     from renp_scan.sweep.scanfile import parse_scan
 
-    real = engine.compute_block
+    real = executors.compute_block
     calls = []
 
     def failing(task):
@@ -366,7 +366,7 @@ def test_memory_error_from_a_run_keeps_the_partial(tmp_path, monkeypatch):
             raise MemoryError("Unable to allocate 2.82 EiB for an array")
         return real(task)
 
-    monkeypatch.setattr(engine, "compute_block", failing)
+    monkeypatch.setattr(executors, "compute_block", failing)
     with pytest.raises(MemoryError) as err:
         engine.run_scan(parse_scan(text()), tmp_path / "m.h5", workers=1, progress=False,
                         handle_signals=False)

@@ -37,7 +37,7 @@ from reliability_support import (
 
 import renp_scan
 from renp_scan.errors import InputError
-from renp_scan.sweep import engine
+from renp_scan.sweep import executors
 from renp_scan.sweep.engine import run_scan
 from renp_scan.sweep.scanfile import parse_scan
 
@@ -362,7 +362,7 @@ def not_cubes(tmp_path_factory):
     data = (d / "cube.h5").read_bytes()
     (d / "halfcopy.h5").write_bytes(data[: len(data) // 2])  # a copy stopped half-way
     with pytest.MonkeyPatch.context() as mp:
-        real = engine.compute_block
+        real = executors.compute_block
         calls = []
 
         def stop_after_five(task):
@@ -371,7 +371,7 @@ def not_cubes(tmp_path_factory):
             calls.append(task.index)
             return real(task)
 
-        mp.setattr(engine, "compute_block", stop_after_five)
+        mp.setattr(executors, "compute_block", stop_after_five)
         with pytest.raises(KeyboardInterrupt):
             run_scan(spec, d / "part.h5", workers=1, progress=False, handle_signals=False)
     return d

@@ -18,7 +18,7 @@ from conftest import small_scan_text
 from reliability_support import assert_same_cube, blocks_done, cli, error_line, listing, start
 
 from renp_scan.sweep.engine import run_scan
-from renp_scan.sweep.executors import run_writing_on_workers
+from renp_scan.sweep.pieces import run_writing_on_workers
 from renp_scan.sweep.scanfile import parse_scan
 
 distributed = pytest.importorskip("distributed")

@@ -22,7 +22,7 @@ def run_cluster_command(args, spec) -> int:
 
 
 def _run_on_workers(args, spec) -> int:
-    from ..sweep.executors import run_writing_on_workers
+    from ..sweep.pieces import run_writing_on_workers
 
     report, _ = run_writing_on_workers(spec, args.output, scheduler=args.scheduler,
                                        overwrite=args.overwrite, progress=not args.quiet)

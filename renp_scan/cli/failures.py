@@ -50,7 +50,7 @@ def classify(exc: BaseException) -> tuple[str | None, int]:
     The line is None where nothing is to be printed (a closed stdout).
     """
     from ..cube.space import StorageError
-    from ..sweep.engine import ScanInterrupted
+    from ..sweep.interrupts import ScanInterrupted
 
     if isinstance(exc, InputError):
         return f"error: {exc.field}: {exc.message}", 2

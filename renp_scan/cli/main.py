@@ -49,8 +49,10 @@ def _seconds(s: float) -> str:
 
 
 def _cmd_run(args) -> int:
-    from ..sweep.engine import WORKER_TIMEOUT_S, quiet_cluster_logs, run_scan
+    from ..sweep.engine import run_scan
+    from ..sweep.executors import WORKER_TIMEOUT_S
     from ..sweep.scanfile import load_scan
+    from ..sweep.scheduler import quiet_cluster_logs
 
     spec = load_scan(args.spec)
     if args.scheduler:
@@ -86,7 +88,7 @@ def _nothing_to_do_line(output, spec) -> str:
 
 def _cmd_validate(args) -> int:
     from ..cube.layout import DIMS
-    from ..sweep.engine import SIZE_SAMPLE_BLOCKS, estimate_scan
+    from ..sweep.planning import SIZE_SAMPLE_BLOCKS, estimate_scan
     from ..sweep.scanfile import load_scan
 
     spec = load_scan(args.spec)

@@ -33,6 +33,7 @@ from ..cube.merge import shard_path as finished_path
 from ..cube.reader import describe_cube
 from ..cube.writer import PartialWriteError, open_locked, utc_now
 from ..errors import InputError
+from .engine import run_scan
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 #: Largest N accepted: one file per shard, and a job array of more tasks is unusual.
@@ -142,8 +143,6 @@ def run_shard(spec, output, shard: tuple[int, int], *, merge: bool = True,
         Passed to :func:`~renp_scan.sweep.engine.run_scan` (workers, scheduler,
         overwrite, progress, ...).
     """
-    from .engine import run_scan
-
     index, count = shard
     out = Path(output)
     if out.exists():

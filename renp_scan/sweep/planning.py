@@ -1,0 +1,381 @@
+"""Planning a scan: its blocks, a validation of every physics combination, the estimator.
+
+Before any file exists a run (and ``renp-scan validate``) calls :func:`preflight`,
+which computes one spectrum line per (target, hierarchy, nature, channel, Coulomb
+model, phase row) so that bad physics input is refused early and the rates are
+checked against the cube's dtype; :func:`plan_layouts` chooses the blocks; the
+estimator computes a few sample blocks to size the finished file.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..cube.layout import TargetLayout
+from ..cube.writer import create_partial, stored_chunk_bytes
+from ..errors import InputError
+from ..kernels.compile_stats import kernel_compiles
+from .blocks import (
+    REFERENCE_COST,
+    BlockTask,
+    CostModel,
+    choose_chunk,
+    fill_block,
+    measure_cost,
+)
+from .provenance import physics_provenance, target_attributes
+
+
+@functools.lru_cache(maxsize=4)
+def _user_oscillation_data(path: str, content: bytes):
+    """Return the oscillation data of a user file, cached on its path *and content*.
+
+    An edited file is read again: its new hash is what the cube's provenance records.
+    """
+    from ..model.oscillations import load_oscillation_data
+
+    return load_oscillation_data(path)
+
+
+def _physics_args(spec) -> dict:
+    oscillation_data = _user_oscillation_data(
+        spec.oscillation_file, Path(spec.oscillation_file).read_bytes()) \
+        if spec.oscillation_file else None
+    return dict(density_cm3=float(spec.density_cm3), volume_cm3=float(spec.volume_cm3),
+                eta=float(spec.eta), dtype=str(spec.dtype), oscillation_data=oscillation_data,
+                level_ratio=spec.level_ratio)
+
+
+def _target_fields(spec, target: str) -> tuple | None:
+    """Return the target's data as (field, value) pairs for the tasks (None: package data)."""
+    if not spec.extra_target_files():
+        return None
+    from ..model.targets import get_target
+
+    data = get_target(target, extra_files=spec.extra_target_files())
+    return tuple((name, getattr(data, name)) for name in data.__dataclass_fields__
+                 if name != "info")
+
+
+def _task(spec, layout: TargetLayout, index: int, codec=None) -> BlockTask:
+    block = layout.block_labels(index)
+    return BlockTask(
+        target=layout.name, index=index, hierarchy=block["hierarchy"],
+        majorana=block["nature"] == "majorana", channel=block["channel"],
+        coulomb_model=block["coulomb_model"], phases_rad=block["phases_rad"],
+        m0_eV=block["m0_eV"], omega_eV=block["omega_eV"], codec=codec,
+        chunk_shape=(layout.chunk_rows, layout.chunk_cols),
+        target_fields=_target_fields(spec, layout.name), **_physics_args(spec))
+
+
+def _whole_layout(spec, target: str) -> TargetLayout:
+    """Return the scan's axes for ``target``, one block per spectrum line (chunks set later).
+
+    Also what a resumed partial's axes are compared with (every dim of
+    :data:`~renp_scan.cube.layout.DIMS`, the Coulomb models included).
+    """
+    return TargetLayout(
+        name=target, hierarchies=tuple(spec.hierarchies), natures=tuple(spec.natures),
+        channels=tuple(spec.channels), coulomb_models=tuple(spec.coulomb_models),
+        phases_rad=np.asarray(spec.majorana_phases_rad, float),
+        m0_eV=np.asarray(spec.m0_eV, float), omega_eV=np.asarray(spec.omega_eV[target], float),
+        chunk_rows=len(spec.m0_eV), chunk_cols=len(spec.omega_eV[target]))
+
+
+#: omega points per spectrum line whose rates are checked against the dtype's range.
+RANGE_SAMPLE_POINTS = 64
+#: Headroom between the largest sampled rate and the dtype's largest value.
+RANGE_MARGIN = 1e3
+
+
+def _check_rate_range(spec, target: str, largest_Hz: float) -> None:
+    """Refuse physics settings whose rates would not fit the cube's dtype (no inf stored)."""
+    top = float(np.finfo(spec.dtype).max)
+    if np.isfinite(largest_Hz) and largest_Hz * RANGE_MARGIN <= top:
+        return
+    raise InputError("physics.density_cm3", f"rates of {target} reach {largest_Hz:.3g} Hz "
+                     f"with n = {spec.density_cm3!r} cm^-3, V = {spec.volume_cm3!r} cm^3, eta = "
+                     f"{spec.eta!r}: beyond what {spec.dtype} holds ({top:.3g}, with a margin of "
+                     f"{RANGE_MARGIN:g}); lower them or use output.dtype = \"float64\"")
+
+
+class CompileClock:
+    """Wall time [s] of the calls that compiled kernels (a cold Numba cache).
+
+    ``with clock.watch(expected_s):`` around a call adds its wall time less
+    ``expected_s`` (the compute it would take compiled) when :func:`kernel_compiles`
+    grew during it, and nothing otherwise.
+    """
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.compiles = 0
+
+    @contextmanager
+    def watch(self, expected_s: float = 0.0):
+        """Time the body as compile time if it compiled kernels (less ``expected_s``)."""
+        before = kernel_compiles()
+        start = time.perf_counter()
+        yield
+        compiled = kernel_compiles() - before
+        if compiled:
+            self.compiles += compiled
+            self.seconds += max(0.0, time.perf_counter() - start - expected_s)
+
+
+def preflight(spec, clock: CompileClock | None = None) -> dict[str, CostModel]:
+    """Validate every physics combination of ``spec`` and measure the cost per target.
+
+    Calls :func:`renp_scan.spectrum` once per (target, hierarchy, nature, channel,
+    Coulomb model, phase row) at the first m0 and omega, so bad physics input raises
+    :class:`InputError` before any file exists, then times the first combination.
+    These first calls compile the kernels when Numba's cache is cold: ``clock``
+    (optional) collects that time.
+
+    Returns
+    -------
+    dict of str to CostModel
+        Measured single-thread cost per target.
+    """
+    costs = {}
+    for target in spec.targets:
+        whole = _whole_layout(spec, target)
+        first = None
+        # The whole layout has one block per spectrum line: every block is one combination.
+        for index in range(whole.n_blocks):
+            task = _task(spec, whole, index)
+            # A sample of the omega grid at the smallest m0 (the widest phase space): the
+            # rates must fit the cube's dtype (float32 overflows long before float64).
+            picks = np.unique(np.linspace(0, len(task.omega_eV) - 1,
+                                          min(len(task.omega_eV), RANGE_SAMPLE_POINTS)).astype(int))
+            probe = BlockTask(**{**task.__dict__, "m0_eV": task.m0_eV[:1],
+                                 "omega_eV": task.omega_eV[picks], "dtype": "float64"})
+            if clock is None:
+                sample = fill_block(probe, np.empty((1, len(picks))))
+            else:
+                with clock.watch():
+                    sample = fill_block(probe, np.empty((1, len(picks))))
+            _check_rate_range(spec, target, float(np.max(sample)))
+            first = first or task
+        costs[target] = measure_cost(first)
+    return costs
+
+
+def plan_layouts(spec, costs: dict[str, CostModel] | None = None,
+                 block_rows=None) -> list[TargetLayout]:
+    """Chunk (= block) layout of every target for ``spec.block_target_seconds`` per block.
+
+    Sized with :data:`~renp_scan.sweep.blocks.REFERENCE_COST`, never with ``costs``
+    (kept for callers; a timing would make the layout differ between runs and
+    machines): the layout is a function of the scan alone. ``block_rows`` forces the
+    number of m0 rows per block instead (clipped to the grid), for tests and tuning.
+    Blocks always span the whole omega grid (see
+    :func:`~renp_scan.sweep.blocks.choose_chunk`).
+    """
+    itemsize = np.dtype(spec.dtype).itemsize
+    layouts = []
+    for target in spec.targets:
+        whole = _whole_layout(spec, target)
+        if block_rows is not None:
+            rows, cols = min(block_rows, len(whole.m0_eV)), len(whole.omega_eV)
+        else:
+            rows, cols = choose_chunk(len(whole.m0_eV), len(whole.omega_eV), REFERENCE_COST,
+                                      float(spec.block_target_seconds), itemsize)
+        layouts.append(TargetLayout(**{**whole.__dict__, "chunk_rows": rows, "chunk_cols": cols}))
+    return layouts
+
+
+@dataclass(frozen=True)
+class ScanEstimate:
+    """Sizes and expected cost of a scan, for ``renp-scan validate``.
+
+    Attributes
+    ----------
+    layouts : list of TargetLayout
+        Planned axes and blocks per target.
+    costs : dict of str to CostModel
+        Measured single-thread cost per target.
+    n_entries : int
+        Entries of the cube.
+    raw_bytes : int
+        Uncompressed size of all ``rate`` data [bytes].
+    file_bytes : int
+        Estimated file size [bytes]: :attr:`data_bytes` plus :attr:`metadata_bytes`
+        (see :func:`estimate_file_size`).
+    cpu_seconds : float
+        Estimated single-thread compute time [s].
+    encode_seconds : float
+        Estimated time to compress and store all blocks [s] (timed on the sample
+        blocks).
+    workers : int
+        Threads the wall-time estimate assumes.
+    data_bytes : int
+        Estimated stored (compressed) size of all ``rate`` chunks [bytes].
+    metadata_bytes : int
+        Size of the file without any chunk: axes, provenance, progress [bytes].
+    compile_seconds : float
+        First-call compile of the kernels [s], measured during this estimate when
+        Numba's on-disk cache was cold (0 when it was warm: later runs on this
+        machine and cache folder load the compiled kernels instead).
+    """
+
+    layouts: list
+    costs: dict
+    n_entries: int
+    raw_bytes: int
+    file_bytes: int
+    cpu_seconds: float
+    encode_seconds: float
+    workers: int
+    data_bytes: int = 0
+    metadata_bytes: int = 0
+    compile_seconds: float = 0.0
+
+    @property
+    def wall_seconds(self) -> float:
+        """Rough wall time on :attr:`workers` threads [s], first-call compile included.
+
+        Compute scales over threads (nogil kernels). Compression is counted as
+        serial: lzf/zstd run inside HDF5 in the writer, and the gzip encoding done
+        by the workers was measured to gain little from a second thread (CPython
+        3.11 ``zlib.compress``; benchmark: 14 s wall for 15 s of compression).
+        """
+        return self.cpu_seconds / max(1, self.workers) + self.encode_seconds \
+            + self.compile_seconds
+
+
+def estimate_scan(spec, workers: int | None = None) -> ScanEstimate:
+    """Validate ``spec``'s physics and estimate its size and run time.
+
+    Computes no cube: one timing sample and :data:`SIZE_SAMPLE_BLOCKS` blocks per
+    target only. Kernels compiled on the way (a cold Numba cache) are timed into
+    :attr:`ScanEstimate.compile_seconds`.
+    """
+    workers = default_workers() if workers is None else workers
+    clock = CompileClock()
+    costs = preflight(spec, clock)
+    layouts = plan_layouts(spec, costs)
+    cpu = 0.0
+    for lay in layouts:
+        # Every block costs (at most) a full chunk: edge blocks are counted at full size.
+        cpu += lay.n_blocks * costs[lay.name].block_seconds(lay.chunk_rows, lay.chunk_cols)
+    n_entries = sum(lay.n_entries for lay in layouts)
+    size = estimate_file_size(spec, layouts, costs, clock)
+    return ScanEstimate(layouts, costs, n_entries, n_entries * np.dtype(spec.dtype).itemsize,
+                        size.file_bytes, cpu, size.encode_seconds, workers,
+                        data_bytes=size.data_bytes, metadata_bytes=size.metadata_bytes,
+                        compile_seconds=clock.seconds)
+
+
+def default_workers() -> int:
+    """Threads of the embedded scheduler: the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+#: Blocks per target computed and compressed to estimate a cube's size: the first,
+#: middle and last block (smallest to largest m0, first to last hierarchy/nature/channel).
+SIZE_SAMPLE_BLOCKS = 3
+
+
+@dataclass(frozen=True)
+class SizeEstimate:
+    """Estimated size of a cube file (see :func:`estimate_file_size`).
+
+    Attributes
+    ----------
+    data_bytes : int
+        Stored (compressed) ``rate`` chunks [bytes].
+    metadata_bytes : int
+        The file without chunks: axes, provenance, progress arrays [bytes].
+    encode_seconds : float
+        Time to compress and store every block [s], timed on the samples.
+    """
+
+    data_bytes: int
+    metadata_bytes: int
+    encode_seconds: float
+
+    @property
+    def file_bytes(self) -> int:
+        """Estimated size of the finished file [bytes]."""
+        return self.data_bytes + self.metadata_bytes
+
+
+def _sample_blocks(lay: TargetLayout) -> list[int]:
+    """Return the indices of the blocks compressed to estimate ``lay``'s size."""
+    n = lay.n_blocks
+    return sorted({min(n - 1, k * (n - 1) // max(1, SIZE_SAMPLE_BLOCKS - 1))
+                   for k in range(SIZE_SAMPLE_BLOCKS)})
+
+
+def _metadata_bytes(spec, layouts) -> int:
+    """Size of the cube file before any chunk is stored [bytes].
+
+    An empty partial with the real axes and provenance is created in a temporary
+    folder and measured (chunk index nodes of the finished file are left out: tens
+    of bytes per block).
+    """
+    target_attrs = {t: target_attributes(t, spec.extra_target_files(), spec.level_ratio)
+                    for t in spec.targets}
+    with tempfile.TemporaryDirectory(prefix="renp-scan-estimate-") as folder:
+        path = Path(folder) / "skeleton.h5.partial"
+        writer = create_partial(path, layouts, target_attrs=target_attrs,
+                                root_attrs=physics_provenance(spec), dtype=spec.dtype,
+                                compression=spec.compression,
+                                compression_level=spec.compression_level, shuffle=spec.shuffle)
+        writer.close()
+        return path.stat().st_size
+
+
+def estimate_file_size(spec, layouts, costs=None, clock: CompileClock | None = None
+                       ) -> SizeEstimate:
+    """Estimate the finished cube's size (for ``validate`` and the free-space check).
+
+    The one estimator of both. Per target, :data:`SIZE_SAMPLE_BLOCKS` blocks spread
+    over the block grid are computed and compressed with the scan's [output]
+    settings; their stored bytes
+    per entry, times the target's entries, estimate its data (the compressibility
+    varies with m0 and the spectrum line, hence several samples). Added to that: the
+    measured size of the file without chunks (:func:`_metadata_bytes`), which
+    dominates small cubes. ``costs`` (per target) lets ``clock`` tell compile time
+    from compute in the sample blocks.
+    """
+    data = encode = 0.0
+    for lay in layouts:
+        stored = entries = 0
+        seconds = 0.0
+        for index in _sample_blocks(lay):
+            task = _task(spec, lay, index)
+            shape = (len(task.m0_eV), len(task.omega_eV))
+            expected = costs[lay.name].block_seconds(*shape) if costs else 0.0
+            if clock is None:
+                block = fill_block(task, np.empty(shape))
+            else:
+                with clock.watch(expected):
+                    block = fill_block(task, np.empty(shape))
+            start = time.perf_counter()
+            stored += stored_chunk_bytes(block.astype(spec.dtype), spec.dtype, spec.compression,
+                                         spec.compression_level, spec.shuffle)
+            seconds += time.perf_counter() - start
+            entries += block.size
+        data += lay.n_entries * stored / entries
+        encode += lay.n_entries * seconds / entries
+    return SizeEstimate(int(round(data)), _metadata_bytes(spec, layouts), encode)
+
+
+def estimated_file_bytes(spec, layouts=None) -> int:
+    """Estimated size of the finished cube [bytes] (:func:`estimate_file_size`)."""
+    if layouts is None:
+        layouts = plan_layouts(spec)
+    return estimate_file_size(spec, layouts).file_bytes
