@@ -72,7 +72,6 @@ __all__ = [
     "level_ratio",
     "point_model",
     "rate_line",
-    "resolve_level_ratio",
     "spectrum",
 ]
 
@@ -115,11 +114,6 @@ def level_ratio(target: Target, form: str | None = None) -> float:
     d_ug = target.u_eV - target.g_eV
     d_ue = target.u_eV - target.e_eV
     return d_ug / d_ue if form == "eq19" else d_ue / d_ug
-
-
-def resolve_level_ratio(target: Target, form=None) -> str:
-    """Return the level-ratio form used for ``target``: ``form``, or the target's own if None."""
-    return target.level_ratio if form is None else check_level_ratio(form, target)
 
 
 @dataclass(frozen=True)

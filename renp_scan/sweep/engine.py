@@ -39,6 +39,7 @@ from ..cube.reader import describe_cube
 from ..cube.space import SpaceGuard, StorageError
 from ..cube.writer import create_partial, open_partial
 from ..errors import ENVIRONMENT_ERRNOS, ClusterError, InputError
+from .blocks import block_task
 from .executors import WORKER_TIMEOUT_S, _run_distributed, _run_threads, _WorkerWatch
 from .interrupts import ScanInterrupted, _SignalGuard, _Stop
 from .output import (
@@ -50,7 +51,7 @@ from .output import (
     lock_path,
     partial_path,
 )
-from .planning import _task, default_workers, plan_layouts, preflight
+from .planning import default_workers, plan_layouts, preflight
 from .progress import BlockProgress
 from .provenance import physics_provenance, target_attributes
 from .scheduler import connect_scheduler
@@ -194,7 +195,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
                 client = scheduler
         if partial.exists() and overwrite:
             partial.unlink()
-        target_attrs = {t: target_attributes(t, spec.extra_target_files(), spec.level_ratio)
+        target_attrs = {t: target_attributes(spec.atoms[t], spec.physics)
                         for t in spec.targets}
         root_attrs = physics_provenance(spec)
         if partial.exists():
@@ -219,7 +220,7 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         n_todo = sum(len(idx) for _, idx, _ in todo)
         n_total = writer.n_blocks() if blocks is None else \
             int(sum(np.count_nonzero(m) for m in mine.values()))
-        tasks = (_task(spec, lay, int(i), codec) for lay, idx, codec in todo for i in idx)
+        tasks = (block_task(spec, lay, int(i), codec) for lay, idx, codec in todo for i in idx)
         bar = BlockProgress(n_total, n_total - n_todo, enabled=progress)
         computed = [0]
 
