@@ -190,3 +190,15 @@ def test_model_rates_follow_the_cube_form(tmp_path, capsys):
     assert main(["sensitivity", str(cube), "--plan", str(plan), "--rates", "model",
                  "-o", str(tmp_path / "res.h5")]) == 0
     assert "true NH/majorana" in capsys.readouterr().out
+
+
+def test_rerun_of_a_finished_printed_form_cube_has_nothing_to_do(tmp_path):
+    """A finished cube of ``level_ratio = "eq23-printed"`` is recognised as the scan's own."""
+    spec = parse_scan(XE_SCAN + 'level_ratio = "eq23-printed"\n')
+    out = tmp_path / "xe.h5"
+    first = run_scan(spec, out, workers=1, progress=False)
+    assert not first.nothing_to_do
+    before = out.read_bytes()
+    again = run_scan(spec, out, workers=1, progress=False)
+    assert again.nothing_to_do and again.blocks_computed == 0
+    assert out.read_bytes() == before
