@@ -57,6 +57,8 @@ ETA = 1e-6
 HIERARCHY_LABELS = ("NH", "IH")
 CHANNEL_LABELS = ("nucleus", "core")
 NATURE_LABELS = ("majorana", "dirac")
+#: Sets a field of a frozen dataclass (what its generated __init__ does).
+_set = object.__setattr__
 #: Largest log10 of a float64 (1.797e308).
 _LOG10_MAX = math.log10(np.finfo(np.float64).max)
 
@@ -195,29 +197,29 @@ class Physics:
     oscillation_data: OscillationData | None = None
 
     def __post_init__(self):
-        def put(name, value):
-            object.__setattr__(self, name, value)
-
-        put("hierarchy", normalize_hierarchy(_label("hierarchy", self.hierarchy,
-                                                    HIERARCHY_LABELS)))
-        if not isinstance(self.majorana, (bool, np.bool_)):
-            _label("majorana", self.majorana, NATURE_LABELS)
-        put("majorana", normalize_majorana(self.majorana))
-        put("channel", normalize_channel(_label("channel", self.channel, CHANNEL_LABELS)))
-        put("density_cm3", _positive("density_cm3", self.density_cm3))
-        put("volume_cm3", _positive("volume_cm3", self.volume_cm3))
-        put("eta", _positive("eta", self.eta, upper=1.0))
+        # Every rate call builds one: plain checks, the fields set in place (frozen).
+        _set(self, "hierarchy", normalize_hierarchy(_label("hierarchy", self.hierarchy,
+                                                           HIERARCHY_LABELS)))
+        majorana = self.majorana
+        if majorana is not True and majorana is not False:
+            if not isinstance(majorana, np.bool_):
+                _label("majorana", majorana, NATURE_LABELS)
+            _set(self, "majorana", normalize_majorana(majorana))
+        _set(self, "channel", normalize_channel(_label("channel", self.channel, CHANNEL_LABELS)))
+        _set(self, "density_cm3", _positive("density_cm3", self.density_cm3))
+        _set(self, "volume_cm3", _positive("volume_cm3", self.volume_cm3))
+        _set(self, "eta", _positive("eta", self.eta, upper=1.0))
         check_rate_scale(self.density_cm3, self.volume_cm3, self.eta)
         data = self.oscillation_data
         if data is None:
-            put("oscillation_data", load_oscillation_data())
+            _set(self, "oscillation_data", load_oscillation_data())
         elif not isinstance(data, OscillationData):
             raise InputError("oscillation_data", f"must be an OscillationData, got "
                              f"{type(data).__name__}")
-        put("majorana_phases_rad", check_phases(self.majorana_phases_rad))
+        _set(self, "majorana_phases_rad", check_phases(self.majorana_phases_rad))
         if self.level_ratio is not None:
             check_level_ratio(self.level_ratio)
-        if not isinstance(self.coulomb_model, str) or self.coulomb_model not in COULOMB_MODELS:
+        if self.coulomb_model not in COULOMB_MODELS or not isinstance(self.coulomb_model, str):
             raise InputError("coulomb_model", f"unknown model {self.coulomb_model!r}; allowed: "
                              f"{', '.join(COULOMB_MODELS)}")
 
