@@ -50,26 +50,38 @@ def rows():
     jc_coef = ci.J_C_eV(1.0)
     b_coef = tf_length_scale_cm(1.0) / C.BOHR_RADIUS_CM
 
-    # eq. 15 by scipy quad in t = sqrt(x) (dx / sqrt(x) = 2 dt), independent of the kernels' quadratures
-    jn_quad = quad(lambda t: 2 * tf_chi(np.array([t * t]))[0][0] ** 1.5, 0, np.inf, epsabs=0, epsrel=1e-12, limit=400)[0]
+    # eq. 15 by scipy quad in t = sqrt(x) (dx / sqrt(x) = 2 dt), independent of the
+    # kernels' quadratures
+    jn_quad = quad(lambda t: 2 * tf_chi(np.array([t * t]))[0][0] ** 1.5, 0, np.inf, epsabs=0,
+                   epsrel=1e-12, limit=400)[0]
 
     g0 = gamma0_eV3(1.0, 1e21, 100.0)
     gamma0_mHz = g0 * 1e8 * 1e3  # eq. 22 expresses Gamma_0 in units of mHz x eV^3/(100 MHz)
 
     out = []
     add = out.append
-    add(("χ'(0) = −c₁ (after eq. 28)", -1.588, slope, "c₁ ∼ 1.588; literature −1.5880710226113753 (Amore, Boyd & Fernández 2012)"))
+    add(("χ'(0) = −c₁ (after eq. 28)", -1.588, slope,
+         "c₁ ∼ 1.588; literature −1.5880710226113753 (Amore, Boyd & Fernández 2012)"))
     add(("b / (Z^{-1/3} a_B) (eq. 27)", 0.8853, b_coef, "(3π)^{2/3}/2^{7/3}"))
     add(("𝒥_N (eq. 16)", 1.6, ci.J_N, "exact identity 𝒥_N = −χ'(0); paper rounds"))
     add(("𝒥_N by scipy quad of eq. 15", 1.6, jn_quad, "independent quadrature of the solved χ"))
-    add(("𝒥_C (eq. 10, 32, 33)", 0.23, ci.J_C, "exact identity 𝒥_C = −χ'(0)/7 (docs/thomas_fermi.md)"))
+    add(("𝒥_C (eq. 10, 32, 33)", 0.23, ci.J_C,
+         "exact identity 𝒥_C = −χ'(0)/7 (docs/thomas_fermi.md)"))
     add(("J_C² / Z^{8/3} [eV²] (eqs. 11, 33)", 50.0, jc_coef**2, "paper rounds 48.6 to 50"))
-    add(("(Q_w J_N)² / (Q_w² Z^{8/3}) [eV²] (eq. 16)", 2.5e3, jn_coef**2, "paper rounds 2383 to 2.5e3"))
-    add(("(Q_w J_N)² / J_C² in units of Q_w² (Sec. II)", 50.0, (jn_coef / jc_coef) ** 2, "exactly 49 in TF: J_N/J_C = 7"))
-    add(("prefactor of eq. 31 [eV Z^{4/3}]", 31.0, pref31, "(4π)²/(6π⁴)^{2/3} ½α²m_e; equals eq. 10's 2^{10/3}/(3π)^{2/3} ½α²m_e"))
-    add(("eq. 10 prefactor / eq. 31 prefactor", 1.0, (2 ** (10 / 3) / (3 * math.pi) ** (2 / 3)) / ((4 * math.pi) ** 2 / (6 * math.pi**4) ** (2 / 3)), "identical closed forms"))
-    add(("eq. 35: α∫n_e/r d³r [eV Z^{4/3}]", 31.0, jn_coef, "printed value omits the factor 𝒥_N = 1.588; the prefactor alone is %.4g" % pref))
-    add(("Γ₀ of eq. 22 [mHz, ε=1 eV, n=1e21, V=100, per 100 MHz/eV³]", 54.0, gamma0_mHz, "eq. 18 with CODATA G_F, ħc; paper's 54 is 10.4 % low"))
+    add(("(Q_w J_N)² / (Q_w² Z^{8/3}) [eV²] (eq. 16)", 2.5e3, jn_coef**2,
+         "paper rounds 2383 to 2.5e3"))
+    add(("(Q_w J_N)² / J_C² in units of Q_w² (Sec. II)", 50.0, (jn_coef / jc_coef) ** 2,
+         "exactly 49 in TF: J_N/J_C = 7"))
+    add(("prefactor of eq. 31 [eV Z^{4/3}]", 31.0, pref31,
+         "(4π)²/(6π⁴)^{2/3} ½α²m_e; equals eq. 10's 2^{10/3}/(3π)^{2/3} ½α²m_e"))
+    add(("eq. 10 prefactor / eq. 31 prefactor", 1.0,
+         (2 ** (10 / 3) / (3 * math.pi) ** (2 / 3)) / ((4 * math.pi) ** 2
+                                                       / (6 * math.pi**4) ** (2 / 3)),
+         "identical closed forms"))
+    add(("eq. 35: α∫n_e/r d³r [eV Z^{4/3}]", 31.0, jn_coef,
+         f"printed value omits the factor 𝒥_N = 1.588; the prefactor alone is {pref:.4g}"))
+    add(("Γ₀ of eq. 22 [mHz, ε=1 eV, n=1e21, V=100, per 100 MHz/eV³]", 54.0, gamma0_mHz,
+         "eq. 18 with CODATA G_F, ħc; paper's 54 is 10.4 % low"))
 
     # Figure captions (Figs. 4, 6). Reading: the plotted "spectral shape" is eq. 18 with
     # Gamma_0 at eps_eg = 1 eV times eps_eg/eV (eq. 22), A_ug in 100 MHz and every energy in
@@ -111,11 +123,13 @@ def rows():
     cs = get_target("Cs")
     masses = renp_scan.neutrino_masses(0.1, "NH")
     eps = cs.eps_eg_eV
-    add(("Cs end point ε_eg/2 [eV]", eps / 2, 0.5 * build_model("Cs", 0.1).eps_eg_eV, "photon spectrum ends below ε_eg/2"))
+    add(("Cs end point ε_eg/2 [eV]", eps / 2, 0.5 * build_model("Cs", 0.1).eps_eg_eV,
+         "photon spectrum ends below ε_eg/2"))
     w11 = eps / 2 - 2 * 0.1**2 / eps
     th = build_model("Cs", 0.1).thresholds_eV()
     add(("Cs threshold ω₁₁ = ε/2 − 2m₀²/ε [eV], m0 = 0.1 NH", w11, th[0, 0], "text after eq. 21"))
-    add(("Cs lowest threshold ω₃₃ [eV], m0 = 0.1 NH", "—", th[2, 2], "m₃ = %.5f eV (NuFIT 6.0)" % masses[2]))
+    add(("Cs lowest threshold ω₃₃ [eV], m0 = 0.1 NH", "—", th[2, 2],
+         f"m₃ = {masses[2]:.5f} eV (NuFIT 6.0)"))
 
     # eq. 42 as printed against the defining integral eq. 39 (closed form = code)
     worst = 0.0
@@ -128,7 +142,8 @@ def rows():
                     - 0.75 * (eps - w) ** 2 * (mi * mi - mj * mj) ** 2 / d**2)
             ps = pair_phase_space(w, eps, mi, mj, 0.0)
             worst = max(worst, abs(eq42 / ps - 1))
-    add(("largest relative deviation of eq. 42 from eq. 39, Cs, unequal masses", 0.0, worst, "printed last term −¾(ε−ω)²(Δm²)²/D² should be −½[(ε−ω)²+ω²/3](Δm²)²/D²"))
+    add(("largest relative deviation of eq. 42 from eq. 39, Cs, unequal masses", 0.0, worst,
+         "printed last term −¾(ε−ω)²(Δm²)²/D² should be −½[(ε−ω)²+ω²/3](Δm²)²/D²"))
     return out
 
 
@@ -155,7 +170,8 @@ def main(argv=None):
     new = render(text)
     if args.check:
         if new != text:
-            print("docs/paper_check.md is stale: run python scripts/paper_check.py", file=sys.stderr)
+            print("docs/paper_check.md is stale: run python scripts/paper_check.py",
+                  file=sys.stderr)
             return 1
         return 0
     DOC.write_text(new)

@@ -60,22 +60,27 @@ def _symbol(target):
     return re.sub(r"^\d+", "", target.isotope)
 
 
+def _energy_orbitals():
+    """Yield (element, Z, n, ell) for every orbital of :data:`ENERGY_ORBITALS`."""
+    levels = valence_levels.load_valence_levels()
+    for symbol, orbitals in ENERGY_ORBITALS.items():
+        for n, ell in orbitals:
+            yield symbol, levels[symbol].Z, n, ell
+
+
 def render_energies() -> str:
     """Markdown table: model energies against measured ones (eV)."""
     rows = [
         "| element | orbital | model E [eV] | measured E [eV] | model - measured [eV] | relative |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    levels = valence_levels.load_valence_levels()
-    for symbol, orbitals in ENERGY_ORBITALS.items():
-        Z = levels[symbol].Z
-        for n, ell in orbitals:
-            model = valence.valence_state(Z, n, ell).energy_eV
-            measured = -valence_levels.measured_binding_eV(symbol, n, ell)
-            rows.append(
-                f"| {symbol} | {_orbital(n, ell)} | {model:.3f} | {measured:.3f} | "
-                f"{model - measured:+.3f} | {model / measured - 1:+.1%} |"
-            )
+    for symbol, Z, n, ell in _energy_orbitals():
+        model = valence.valence_state(Z, n, ell).energy_eV
+        measured = -valence_levels.measured_binding_eV(symbol, n, ell)
+        rows.append(
+            f"| {symbol} | {_orbital(n, ell)} | {model:.3f} | {measured:.3f} | "
+            f"{model - measured:+.3f} | {model / measured - 1:+.1%} |"
+        )
     return "\n".join(rows)
 
 
@@ -109,14 +114,11 @@ def render_diagonal() -> str:
         "| element | orbital | Z alpha <1/r> [eV] | J_N TF / Z alpha <1/r> |",
         "|---|---|---:|---:|",
     ]
-    levels = valence_levels.load_valence_levels()
-    for symbol, orbitals in ENERGY_ORBITALS.items():
-        Z = levels[symbol].Z
-        for n, ell in orbitals:
-            state = valence.valence_state(Z, n, ell)
-            diagonal = valence.nucleus_matrix_element_eV(state, state)
-            ratio = ci.J_N_eV(Z) / diagonal
-            rows.append(f"| {symbol} | {_orbital(n, ell)} | {diagonal:.2f} | {ratio:.4g} |")
+    for symbol, Z, n, ell in _energy_orbitals():
+        state = valence.valence_state(Z, n, ell)
+        diagonal = valence.nucleus_matrix_element_eV(state, state)
+        ratio = ci.J_N_eV(Z) / diagonal
+        rows.append(f"| {symbol} | {_orbital(n, ell)} | {diagonal:.2f} | {ratio:.4g} |")
     return "\n".join(rows)
 
 

@@ -1,7 +1,9 @@
-"""Helpers of the reliability suite (test_reliability_faults.py, test_reliability_input.py).
+"""Helpers of the reliability suite (test_reliability_*.py) and the CLI tests.
 
 * :func:`cli` / :func:`start` run the installed ``renp-scan`` entry point as a user
   does, with the test-only fault variables when asked;
+* :func:`small_workdir` and :func:`cli_reference` give a module its folder with the
+  small test scan and the uninterrupted run every resumed cube is compared with;
 * :func:`assert_clean_cube` is the check every produced cube goes through: a
   finished cube, every ``rate`` entry finite (no NaN, no inf);
 * :data:`CASES` is the catalogue of reliability cases: one row each of
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from conftest import fraction_grid, scan_text, small_scan_text
 
 EXE = shutil.which("renp-scan")
 #: One error line of the CLI: ``renp-scan: error: FIELD: message``.
@@ -86,6 +89,25 @@ def start(*args, cwd, delay=None, env=None, preexec_fn=None):
     return subprocess.Popen([EXE, *map(str, args)], cwd=cwd, env=_env(delay, None, env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=preexec_fn)
+
+
+def small_workdir(tmp_path_factory, name: str) -> Path:
+    """A new folder holding ``small.toml``, the small test scan (16 blocks)."""
+    folder = tmp_path_factory.mktemp(name)
+    (folder / "small.toml").write_text(small_scan_text(), encoding="utf-8")
+    return folder
+
+
+def cli_reference(workdir, *options) -> Path:
+    """Run ``renp-scan run small.toml -o reference.h5 --quiet OPTIONS`` in ``workdir``.
+
+    The uninterrupted run that resumed and cluster runs must equal bit for bit; it
+    must succeed and, being quiet, print nothing. Returns the cube's path.
+    """
+    proc = cli("run", "small.toml", "-o", "reference.h5", "--quiet", *options, cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == ""
+    return Path(workdir) / "reference.h5"
 
 
 def one_error_line(proc, status, field=None) -> str:
@@ -176,19 +198,25 @@ def listing(directory) -> list[str]:
 
 
 #: A valid one-target scan file, the base of the bad-input cases.
-GOOD = """\
-[scan]
-name = "good"
-targets = ["Cs"]
-hierarchies = ["NH"]
-natures = ["majorana"]
-channels = ["nucleus"]
+GOOD = scan_text("good", m0={"values_eV": [0.0, 0.05]}, omega=fraction_grid(10, 0.1))
 
-[m0]
-values_eV = [0.0, 0.05]
 
-[omega]
-count = 10
-start_fraction = 0.1
-stop_fraction = 1.0
+#: A user targets file with every field: Cs levels with A_ug changed. Fill in
+#: ``e_eV`` and ``u_eV`` with :meth:`str.format`.
+USER_TARGETS_FORMAT = """\
+format_version = 1
+
+[targets.CsTest]
+scheme = "alkali"
+isotope = "133Cs"
+Z = 55
+N = 78
+g_label = "6s"
+g_eV = 0.0
+e_label = "6p"
+e_eV = {e_eV}
+u_label = "7p"
+u_eV = {u_eV}
+A_ug_per_s = 1.0e6
+source = "test: Cs levels with A_ug changed"
 """

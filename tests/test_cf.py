@@ -14,7 +14,7 @@ from conftest import TWO_TARGET_SCAN
 
 from renp_scan.cube.layout import CONVENTIONS, FORMAT_VERSION, is_cf_name
 from renp_scan.cube.reader import check_cube, describe_cube, open_cube
-from renp_scan.cube.writer import open_partial
+from renp_scan.cube.resume import open_partial
 from renp_scan.sweep.engine import run_scan
 from renp_scan.sweep.scanfile import parse_scan
 

@@ -1,78 +1,39 @@
 """The ``renp-scan`` command line, run as a user runs it (the installed entry point).
 
-Includes kill -9 / SIGINT / SIGTERM mid-run followed by a resume that must equal an
-uninterrupted run bit for bit, and a run on a dask.distributed LocalCluster.
+Includes kill -9 mid-run followed by a resume that must equal an uninterrupted run bit
+for bit, and a run on a dask.distributed LocalCluster (SIGINT / SIGTERM are in
+test_reliability_faults.py).
 Runs are slowed down with the test-only variable RENP_SCAN_TEST_BLOCK_DELAY.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
 import pytest
 from conftest import TWO_TARGET_SCAN, small_scan_text
+from reliability_support import (
+    EXE,
+    blocks_done,
+    cli,
+    cli_reference,
+    error_line,
+    small_workdir,
+    start,
+    wait_for_blocks,
+)
 
 import renp_scan
 from renp_scan.errors import InputError
 from renp_scan.sweep.scanfile import parse_scan
 
-EXE = shutil.which("renp-scan")
-ERROR_LINE = re.compile(r"^renp-scan: error: [\w.\-\[\]]+: \S.*$")
 pytestmark = pytest.mark.skipif(EXE is None, reason="renp-scan entry point not installed")
 N_ENTRIES = parse_scan(small_scan_text()).n_entries()
-
-
-def cli(*args, cwd, delay=None, timeout=120):
-    env = dict(os.environ)
-    env.pop("RENP_SCAN_TEST_BLOCK_DELAY", None)
-    if delay is not None:
-        env["RENP_SCAN_TEST_BLOCK_DELAY"] = str(delay)
-    return subprocess.run([EXE, *map(str, args)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def start(*args, cwd, delay):
-    env = dict(os.environ, RENP_SCAN_TEST_BLOCK_DELAY=str(delay))
-    return subprocess.Popen([EXE, *map(str, args)], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def assert_one_error_line(proc, field=None):
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert ERROR_LINE.match(lines[0]), lines[0]
-    assert "Traceback" not in proc.stderr
-    if field is not None:
-        assert lines[0].startswith(f"renp-scan: error: {field}: "), lines[0]
-
-
-def blocks_done(partial):
-    """Done-block count of a partial being written by another process (0 if unreadable)."""
-    try:
-        with h5py.File(partial, "r", locking=False) as f:
-            return int(sum(f["_progress"][t]["done"][...].sum() for t in f["_progress"]))
-    except (OSError, KeyError):
-        return 0
-
-
-def wait_for_blocks(partial, n, proc, limit=60.0):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"run ended early: {proc.returncode} {proc.stderr.read()}")
-        if partial.exists() and blocks_done(partial) >= n:
-            return
-        time.sleep(0.05)
-    pytest.fail("run made no progress")
 
 
 def rate(path, target="Cs"):
@@ -82,18 +43,13 @@ def rate(path, target="Cs"):
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("cli")
-    (d / "small.toml").write_text(small_scan_text(), encoding="utf-8")
-    return d
+    return small_workdir(tmp_path_factory, "cli")
 
 
 @pytest.fixture(scope="module")
 def reference_cube(workdir):
     """An uninterrupted run of small.toml (through the CLI)."""
-    proc = cli("run", "small.toml", "-o", "reference.h5", "--quiet", cwd=workdir)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "" and proc.stderr == ""
-    return workdir / "reference.h5"
+    return cli_reference(workdir)
 
 
 def test_run_then_info_and_open_cube(workdir, reference_cube):
@@ -118,7 +74,7 @@ def test_run_then_info_and_open_cube(workdir, reference_cube):
     other = workdir / "other.toml"
     other.write_text((workdir / "small.toml").read_text().replace('"small"', '"other"'))
     again = cli("run", "other.toml", "-o", "run.h5", cwd=workdir)
-    assert_one_error_line(again, "output")
+    error_line(again, "output")
     assert "--overwrite" in again.stderr
     over = cli("run", "small.toml", "-o", "run.h5", "--overwrite", "--quiet", cwd=workdir)
     assert over.returncode == 0, over.stderr
@@ -162,7 +118,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, field):
         f["x"] = np.arange(3)
     before = sorted(p.name for p in tmp_path.iterdir())
     proc = cli(*args, cwd=tmp_path)
-    assert_one_error_line(proc, field)
+    error_line(proc, field)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
@@ -172,7 +128,7 @@ def test_unwritable_output_directory(tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o555)
     proc = cli("run", "small.toml", "-o", "ro/x.h5", cwd=tmp_path)
-    assert_one_error_line(proc, "output")
+    error_line(proc, "output")
     assert list(ro.iterdir()) == []
 
 
@@ -200,28 +156,6 @@ def test_kill_9_then_resume_equals_uninterrupted(workdir, reference_cube):
     assert np.array_equal(rate(out), rate(reference_cube))
 
 
-@pytest.mark.parametrize("sig,status,name", [(signal.SIGINT, 130, "SIGINT"),
-                                             (signal.SIGTERM, 143, "SIGTERM")])
-def test_signal_stops_cleanly_and_resume_completes(workdir, reference_cube, sig, status, name):
-    out = workdir / f"sig{status}.h5"
-    partial = out.with_name(out.name + ".partial")
-    proc = start("run", "small.toml", "-o", out.name, "--workers", "2", "--quiet",
-                 cwd=workdir, delay=0.25)
-    wait_for_blocks(partial, 2, proc)
-    proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == status, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and name in lines[0], stderr
-    assert "rerun the same command to resume" in lines[0]
-    assert "Traceback" not in stderr
-    assert partial.exists() and not out.exists()
-    assert not out.with_name(out.name + ".lock").exists()
-    resume = cli("run", "small.toml", "-o", out.name, "--quiet", cwd=workdir)
-    assert resume.returncode == 0, resume.stderr
-    assert np.array_equal(rate(out), rate(reference_cube))
-
-
 def test_partial_of_another_scan_is_refused(workdir):
     (workdir / "two.toml").write_text(TWO_TARGET_SCAN)
     proc = start("run", "small.toml", "-o", "mixed.h5", "--workers", "1", "--quiet",
@@ -230,7 +164,7 @@ def test_partial_of_another_scan_is_refused(workdir):
     proc.kill()
     proc.communicate(timeout=30)
     refused = cli("run", "two.toml", "-o", "mixed.h5", cwd=workdir)
-    assert_one_error_line(refused, "output")
+    error_line(refused, "output")
     assert "different scan" in refused.stderr and "--overwrite" in refused.stderr
     ok = cli("run", "two.toml", "-o", "mixed.h5", "--overwrite", "--quiet", cwd=workdir)
     assert ok.returncode == 0, ok.stderr
@@ -243,7 +177,7 @@ def test_live_lock_refuses(workdir):
 
     (workdir / "locked.h5.lock").write_text(f"{os.getpid()} {socket.gethostname()}\n")
     proc = cli("run", "small.toml", "-o", "locked.h5", cwd=workdir)
-    assert_one_error_line(proc, "output")
+    error_line(proc, "output")
     assert "being written" in proc.stderr
     assert not (workdir / "locked.h5.partial").exists()
 
@@ -289,7 +223,7 @@ def test_two_coulomb_models_info_plot_and_version_1(tmp_path):
     valence = plot("val.png", "--coulomb-model", "valence")
     assert default == tf and valence != tf
     bad = cli("plot", "models.h5", "-o", "bad.png", "--coulomb-model", "hartree", cwd=tmp_path)
-    assert_one_error_line(bad, "coulomb_model")
+    error_line(bad, "coulomb_model")
 
     # A cube of format version 1 (no coulomb_model dim): refused in one line.
     with h5py.File(tmp_path / "v1.h5", "w") as f:
@@ -298,7 +232,7 @@ def test_two_coulomb_models_info_plot_and_version_1(tmp_path):
         f.create_dataset("Cs/rate", data=np.ones((1, 1, 1, 1, 2, 3)))
     for command in (("info", "v1.h5"), ("plot", "v1.h5", "-o", "v1.png")):
         old = cli(*command, cwd=tmp_path)
-        assert_one_error_line(old, "cube")
+        error_line(old, "cube")
         assert "format version 1; this renp_scan reads versions 2 and 3" in old.stderr
         assert "re-run the scan" in old.stderr
 
@@ -313,8 +247,8 @@ def test_plot(workdir, reference_cube):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "wrote all.png: 12 lines"  # 2 hierarchies x 2 natures x 3 m0
     bad = cli("plot", reference_cube.name, "-o", "bad.png", "--nature", "sterile", cwd=workdir)
-    assert_one_error_line(bad, "nature")
+    error_line(bad, "nature")
     assert not (workdir / "bad.png").exists()
     empty = cli("plot", reference_cube.name, "-o", "bad.png", "--omega-min", "0.7",
                 "--omega-max", "0.71", cwd=workdir)
-    assert_one_error_line(empty, "omega")
+    error_line(empty, "omega")

@@ -27,7 +27,8 @@ from renp_scan.cube.layout import (
 )
 from renp_scan.cube.lock import LockFile
 from renp_scan.cube.reader import check_cube, describe_cube, open_cube
-from renp_scan.cube.writer import create_partial, open_partial
+from renp_scan.cube.resume import open_partial
+from renp_scan.cube.writer import create_partial
 from renp_scan.errors import InputError
 
 SHA = "0" * 64

@@ -4,24 +4,29 @@ finished scan, losing every dask worker, and non-interactive progress and estima
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import h5py
 import numpy as np
 import pytest
+from cluster_support import (
+    local_reference,
+    process_env,
+    start_scheduler,
+    start_workers,
+    stop,
+    wait_for_workers,
+)
 from conftest import small_scan_text
+from reliability_support import assert_same_cube, blocks_done, wait_for_blocks
 
 
 @pytest.fixture(scope="module")
 def small_cube(tmp_path_factory):
     """A finished cube of the small test scan (computed once for this module)."""
-    from renp_scan.sweep.engine import run_scan
-    from renp_scan.sweep.scanfile import load_scan
-
-    d = tmp_path_factory.mktemp("cube")
-    scan = d / "small.toml"
-    scan.write_text(small_scan_text(), encoding="utf-8")
-    out = d / "small.h5"
-    run_scan(load_scan(scan), out, workers=1, progress=False, handle_signals=False)
+    _, out = local_reference(tmp_path_factory.mktemp("cube"), small_scan_text(), "small.toml",
+                             "small.h5")
     with h5py.File(out, "r") as f:
         _STORED[str(out)] = f["Cs/rate"][...]
     return out
@@ -267,91 +272,23 @@ def test_worker_timeout_default_is_documented():
     assert f"(default {WORKER_TIMEOUT_S:g};" in " ".join(run.format_help().split())
 
 
-def _dask_exe() -> str:
-    import shutil
-    import sys
-    from pathlib import Path
-
-    exe = Path(sys.executable).with_name("dask")
-    return str(exe) if exe.exists() else (shutil.which("dask") or "dask")
-
-
-def _start_scheduler(workdir, env):
-    """``dask scheduler`` on 127.0.0.1 (random port); return (process, address)."""
-    import json
-    import subprocess
-    import time
-
-    sched_file = workdir / "scheduler.json"
-    proc = subprocess.Popen([_dask_exe(), "scheduler", "--host", "127.0.0.1", "--port", "0",
-                             "--no-dashboard", "--scheduler-file", str(sched_file)],
-                            cwd=workdir, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"dask scheduler exited with {proc.returncode}")
-        try:
-            return proc, json.loads(sched_file.read_text())["address"]
-        except (OSError, ValueError, KeyError):
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("dask scheduler did not start within 120 s")
-
-
-def _start_worker(address, workdir, env):
-    """One ``dask worker`` process (1 thread, no nanny: a kill is final) on 127.0.0.1."""
-    import subprocess
-
-    return subprocess.Popen([_dask_exe(), "worker", address, "--nthreads", "1", "--nworkers",
-                             "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
-                             "--death-timeout", "60"],
-                            cwd=workdir, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-
-def _wait_for_workers(address, n, timeout_s=120.0):
-    from distributed import Client
-
-    with Client(address, timeout="30s", set_as_default=False) as client:
-        client.wait_for_workers(n, timeout=timeout_s)
-
-
 def test_run_stops_when_no_worker_is_left_then_resumes(tmp_path):
     """Real processes: the only worker is killed mid-run; the run waits --worker-timeout,
     stops with one line and exit 1, keeps the partial; a fresh worker finishes it to the
     bit-identical cube of a local run."""
-    import os
-    import re
-    import signal
-    import subprocess
-    import sys
-    from pathlib import Path
-
     pytest.importorskip("distributed")
-    from reliability_support import assert_same_cube, blocks_done, wait_for_blocks
-
-    from renp_scan.sweep.engine import run_scan
-    from renp_scan.sweep.scanfile import load_scan
-
-    scan = tmp_path / "small.toml"
-    scan.write_text(small_scan_text(), encoding="utf-8")
-    reference = tmp_path / "local.h5"
-    run_scan(load_scan(scan), reference, workers=1, progress=False, handle_signals=False)
-    root = str(Path(__file__).resolve().parents[1])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [root, *filter(None, [os.environ.get("PYTHONPATH")])]),
-        RENP_SCAN_TEST_BLOCK_DELAY="0.4")  # every block takes >= 0.4 s on the worker
+    scan, reference = local_reference(tmp_path, small_scan_text(), "small.toml", "local.h5")
+    env = process_env(RENP_SCAN_TEST_BLOCK_DELAY=0.4)  # every block takes >= 0.4 s on the worker
     out = tmp_path / "dist.h5"
     partial = out.with_name(out.name + ".partial")
     run = [sys.executable, "-m", "renp_scan", "run", str(scan), "-o", str(out)]
     procs = []
     try:
-        scheduler, address = _start_scheduler(tmp_path, env)
+        scheduler, address = start_scheduler(tmp_path, env)
         procs.append(scheduler)
-        worker = _start_worker(address, tmp_path, env)
+        worker = start_workers(address, tmp_path, env, nanny=False)  # a kill is final
         procs.append(worker)
-        _wait_for_workers(address, 1)
+        wait_for_workers(address, 1)
         client = subprocess.Popen([*run, "--scheduler", address, "--worker-timeout", "4"],
                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
@@ -377,8 +314,8 @@ def test_run_stops_when_no_worker_is_left_then_resumes(tmp_path):
                    for line in lines[:-1]), stderr
         assert not out.exists() and partial.exists()
 
-        procs.append(_start_worker(address, tmp_path, env))
-        _wait_for_workers(address, 1)
+        procs.append(start_workers(address, tmp_path, env, nanny=False))
+        wait_for_workers(address, 1)
         rerun = subprocess.run([*run, "--scheduler", address, "--worker-timeout", "60"],
                                cwd=tmp_path, env=env, capture_output=True, text=True,
                                timeout=300)
@@ -386,14 +323,7 @@ def test_run_stops_when_no_worker_is_left_then_resumes(tmp_path):
         assert f"({done} of 16 blocks from the resumed partial)" in rerun.stdout
         assert_same_cube(out, reference)
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=20)
+        stop(procs)
 
 
 # ------------------------------------------------------------------ progress without a terminal
@@ -530,7 +460,7 @@ def test_big_scan_size_estimate_matches_more_blocks(scan):
     of 8 other blocks per target (spread over the block grid, none of the estimate's
     samples), extrapolated the same way; its metadata part is measured on the real
     (empty) file and checked for every runnable scan above."""
-    from renp_scan.cube.writer import stored_chunk_bytes
+    from renp_scan.cube.hdf5 import stored_chunk_bytes
     from renp_scan.sweep import blocks, planning
     from renp_scan.sweep.scanfile import load_scan
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from conftest import fraction_grid, scan_text
 
 import renp_scan
 from renp_scan.errors import InputError
@@ -23,25 +24,9 @@ from renp_scan.sweep import executors
 from renp_scan.sweep.engine import run_scan
 from renp_scan.sweep.scanfile import parse_scan
 
-XE_SCAN = """\
-[scan]
-name = "xe_ratio"
-targets = ["Xe"]
-hierarchies = ["NH"]
-natures = ["majorana", "dirac"]
-channels = ["nucleus"]
-
-[m0]
-values_eV = [0.05, 0.1]
-
-[omega]
-count = 12
-start_fraction = 0.2
-stop_fraction = 1.0
-
-[physics]
-density_cm3 = 7e19
-"""
+XE_SCAN = scan_text("xe_ratio", targets=("Xe",), natures=("majorana", "dirac"),
+                    m0={"values_eV": [0.05, 0.1]}, omega=fraction_grid(12, 0.2),
+                    physics={"density_cm3": 7e19})
 
 
 def test_package_targets_state_their_form():

@@ -2,11 +2,11 @@
 
 import cmath
 import math
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 import renp_scan
 from renp_scan.errors import InputError
@@ -69,7 +69,8 @@ def test_pmns_row_unitarity_and_phases():
     mix = load_oscillation_data().ordering("NH")
     u = pmns_first_row(mix, (0.0, 0.0))
     assert np.sum(np.abs(u) ** 2) == pytest.approx(1.0, rel=1e-14)
-    assert abs(u[0]) ** 2 == pytest.approx((1 - mix.sin2_theta12) * (1 - mix.sin2_theta13), rel=1e-14)
+    assert abs(u[0]) ** 2 == pytest.approx((1 - mix.sin2_theta12) * (1 - mix.sin2_theta13),
+                                           rel=1e-14)
     assert abs(u[2]) ** 2 == pytest.approx(mix.sin2_theta13, rel=1e-14)
     u2 = pmns_first_row(mix, (math.pi, 0.5))
     assert cmath.phase(u2[1] / u[1]) == pytest.approx(math.pi / 2, abs=1e-14)

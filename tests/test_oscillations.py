@@ -11,6 +11,7 @@ import dataclasses
 import math
 
 import pytest
+from conftest import assert_bad_files_named
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -279,14 +280,7 @@ def test_ordering_that_is_not_a_table(tmp_path):
 
 
 def test_missing_and_malformed_files(tmp_path):
-    with pytest.raises(InputError) as err:
-        load_oscillation_data(tmp_path / "nope.toml")
-    assert err.value.field == "oscillations_file"
-    broken = tmp_path / "broken.toml"
-    broken.write_text("[normal\n", encoding="utf-8")
-    with pytest.raises(InputError) as err:
-        load_oscillation_data(broken)
-    assert err.value.field == "oscillations_file"
+    assert_bad_files_named(load_oscillation_data, tmp_path, "oscillations_file", "[normal\n")
 
 
 # ---------------------------------------------------------------- direct construction

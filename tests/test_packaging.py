@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import fraction_grid, scan_text
 
 try:
     import tomllib
@@ -247,20 +248,7 @@ class Env:
                 src / "tests" / "test_api.py", src / "tests" / "test_neutrinos.py"], cwd=work)
 
 
-TINY = """\
-[scan]
-name = "tiny"
-targets = ["Cs"]
-hierarchies = ["NH"]
-natures = ["majorana"]
-channels = ["nucleus"]
-[m0]
-values_eV = [0.05]
-[omega]
-count = 16
-start_fraction = 0.1
-stop_fraction = 1.0
-"""
+TINY = scan_text("tiny", m0={"values_eV": [0.05]}, omega=fraction_grid(16, 0.1))
 
 
 @pytest.mark.slow

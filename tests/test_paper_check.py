@@ -1,29 +1,23 @@
 """docs/paper_check.md is regenerated from the code and must match what is committed."""
 
-import importlib.util
 import re
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, load_script
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("paper_check", ROOT / "scripts" / "paper_check.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def paper_check():
+    return load_script("scripts/paper_check.py")
 
 
 def test_committed_table_matches_regeneration():
-    mod = load_script()
+    mod = paper_check()
     text = (ROOT / "docs" / "paper_check.md").read_text()
     assert mod.render(text) == text, "run: python scripts/paper_check.py"
 
 
 def test_key_rows_against_the_paper():
-    mod = load_script()
+    mod = paper_check()
     rows = {name: (paper, code) for name, paper, code, _ in mod.rows()}
     # Paper's rounded values (eqs. 16, 10/33, 27): the code must be within the rounding
     paper, code = rows["𝒥_N (eq. 16)"]
@@ -33,7 +27,8 @@ def test_key_rows_against_the_paper():
     paper, code = rows["b / (Z^{-1/3} a_B) (eq. 27)"]
     assert code == pytest.approx(paper, abs=5e-5)
     # Literature slope (Amore, Boyd & Fernandez, arXiv:1205.1704)
-    assert rows["χ'(0) = −c₁ (after eq. 28)"][1] == pytest.approx(-1.588071022611375312718684508, rel=1e-12)
+    assert rows["χ'(0) = −c₁ (after eq. 28)"][1] == pytest.approx(-1.588071022611375312718684508,
+                                                                 rel=1e-12)
     # Gamma_0: eq. 18 is 11.5 % above the printed 54 mHz; pin it so a change is noticed
     paper, code = rows["Γ₀ of eq. 22 [mHz, ε=1 eV, n=1e21, V=100, per 100 MHz/eV³]"]
     assert 1.10 < code / paper < 1.13
@@ -63,7 +58,7 @@ def _caption_factor_by_hand(Z, N, g, e, u, n_cm3, ratio_form):
 
 
 def test_figure_captions_under_the_eq22_reading():
-    mod = load_script()
+    mod = paper_check()
     rows = {name: code for name, _, code, _ in mod.rows()}
     cs = _caption_factor_by_hand(55, 78, 0.0, 1.3859, 2.6986, 1e21, "eq19")
     assert rows["Cs rate factor [Hz] (Fig. 4 caption)"] == pytest.approx(cs, rel=1e-8)

@@ -156,7 +156,8 @@ def test_all_pairs_grid_matches_scalar():
                 assert out_i[i, j, k] == pytest.approx(
                     pair_phase_space(omega[k], EPS_CS, masses[i], masses[j], 1.0), rel=1e-14
                 )
-                assert out_d[i, j, k] == pytest.approx(pair_delta(omega[k], EPS_CS, masses[i], masses[j]), rel=1e-14)
+                assert out_d[i, j, k] == pytest.approx(
+                    pair_delta(omega[k], EPS_CS, masses[i], masses[j]), rel=1e-14)
 
 
 def test_public_wrapper_shape_and_errors():
@@ -165,7 +166,8 @@ def test_public_wrapper_shape_and_errors():
     assert out.shape == omega.shape
     assert out[1, 1] == 0.0  # above eps/2: closed
     assert out[0, 0] == pytest.approx(pair_phase_space(0.1, EPS_CS, 0.1, 0.12, 0.0), rel=1e-14)
-    majorana_minus_dirac = phase_space(0.3, EPS_CS, 0.1, 0.12, True) - phase_space(0.3, EPS_CS, 0.1, 0.12, False)
+    majorana_minus_dirac = (phase_space(0.3, EPS_CS, 0.1, 0.12, True)
+                            - phase_space(0.3, EPS_CS, 0.1, 0.12, False))
     assert majorana_minus_dirac == pytest.approx(0.1 * 0.12, rel=1e-12)
     for kwargs, field in [
         (dict(omega_eV=-0.1), "omega_eV"),

@@ -4,20 +4,16 @@ Every other README block runs in tests/test_docs_examples.py; the Set-up block i
 package, so ``.ci/run`` runs it (in a new virtual environment) instead of the test suite.
 """
 
-import importlib.util
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, load_script
+
 README = (ROOT / "README.md").read_text()
 CI = (ROOT / ".ci" / "run").read_text()
 
 
 def _readme_setup():
-    spec = importlib.util.spec_from_file_location("readme_setup", ROOT / ".ci" / "readme_setup.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(".ci/readme_setup.py")
 
 
 def test_readme_scan_file_parses():

@@ -29,19 +29,23 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import small_scan_text
+from cluster_support import process_env, start_scheduler, start_workers, stop
+from conftest import assert_input_error, fraction_grid, scan_text, small_scan_text
 from reliability_support import (
     EXE,
     GOOD,
+    USER_TARGETS_FORMAT,
     assert_clean_cube,
     assert_same_cube,
     blocks_done,
     case,
     cli,
+    cli_reference,
     error_line,
     listing,
     one_error_line,
     record,
+    small_workdir,
     start,
     wait_for_blocks,
 )
@@ -53,31 +57,9 @@ needs_cli = pytest.mark.skipif(EXE is None, reason="renp-scan entry point not in
 N_BLOCKS = 16  # the small scan: 16 lines of 3 m0 x 30 omega, one block each
 
 
-USER_TARGETS = """\
-format_version = 1
-
-[targets.CsTest]
-scheme = "alkali"
-isotope = "133Cs"
-Z = 55
-N = 78
-g_label = "6s"
-g_eV = 0.0
-e_label = "6p"
-e_eV = {e_eV}
-u_label = "7p"
-u_eV = {u_eV}
-A_ug_per_s = 1.0e6
-source = "test"
-"""
-
-
-
-
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("edges")
-    (d / "small.toml").write_text(small_scan_text(), encoding="utf-8")
+    d = small_workdir(tmp_path_factory, "edges")
     (d / "good.toml").write_text(GOOD, encoding="utf-8")
     return d
 
@@ -87,10 +69,7 @@ def reference(workdir):
     """An uninterrupted run of small.toml."""
     if EXE is None:
         pytest.skip("renp-scan entry point not installed")
-    proc = cli("run", "small.toml", "-o", "reference.h5", "--quiet", "--workers", "1",
-               cwd=workdir)
-    assert proc.returncode == 0, proc.stderr
-    return workdir / "reference.h5"
+    return cli_reference(workdir, "--workers", "1")
 
 
 # ---------------------------------------------------------- --scheduler at a non-dask server
@@ -177,25 +156,11 @@ def test_scheduler_killed_mid_run(workdir, reference):
     work = workdir / "killed-scheduler"
     work.mkdir()
     shutil.copyfile(workdir / "small.toml", work / "small.toml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RENP_SCAN_TEST")}
-    scheduler = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-         "--port", "0", "--no-dashboard"], cwd=work, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    worker = None
+    env = process_env()
+    scheduler, address = start_scheduler(work, env)
+    procs = [scheduler]
     try:
-        address = None
-        deadline = time.monotonic() + 60
-        while address is None and time.monotonic() < deadline:
-            line = scheduler.stderr.readline()
-            found = re.search(r"tcp://127\.0\.0\.1:\d+", line)
-            address = found.group(0) if found else None
-        assert address, "the dask scheduler did not start"
-        threading.Thread(target=scheduler.stderr.read, daemon=True).start()  # keep it drained
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
-             "--no-dashboard"], cwd=work, env=dict(env, RENP_SCAN_TEST_BLOCK_DELAY="0.7"),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(start_workers(address, work, process_env(RENP_SCAN_TEST_BLOCK_DELAY=0.7)))
         proc = start("run", "small.toml", "-o", "out.h5", "--quiet", "--scheduler", address,
                      cwd=work)
         wait_for_blocks(work / "out.h5.partial", 3, proc, limit=120)
@@ -203,10 +168,7 @@ def test_scheduler_killed_mid_run(workdir, reference):
         scheduler.wait(timeout=30)
         _, stderr = proc.communicate(timeout=120)
     finally:
-        for p in (scheduler, worker):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait(timeout=30)
+        stop(procs)
     proc.stderr = stderr
     line = one_error_line(proc, 1, "scheduler")
     assert "blocks are kept in out.h5.partial" in line, line
@@ -291,25 +253,8 @@ def test_read_only_mount(workdir, reference, tmp_path):
 
 # ------------------------------------------------------------------ memory
 
-MEMORY_SCAN = """\
-[scan]
-name = "mem"
-targets = ["Cs"]
-hierarchies = ["NH"]
-natures = ["majorana"]
-channels = ["nucleus"]
-
-[m0]
-values_eV = [0.0, 0.01, 0.02, 0.03, 0.04, 0.05]
-
-[omega]
-count = 1_000_000
-start_fraction = 0.1
-stop_fraction = 1.0
-
-[output]
-compression = "none"
-"""
+MEMORY_SCAN = scan_text("mem", m0={"values_eV": [0.0, 0.01, 0.02, 0.03, 0.04, 0.05]},
+                        omega=fraction_grid(1_000_000, 0.1), output={"compression": "none"})
 
 #: Size of one block of MEMORY_SCAN (one m0 row of 10^6 float64) [bytes].
 MEMORY_BLOCK = 8 * 10**6
@@ -539,7 +484,7 @@ for _id, (_name, _said) in SCAN_FILES.items():
 def test_edge_scan_files(workdir):
     work = workdir / "scans"
     work.mkdir()
-    (work / "huge.toml").write_text(USER_TARGETS.format(e_eV="1e300", u_eV="2e300"))
+    (work / "huge.toml").write_text(USER_TARGETS_FORMAT.format(e_eV="1e300", u_eV="2e300"))
     (work / "adir").mkdir()
     os.mkfifo(work / "fifo.toml")
     (work / "bom.toml").write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
@@ -591,10 +536,8 @@ for _id, (_call, _field) in API_EDGES.items():
 @pytest.mark.parametrize("case_id", list(API_EDGES))
 def test_api_is_as_strict_as_scan_files(case_id):
     call, field = API_EDGES[case_id]
-    with pytest.raises(InputError) as err:
-        call()
-    assert err.value.field == field
-    record(f"api-strict-{case_id}", f"InputError `{err.value.field}: {err.value.message}`")
+    error = assert_input_error(field, call)
+    record(f"api-strict-{case_id}", f"InputError `{error.field}: {error.message}`")
 
 
 def test_exact_labels_still_work():

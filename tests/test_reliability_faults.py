@@ -26,16 +26,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import small_scan_text
+from conftest import fraction_grid, scan_text, small_scan_text
 from reliability_support import (
     EXE,
     assert_same_cube,
     blocks_done,
     case,
     cli,
+    cli_reference,
     error_line,
     listing,
     record,
+    small_workdir,
     start,
     wait_for_blocks,
 )
@@ -47,18 +49,13 @@ N_BLOCKS = 16  # the small scan: 16 lines of 3 m0 x 30 omega, one block each
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("faults")
-    (d / "small.toml").write_text(small_scan_text(), encoding="utf-8")
-    return d
+    return small_workdir(tmp_path_factory, "faults")
 
 
 @pytest.fixture(scope="module")
 def reference(workdir):
     """An uninterrupted run of small.toml."""
-    proc = cli("run", "small.toml", "-o", "reference.h5", "--quiet", "--workers", "1",
-               cwd=workdir)
-    assert proc.returncode == 0, proc.stderr
-    return workdir / "reference.h5"
+    return cli_reference(workdir, "--workers", "1")
 
 
 # ------------------------------------------------------------------ kill -9 at every stage
@@ -340,6 +337,7 @@ def test_signal_stops_cleanly(workdir, reference, sig):
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0], stderr
     assert "rerun the same command to resume" in lines[0]
+    assert "Traceback" not in stderr
     done = blocks_done(partial)
     assert 2 <= done < N_BLOCKS
     assert listing(workdir).count(partial.name) == 1
@@ -423,25 +421,10 @@ def test_stale_locks_are_taken_over_and_foreign_ones_respected(workdir, referenc
 # ------------------------------------------------------------------ disk full, size limits
 
 #: 8 blocks of 1 MB (uncompressed, one line of 8 m0 x 16000 omega each): sizes are exact.
-BIG_SCAN = """\
-[scan]
-name = "big"
-targets = ["Cs"]
-hierarchies = ["NH", "IH"]
-natures = ["majorana", "dirac"]
-channels = ["nucleus", "core"]
-
-[m0]
-values_eV = [0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.2]
-
-[omega]
-count = 16000
-start_fraction = 0.0
-stop_fraction = 1.0
-
-[output]
-compression = "none"
-"""
+BIG_SCAN = scan_text("big", hierarchies=("NH", "IH"), natures=("majorana", "dirac"),
+                     channels=("nucleus", "core"),
+                     m0={"values_eV": [0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.2]},
+                     omega=fraction_grid(16000, 0.0), output={"compression": "none"})
 BIG_BLOCKS = 8
 
 #: A child that runs the CLI with the space guard switched off, so HDF5 itself meets

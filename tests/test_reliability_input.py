@@ -14,18 +14,18 @@ import hashlib
 import math
 import re
 import shutil
-import textwrap
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-from conftest import small_scan_text
+from conftest import assert_input_error, fraction_grid, scan_text, small_scan_text
 from reliability_support import (
     CASES,
     DOC,
     EXE,
     GOOD,
+    USER_TARGETS_FORMAT,
     assert_clean_cube,
     blocks_done,
     case,
@@ -45,23 +45,7 @@ needs_cli = pytest.mark.skipif(EXE is None, reason="renp-scan entry point not in
 
 
 #: A user targets file with every field, and one missing A_ug_per_s.
-USER_TARGETS = """\
-format_version = 1
-
-[targets.CsTest]
-scheme = "alkali"
-isotope = "133Cs"
-Z = 55
-N = 78
-g_label = "6s"
-g_eV = 0.0
-e_label = "6p"
-e_eV = 1.3859
-u_label = "7p"
-u_eV = 2.6986
-A_ug_per_s = 1.0e6
-source = "test: Cs levels with A_ug changed"
-"""
+USER_TARGETS = USER_TARGETS_FORMAT.format(e_eV=1.3859, u_eV=2.6986)
 BROKEN_TARGETS = USER_TARGETS.replace("A_ug_per_s = 1.0e6\n", "")
 #: The package's oscillation table, and one whose normal ordering lacks dm21.
 PACKAGE_OSCILLATIONS = (Path(renp_scan.__file__).parent / "data" / "oscillations.toml").read_text()
@@ -214,24 +198,10 @@ case("input-does-not-fit-disk", "`renp-scan run` on a scan under the entry cap w
 
 @needs_cli
 def test_cube_larger_than_the_free_disk_is_refused(tmp_path):
-    text = textwrap.dedent("""\
-        [scan]
-        name = "huge"
-        targets = ["Cs"]
-        hierarchies = ["NH", "IH"]
-        natures = ["majorana", "dirac"]
-        channels = ["nucleus", "core"]
-        [m0]
-        start_eV = 0.0
-        stop_eV = 0.1
-        count = 250_000
-        [omega]
-        count = 250_000
-        start_fraction = 0.0
-        stop_fraction = 1.0
-        [output]
-        compression = "none"
-        """)
+    text = scan_text("huge", hierarchies=("NH", "IH"), natures=("majorana", "dirac"),
+                     channels=("nucleus", "core"),
+                     m0={"start_eV": 0.0, "stop_eV": 0.1, "count": 250_000},
+                     omega=fraction_grid(250_000, 0.0), output={"compression": "none"})
     need = parse_scan(text).n_bytes()
     assert need == 8 * 250_000**2 * 8  # 8 lines of 250 000 x 250 000 float64: 4 TB
     free = shutil.disk_usage(tmp_path).free
@@ -313,11 +283,9 @@ for _id, (_call, _field) in API_CASES.items():
 @pytest.mark.parametrize("case_id", list(API_CASES))
 def test_bad_api_call_raises_input_error(case_id):
     call, field = API_CASES[case_id]
-    with pytest.raises(InputError) as err:
-        call()
-    assert err.value.field == field
-    assert isinstance(err.value, ValueError)
-    record(f"api-{case_id}", f"InputError `{err.value.field}: {err.value.message}`")
+    error = assert_input_error(field, call)
+    assert isinstance(error, ValueError)
+    record(f"api-{case_id}", f"InputError `{error.field}: {error.message}`")
 
 
 RUN_SCAN_CASES = {

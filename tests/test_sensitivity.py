@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 import pytest
+from cluster_support import local_reference
+from conftest import scan_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +32,7 @@ from renp_scan.analysis import (
 from renp_scan.analysis.plan import parse_plan
 from renp_scan.cube.results import SENSITIVITY_FORMAT, read_result, write_result
 from renp_scan.errors import InputError
+from renp_scan.sweep.scanfile import parse_scan
 
 
 def two_point_source(nh_rates, ih_rates):
@@ -218,22 +221,9 @@ def test_optimised_plan_never_worse_than_uniform(cs_spline, m0, test, normalizat
 
 # ---------------------------------------------------------------- command line
 
-CLI_SCAN = """
-[scan]
-name = "cli_sens"
-targets = ["Cs"]
-hierarchies = ["NH", "IH"]
-natures = ["majorana", "dirac"]
-channels = ["nucleus"]
-[m0]
-start_eV = 0.0
-stop_eV = 0.1
-count = 21
-[omega]
-start_eV = 0.640
-stop_eV = 0.6929
-count = 30
-"""
+CLI_SCAN = scan_text("cli_sens", hierarchies=("NH", "IH"), natures=("majorana", "dirac"),
+                     m0={"start_eV": 0.0, "stop_eV": 0.1, "count": 21},
+                     omega={"start_eV": 0.640, "stop_eV": 0.6929, "count": 30})
 
 CLI_PLAN = """
 [plan]
@@ -253,12 +243,7 @@ efficiency = 0.5
 
 @pytest.fixture(scope="module")
 def cli_cube(tmp_path_factory):
-    from renp_scan.sweep.engine import run_scan
-    from renp_scan.sweep.scanfile import parse_scan
-
-    out = tmp_path_factory.mktemp("cube") / "cs.h5"
-    run_scan(parse_scan(CLI_SCAN), out, workers=1, progress=False)
-    return out
+    return local_reference(tmp_path_factory.mktemp("cube"), CLI_SCAN, "cs.toml", "cs.h5")[1]
 
 
 def run_cli(*args, cwd):
@@ -286,8 +271,6 @@ def test_cli_sensitivity_writes_result_and_figure(cli_cube, tmp_path):
                               [("NH", "majorana"), ("NH", "dirac")], plan)
     got = back["dchi2_hierarchy"].sel(truth_hierarchy="IH", truth_nature="majorana", m0_true=0.05)
     assert float(got) == pytest.approx(value, rel=1e-9)
-    from renp_scan.sweep.scanfile import parse_scan
-
     assert back.attrs["table_cube_scan_sha256"] == parse_scan(CLI_SCAN).sha256
     assert back.attrs["plan_sha256"] == parse_plan(CLI_PLAN).sha256
     assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -302,13 +285,9 @@ def test_cli_sensitivity_writes_result_and_figure(cli_cube, tmp_path):
 
 
 def test_cli_sensitivity_selects_the_coulomb_model(tmp_path):
-    from renp_scan.sweep.engine import run_scan
-    from renp_scan.sweep.scanfile import parse_scan
-
     scan = CLI_SCAN.replace('channels = ["nucleus"]', 'channels = ["nucleus"]\n'
                             'coulomb_models = ["thomas-fermi", "valence"]')
-    cube = tmp_path / "models.h5"
-    run_scan(parse_scan(scan), cube, workers=1, progress=False)
+    _, cube = local_reference(tmp_path, scan, "models.toml", "models.h5")
     plan_file = tmp_path / "plan.toml"
     plan_file.write_text(CLI_PLAN)
     plan = parse_plan(CLI_PLAN).resolve()

@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from cluster_support import local_reference
+from conftest import fraction_grid, scan_text
 from reliability_support import assert_same_cube, blocks_done
 from slurm_support import (
     ROOT,
@@ -27,9 +29,6 @@ from slurm_support import (
     wait_until,
 )
 
-from renp_scan.sweep.engine import run_scan
-from renp_scan.sweep.scanfile import parse_scan
-
 #: Tests that submit jobs or touch the daemons.
 slurm_only = pytest.mark.slurm
 uses_slurm = pytest.mark.usefixtures("slurm")
@@ -37,37 +36,16 @@ uses_slurm = pytest.mark.usefixtures("slurm")
 RECIPE = ROOT / "scripts" / "run_on_slurm.py"
 #: 4 spectrum lines x 5 blocks of 200 m0 rows (block_target_seconds 0.01 with the
 #: reference cost: 249 rows, balanced to 200) = 20 cheap blocks.
-SLURM_SCAN = """\
-[scan]
-name = "slurm-test"
-targets = ["Cs"]
-hierarchies = ["NH", "IH"]
-natures = ["majorana", "dirac"]
-channels = ["nucleus"]
-
-[m0]
-count = 1000
-start_eV = 0.0
-stop_eV = 0.2
-
-[omega]
-count = 30
-start_fraction = 0.0
-stop_fraction = 1.0
-
-[engine]
-block_target_seconds = 0.01
-"""
+SLURM_SCAN = scan_text("slurm-test", hierarchies=("NH", "IH"), natures=("majorana", "dirac"),
+                       m0={"count": 1000, "start_eV": 0.0, "stop_eV": 0.2},
+                       omega=fraction_grid(30, 0.0), engine={"block_target_seconds": 0.01})
 
 
 @pytest.fixture(scope="module")
 def scan_and_reference(tmp_path_factory):
     """The test scan file and its cube from a local (threaded) run."""
-    where = tmp_path_factory.mktemp("slurm-ref")
-    scan = where / "scan.toml"
-    scan.write_text(SLURM_SCAN, encoding="utf-8")
-    run_scan(parse_scan(SLURM_SCAN, path=scan), where / "local.h5", workers=1, progress=False)
-    return scan, where / "local.h5"
+    return local_reference(tmp_path_factory.mktemp("slurm-ref"), SLURM_SCAN,
+                           cube_name="local.h5")
 
 
 @slurm_only

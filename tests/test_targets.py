@@ -9,11 +9,10 @@ level tables).
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, assert_bad_files_named, assert_input_error, load_script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import constants as sc
@@ -27,7 +26,6 @@ from renp_scan.model.targets import (
     load_targets,
 )
 
-REPO = Path(__file__).resolve().parent.parent
 ALL_TARGETS = available_targets()
 
 FIELD_ORDER = (
@@ -97,31 +95,29 @@ def valid_table(**changes):
 # ---------------------------------------------------------------- literature values
 
 
-def test_cs_is_exactly_the_papers_target():
-    # Yoshimura & Sasao, arXiv:1310.6472, Sec. III: 133Cs, |e> = 6P1/2 (1.3859 eV),
-    # |g> = 6S1/2 (0), A = 7.93e5 s^-1 for 7P1/2 (2.6986) -> 6S1/2.
+#: The paper's two targets, field by field (Yoshimura & Sasao, arXiv:1310.6472, Sec. III).
+PAPERS_TARGETS = {
+    # 133Cs, |e> = 6P1/2 (1.3859 eV), |g> = 6S1/2 (0), A = 7.93e5 s^-1 for 7P1/2 (2.6986)
+    # -> 6S1/2.
+    "Cs": {"scheme": "alkali", "isotope": "133Cs", "Z": 55, "N": 78, "g_eV": 0.0,
+           "e_eV": 1.3859, "u_eV": 2.6986, "A_ug_per_s": 7.93e5},
+    # Before eq. 23: 131Xe, 6s 3P1 (8.437 eV) initial, 7s 3P1 (10.593 eV),
+    # gamma_7s5p = 8.51e7 s^-1.
+    "Xe": {"scheme": "electron_hole", "isotope": "131Xe", "Z": 54, "N": 77, "g_eV": 0.0,
+           "e_eV": 8.437, "u_eV": 10.593, "A_ug_per_s": 8.51e7},
+}
+
+
+@pytest.mark.parametrize("name", list(PAPERS_TARGETS))
+def test_target_is_exactly_the_papers(name):
+    target = get_target(name)
+    want = PAPERS_TARGETS[name]
+    assert {field: getattr(target, field) for field in want} == want
+
+
+def test_cs_levels_are_the_papers_orbitals():
     cs = get_target("Cs")
-    assert cs.scheme == "alkali"
-    assert cs.isotope == "133Cs"
-    assert (cs.Z, cs.N) == (55, 78)
-    assert cs.g_eV == 0.0
-    assert cs.e_eV == 1.3859
-    assert cs.u_eV == 2.6986
-    assert cs.A_ug_per_s == 7.93e5
     assert cs.e_label.startswith("6p") and cs.u_label.startswith("7p")
-
-
-def test_xe_is_exactly_the_papers_target():
-    # arXiv:1310.6472, Sec. III (before eq. 23): 131Xe, 6s 3P1 (8.437 eV) initial,
-    # 7s 3P1 (10.593 eV), gamma_7s5p = 8.51e7 s^-1.
-    xe = get_target("Xe")
-    assert xe.scheme == "electron_hole"
-    assert xe.isotope == "131Xe"
-    assert (xe.Z, xe.N) == (54, 77)
-    assert xe.g_eV == 0.0
-    assert xe.e_eV == 8.437
-    assert xe.u_eV == 10.593
-    assert xe.A_ug_per_s == 8.51e7
 
 
 def test_weak_charge_with_the_papers_044():
@@ -218,18 +214,13 @@ def test_papers_cs_agrees_with_arc_within_quoted_precision(arc):
 
 
 def _load_generator():
-    spec = importlib.util.spec_from_file_location(
-        "make_targets", REPO / "scripts" / "make_targets.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/make_targets.py")
 
 
 def test_generator_reproduces_committed_file(arc):
     pytest.importorskip("periodictable")
     generator = _load_generator()
-    committed = (REPO / "renp_scan" / "data" / "targets.toml").read_text(encoding="utf-8")
+    committed = (ROOT / "renp_scan" / "data" / "targets.toml").read_text(encoding="utf-8")
     file_version = get_target("Rb87").info["arc_version"]
     if generator._arc_version() != file_version:
         pytest.skip(f"installed ARC differs from the file's ARC {file_version}")
@@ -416,37 +407,25 @@ def test_info_with_a_table_value_is_rejected(tmp_path):
 )
 def test_bad_top_level(tmp_path, format_version, extra_top, field):
     path = write_targets(tmp_path / "bad.toml", {"T": valid_table()}, format_version, extra_top)
-    with pytest.raises(InputError) as err:
-        load_targets(path)
-    assert err.value.field == field
+    assert_input_error(field, load_targets, path)
 
 
 def test_file_without_targets(tmp_path):
     path = tmp_path / "empty.toml"
     path.write_text("format_version = 1\n", encoding="utf-8")
-    with pytest.raises(InputError) as err:
-        load_targets(path)
-    assert err.value.field == "targets"
+    assert_input_error("targets", load_targets, path)
 
 
 def test_target_that_is_not_a_table(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text("format_version = 1\n[targets]\nT = 3\n", encoding="utf-8")
-    with pytest.raises(InputError) as err:
-        load_targets(path)
-    assert err.value.field == "targets.T"
+    assert_input_error("targets.T", load_targets, path)
 
 
 def test_missing_and_malformed_files(tmp_path):
-    with pytest.raises(InputError) as err:
-        load_targets(tmp_path / "nope.toml")
-    assert err.value.field == "targets_file"
-    broken = tmp_path / "broken.toml"
-    broken.write_text("format_version = = 1\n", encoding="utf-8")
-    with pytest.raises(InputError) as err:
-        load_targets(broken)
-    assert err.value.field == "targets_file"
-    assert isinstance(err.value, ValueError)
+    error = assert_bad_files_named(load_targets, tmp_path, "targets_file",
+                                   "format_version = = 1\n")
+    assert isinstance(error, ValueError)
 
 
 def test_direct_construction_validates():

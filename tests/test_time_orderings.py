@@ -6,25 +6,19 @@ from the script; the script's enumeration must equal them, and their sum must va
 rounding while each term is of order 0.01-1 eV^-2.
 """
 
-import importlib.util
 import math
-from pathlib import Path
 
 import mpmath
 import pytest
+from conftest import load_script
 
-ROOT = Path(__file__).resolve().parents[1]
 LEVELS = {"Cs": (0.0, 1.3859, 2.6986), "Xe": (0.0, 8.437, 10.593)}  # paper Sec. III, eV
 FRACTIONS = (0.05, 0.3, 0.6, 0.9, 0.999)  # omega / (eps_eg / 2)
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("time_orderings",
-                                                  ROOT / "scripts" / "time_orderings.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("scripts/time_orderings.py")
 
 
 def by_hand(g, e, u, omega):

@@ -8,12 +8,11 @@ renp_scan/data/valence_levels.toml) and exact identities of the potential.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_script
 from scipy import constants as sc
 from scipy.integrate import quad, solve_ivp
 from scipy.interpolate import CubicSpline
@@ -28,7 +27,6 @@ ALPHA = sc.fine_structure
 ME = sc.physical_constants["electron mass energy equivalent in MeV"][0] * 1e6  # eV
 HARTREE = sc.physical_constants["Hartree energy in eV"][0]
 HBARC_CM = sc.physical_constants["reduced Planck constant times c in MeV fm"][0] * 1e-7
-REPO = Path(__file__).resolve().parent.parent
 
 
 # ------------------------------------------------------------------ hydrogen-like limit
@@ -311,11 +309,7 @@ def test_cs_ratio_to_thomas_fermi():
 
 
 def test_committed_ratio_table_is_current():
-    spec = importlib.util.spec_from_file_location(
-        "valence_table", REPO / "scripts" / "valence_table.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/valence_table.py")
     for name in ("ratios", "energies", "diagonal"):
         assert script.committed_block(name) == script.RENDERERS[name](), name
 

@@ -6,18 +6,14 @@ The reference is a run of the same scan on the embedded threaded scheduler
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
+from cluster_support import dask_processes, local_reference, process_env
 from conftest import small_scan_text
 from reliability_support import assert_same_cube, blocks_done, cli, error_line, listing, start
 
-from renp_scan.sweep.engine import run_scan
 from renp_scan.sweep.pieces import run_writing_on_workers
 from renp_scan.sweep.scanfile import parse_scan
 
@@ -29,11 +25,7 @@ SCAN = small_scan_text(extra="[engine]\nblock_target_seconds = 0.01\n")
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    where = tmp_path_factory.mktemp("ref")
-    scan = where / "scan.toml"
-    scan.write_text(SCAN, encoding="utf-8")
-    run_scan(parse_scan(SCAN, path=scan), where / "ref.h5", workers=1, progress=False)
-    return scan, where / "ref.h5"
+    return local_reference(tmp_path_factory.mktemp("ref"), SCAN)
 
 
 def test_workers_write_pieces_and_client_gets_receipts(tmp_path, reference):
@@ -72,33 +64,9 @@ def pieces_done(folder) -> int:
 @pytest.fixture
 def dask_cluster(tmp_path):
     """A dask scheduler and two single-thread worker processes (blocks sleep 0.4 s)."""
-    env = dict(os.environ, RENP_SCAN_TEST_BLOCK_DELAY="0.4")
-    sched_file = tmp_path / "scheduler.json"
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
-                               "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
-                               ":0", "--scheduler-file", str(sched_file)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        deadline = time.monotonic() + 60
-        while not sched_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
-             str(sched_file), "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        address = json.loads(sched_file.read_text())["address"]
-        with distributed.Client(address, timeout="60s") as client:
-            client.wait_for_workers(2, timeout=120)
+    with dask_processes(tmp_path, process_env(RENP_SCAN_TEST_BLOCK_DELAY=0.4),
+                        n_workers=2) as address:
         yield address
-    finally:
-        for proc in reversed(procs):
-            proc.send_signal(signal.SIGTERM)
-        for proc in reversed(procs):
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def test_client_killed_restarts_and_keeps_the_workers_blocks(tmp_path, reference, dask_cluster):

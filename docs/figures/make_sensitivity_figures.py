@@ -37,8 +37,7 @@ from renp_scan.analysis import (
     optimize_plan,
     sensitivity_scan,
 )
-from renp_scan.model.neutrinos import neutrino_masses
-from renp_scan.model.spectrum import thresholds_eV
+from renp_scan.model.neutrinos import pair_thresholds_eV
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = ROOT / "docs" / "figures"
@@ -69,8 +68,7 @@ def interpolation_accuracy(atom: str, table: RateTable) -> dict:
     cube's own columns.
     """
     eps = table.eps_eg_eV
-    lowest = min(thresholds_eV(eps, neutrino_masses(table.m0_eV[-1], h)).min()
-                 for h in ("NH", "IH"))
+    lowest = pair_thresholds_eV(eps, table.m0_eV[-1], ("NH", "IH")).min()
     mid = 0.5 * (table.m0_eV[1:] + table.m0_eV[:-1])
     density = table.attrs["cube_density_cm3"]
     rows = {}

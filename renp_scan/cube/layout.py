@@ -12,7 +12,7 @@ its dimensions attached as HDF5 dimension scales), holding:
   resume detect damaged data (bookkeeping, not physics data: its attributes
   :data:`PROGRESS_ATTRS` say so to anyone browsing the file);
 * the file-level attributes: the CF globals (:func:`cf_globals`) and the
-  provenance (see :mod:`renp_scan.cube.writer`). Every attribute name is CF-legal
+  provenance (see :mod:`renp_scan.cube.schema`). Every attribute name is CF-legal
   (letters, digits, underscores; :func:`is_cf_name`).
 
 A *block* (the unit of work of the sweep engine) is exactly one HDF5 chunk of

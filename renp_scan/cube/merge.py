@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
+from .hdf5 import chunk_crc, open_locked
 from .layout import (
     CRC,
     DONE,
@@ -39,14 +40,10 @@ from .layout import (
 )
 from .lock import LockFile
 from .probe import probe
-from .reader import check_cube, read_layout
-from .writer import (
-    chunk_crc,
-    create_partial,
-    environment_provenance,
-    open_locked,
-    open_partial,
-)
+from .reader import check_cube
+from .resume import open_partial
+from .schema import environment_provenance, read_layout
+from .writer import create_partial
 
 #: Root attribute of a finished shard: ``"I/N"``.
 SHARD_ATTR = "shard"

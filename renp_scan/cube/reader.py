@@ -7,10 +7,8 @@ Any file that is not a finished renp_scan cube of the supported format version
 
 from __future__ import annotations
 
-import errno
 import os
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,38 +16,18 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
+from .hdf5 import DAMAGE, chunk_crc, filter_names, no_lock_support, one_line, open_read_only
 from .layout import (
-    COLUMN_DIM,
     CRC,
-    DIMS,
     DONE,
     FORMAT_NAME,
     FORMAT_VERSION,
     PROGRESS_GROUP,
     RATE,
     READABLE_VERSIONS,
-    ROW_DIM,
-    TargetLayout,
     register_filter_plugins,
 )
-
-
-def read_layout(group) -> TargetLayout:
-    """Rebuild a :class:`TargetLayout` from a target group of an open cube."""
-    rate = group[RATE]
-    chunks = rate.chunks
-    return TargetLayout(
-        name=group.name.strip("/"),
-        hierarchies=tuple(group["hierarchy"].asstr()[...]),
-        natures=tuple(group["nature"].asstr()[...]),
-        channels=tuple(group["channel"].asstr()[...]),
-        coulomb_models=tuple(group["coulomb_model"].asstr()[...]),
-        phases_rad=np.stack([group["alpha21_rad"][...], group["alpha31_rad"][...]], axis=1),
-        m0_eV=group["m0"][...],
-        omega_eV=group["omega"][...],
-        chunk_rows=int(chunks[DIMS.index(ROW_DIM)]),
-        chunk_cols=int(chunks[DIMS.index(COLUMN_DIM)]),
-    )
+from .schema import read_layout
 
 
 def _open_h5(path: Path, field: str) -> h5py.File:
@@ -69,59 +47,8 @@ def _open_h5(path: Path, field: str) -> h5py.File:
         raise InputError(field, f"cannot open {path}: {exc}") from None
 
 
-#: errno values of a file system that has no POSIX locks (HDF5 cannot lock there).
-_NO_LOCKS = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP)
-#: h5py ``locking`` values for a read-only open, in order: HDF5's default (what xarray,
-#: h5netcdf and plain h5py use), then no lock, then a strict lock. These are the three
-#: flag pairs HDF5 distinguishes (``"best-effort"`` equals the default).
-LOCKING_ORDER = (None, False, True)
-
-
-def _locking_mismatch(exc: OSError) -> bool:
-    """Tell whether HDF5 refused an open for other file-locking flags.
-
-    HDF5 says "file locking flag values don't match" when the file is already open
-    in this process with other locking flags.
-    """
-    text = str(exc)
-    return "file locking" in text and "don't match" in text
-
-
-def _no_lock_support(exc: OSError) -> bool:
-    """Tell whether HDF5 could not lock because the file system has no POSIX locks."""
-    text = str(exc)
-    return "unable to lock file" in text and any(f"errno = {code}," in text
-                                                 for code in _NO_LOCKS)
-
-
-def open_read_only(opener, order=LOCKING_ORDER):
-    """Return ``opener(locking)`` for the first h5py ``locking`` value HDF5 accepts.
-
-    HDF5 shares one handle among all opens of a file in a process and refuses a new
-    open whose locking flags differ from the first one's. Trying the three flag
-    settings in turn makes a read-only open succeed whatever opened the file before
-    (xarray/h5netcdf, h5py, :func:`open_cube`), any number of times. A file system
-    without POSIX locks (NFS without lockd: ``ENOLCK``; ``ENOSYS``, ``EOPNOTSUPP``)
-    moves on to the unlocked open, as ``HDF5_USE_FILE_LOCKING=FALSE`` would. Any other
-    error (a lock held by a writer in another process, damage) is raised.
-    """
-    failure = None
-    for locking in order:
-        try:
-            return opener(locking)
-        except OSError as exc:
-            if not (_locking_mismatch(exc) or _no_lock_support(exc)):
-                raise
-            failure = exc
-    raise failure
-#: What h5py raises on a file whose structure is damaged (missing objects, bad metadata).
-_DAMAGE = (KeyError, ValueError, TypeError, OSError, RuntimeError, IndexError, AttributeError,
-           zlib.error)
-
-
 def _damaged(field: str, path: Path, exc: BaseException) -> InputError:
-    detail = " ".join(str(exc).split()) or type(exc).__name__
-    return InputError(field, f"{path} is a damaged renp_scan cube ({detail}); if it is a "
+    return InputError(field, f"{path} is a damaged renp_scan cube ({one_line(exc)}); if it is a "
                       "partial, rerun with --overwrite to start again, else recompute or "
                       "copy it again")
 
@@ -176,7 +103,7 @@ def check_cube(path, field: str = "cube") -> list[str]:
             complete = int(f.attrs.get("complete", 0)) == 1
             if not complete:
                 done, total = _done_counts(f, targets)
-        except _DAMAGE as exc:
+        except DAMAGE as exc:
             raise _damaged(field, path, exc) from None
         if not complete:
             raise InputError(field, f"{path} is an unfinished partial cube ({done} of {total} "
@@ -187,7 +114,7 @@ def check_cube(path, field: str = "cube") -> list[str]:
 def _held_open(path: Path, exc: BaseException) -> InputError | None:
     """Return an InputError saying ``path`` is held open elsewhere, if ``exc`` is that."""
     text = str(exc)
-    if "unable to lock file" not in text or any(f"errno = {c}," in text for c in _NO_LOCKS):
+    if "unable to lock file" not in text or no_lock_support(exc):
         return None
     return InputError("cube", f"{path} is open for writing in another process (its HDF5 file "
                       "lock is held); the file is not damaged: close that program or wait "
@@ -257,19 +184,14 @@ def verify_cube(path, field: str = "cube") -> dict:
                         continue
                     n_bytes += len(stored)
                     pending.append((name, index, int(crcs[index]),
-                                    pool.submit(_chunk_crc, int(mask), stored)))
+                                    pool.submit(chunk_crc, int(mask), stored)))
                     settle(2 * threads)
             settle(0)
-        except _DAMAGE as exc:
+        except DAMAGE as exc:
             raise _damaged(field, path, exc) from None
     bad.sort(key=lambda item: (targets.index(item[0]), item[1]))
     return {"blocks": n_blocks, "bytes": n_bytes, "seconds": time.perf_counter() - start,
             "bad": bad}
-
-
-def _chunk_crc(mask: int, stored: bytes) -> int:
-    """CRC-32 of a chunk as the writer records it: filter mask (4 bytes LE), then the bytes."""
-    return zlib.crc32(stored, zlib.crc32(mask.to_bytes(4, "little")))
 
 
 def describe_block(path, target: str, index: int) -> str:
@@ -344,7 +266,7 @@ def open_cube(path, atom: str | None = None, verify: bool = False):
             raise
     except InputError:
         raise
-    except _DAMAGE as exc:
+    except DAMAGE as exc:
         raise _damaged("cube", Path(path), exc) from None
 
 
@@ -365,7 +287,7 @@ def describe_cube(path) -> dict:
         _check_format(f, path, "cube")
         try:
             return _describe(f, path)
-        except _DAMAGE as exc:
+        except DAMAGE as exc:
             raise _damaged("cube", path, exc) from None
 
 
@@ -392,7 +314,7 @@ def _describe(f, path: Path) -> dict:
             "chunks": tuple(rate.chunks),
             "dtype": str(rate.dtype),
             "stored_bytes": int(rate.id.get_storage_size()),
-            "compression": _filter_names(rate),
+            "compression": filter_names(rate),
             "axes": {
                 "hierarchy": list(layout.hierarchies),
                 "nature": list(layout.natures),
@@ -405,15 +327,6 @@ def _describe(f, path: Path) -> dict:
             "attrs": {k: _plain(v) for k, v in g.attrs.items()},
         })
     return info
-
-
-def _filter_names(dset) -> str:
-    plist = dset.id.get_create_plist()
-    names = []
-    for i in range(plist.get_nfilters()):
-        name = plist.get_filter(i)[3]
-        names.append(name.decode("ascii", "replace") if isinstance(name, bytes) else str(name))
-    return "+".join(names) if names else "none"
 
 
 def _plain(value):

@@ -5,7 +5,7 @@ which lives in the cube layer with the cubes.
 
 Conventions follow the cubes (``docs/cube_format.md``): every variable and
 coordinate carries ``units`` and ``long_name``; the root carries the format name
-and version, the software environment (:func:`renp_scan.cube.writer.environment_provenance`),
+and version, the software environment (:func:`renp_scan.cube.schema.environment_provenance`),
 the plan's text and sha256 and the rate source's provenance (cube path and scan
 digest). Files are written to ``OUT.partial`` and renamed, so a reader never
 sees a half-written result.
@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import InputError
-from .writer import environment_provenance
+from .schema import environment_provenance
 
 #: Root attribute ``format`` of a sensitivity result / a fit result.
 SENSITIVITY_FORMAT = "renp_scan.sensitivity"

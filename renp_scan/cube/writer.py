@@ -13,8 +13,9 @@ against ``kill -9``, full disks and damaged files (all cases: ``docs/reliability
 * a :class:`~renp_scan.cube.space.SpaceGuard` makes sure each block fits before
   HDF5 sees it; a write that fails anyway detaches the file (:meth:`CubeWriter.abandon`)
   so the partial stays as after its last complete block;
-* :func:`open_partial` checks a partial read-only (structure in a child process,
-  scan, axes, physics data, filters, CRC-32 of every done block) before resuming it;
+* :func:`~renp_scan.cube.resume.open_partial` checks a partial read-only (structure in
+  a child process, scan, axes, physics data, filters, CRC-32 of every done block)
+  before resuming it;
 * :meth:`CubeWriter.finalize` checks every chunk is stored and matches its CRC-32,
   marks the file complete, closes it, fsyncs it and renames it onto ``OUT`` with
   :func:`os.replace` (atomic on POSIX).
@@ -22,156 +23,27 @@ against ``kill -9``, full disks and damaged files (all cases: ``docs/reliability
 
 from __future__ import annotations
 
-import datetime as _dt
 import errno
 import os
-import platform
-import re
-import socket
-import sys
-import zlib
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from ..errors import InputError
 from .._faults import checkpoint
+from ..errors import InputError
+from .hdf5 import chunk_crc, errno_of, filter_pipeline, one_line, open_locked, scratch_fd
 from .layout import (
-    BLOCK_DIM,
     CRC,
-    DIMS,
     DONE,
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    PHASE_COORDS,
-    PROGRESS_ATTRS,
     PROGRESS_GROUP,
     RATE,
-    RATE_NORMALISATION,
-    VARIABLE_ATTRS,
     ChunkCodec,
     TargetLayout,
-    cf_globals,
     compression_options,
-    register_filter_plugins,
 )
-from .probe import probe
-from .reader import _DAMAGE, _NO_LOCKS, open_read_only, read_layout
+from .schema import utc_now, write_root_attrs, write_target
 from .space import SPACE_ERRNOS, SpaceGuard, StorageError
-
-_STR = h5py.string_dtype(encoding="utf-8")
-
-
-def open_locked(path, mode: str) -> h5py.File:
-    """``h5py.File(path, mode)``, without HDF5's own file lock where the file system has none.
-
-    HDF5 locks every file it opens; on file systems without POSIX locks (NFS without
-    lockd: ``ENOLCK``) that fails with "unable to lock file". The sweep holds
-    ``OUT.lock`` while it writes, which already keeps other runs away, so the file is
-    then opened unlocked, as ``HDF5_USE_FILE_LOCKING=FALSE`` would do.
-    """
-    try:
-        return h5py.File(path, mode)
-    except OSError as exc:
-        if "unable to lock file" not in str(exc):
-            raise
-        code = _errno_of(exc)
-        if code not in _NO_LOCKS:
-            # The lock is held: another program has the file open.
-            raise InputError("output", f"{path} is open in another program (its HDF5 file "
-                             f"lock is held: {os.strerror(code)}); close it and rerun") from None
-    return h5py.File(path, mode, locking=False)
-
-
-def utc_now() -> str:
-    """Return the current UTC time, ISO 8601 with seconds (e.g. ``2025-01-31T12:00:00+00:00``)."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def environment_provenance() -> dict:
-    """Attributes describing the software and machine that created a cube."""
-    import numba
-
-    from .._version import __version__
-
-    return {
-        "package": "renp_scan",
-        "package_version": __version__,
-        "created_utc": utc_now(),
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "python_version": sys.version.split()[0],
-        "numpy_version": np.__version__,
-        "numba_version": numba.__version__,
-        "h5py_version": h5py.__version__,
-        "hdf5_version": h5py.version.hdf5_version,
-    }
-
-
-def _set_var_attrs(dset, name: str) -> None:
-    units, long_name = VARIABLE_ATTRS[name]
-    if units is not None:
-        dset.attrs["units"] = units
-    dset.attrs["long_name"] = long_name
-
-
-def _scale(group, name: str, values, dtype=None):
-    dset = group.create_dataset(name, data=values, dtype=dtype)
-    dset.make_scale(name)
-    _set_var_attrs(dset, name)
-    return dset
-
-
-def _write_target(f, layout: TargetLayout, attrs: dict, dtype, filters: dict) -> None:
-    g = f.create_group(layout.name)
-    for key, value in attrs.items():
-        g.attrs[key] = value
-    values = {
-        "hierarchy": (np.array(layout.hierarchies, dtype=object), _STR),
-        "nature": (np.array(layout.natures, dtype=object), _STR),
-        "channel": (np.array(layout.channels, dtype=object), _STR),
-        "coulomb_model": (np.array(layout.coulomb_models, dtype=object), _STR),
-        "phase": (np.arange(len(layout.phases_rad), dtype=np.int64), None),
-        "m0": (np.asarray(layout.m0_eV, dtype=np.float64), None),
-        "omega": (np.asarray(layout.omega_eV, dtype=np.float64), None),
-    }
-    scales = {dim: _scale(g, dim, *values[dim]) for dim in DIMS}
-    for col, name in enumerate(PHASE_COORDS):
-        aux = g.create_dataset(name, data=np.asarray(layout.phases_rad, dtype=np.float64)[:, col])
-        aux.dims[0].attach_scale(scales["phase"])
-        _set_var_attrs(aux, name)
-    rate = g.create_dataset(RATE, shape=layout.shape, dtype=dtype, chunks=layout.chunks,
-                            fillvalue=np.nan, **filters)
-    # No dimension labels: netCDF readers show HDF5's DIMENSION_LABELS as an
-    # attribute; the attached scales already name every dim.
-    for axis, dim in enumerate(DIMS):
-        rate.dims[axis].attach_scale(scales[dim])
-    _set_var_attrs(rate, RATE)
-    # CF convention: makes xarray load the phase angles as coordinates of `rate`.
-    rate.attrs["coordinates"] = " ".join(PHASE_COORDS)
-
-    progress = f.require_group(PROGRESS_GROUP)
-    p = progress.create_group(layout.name)
-    for group in (progress, p):
-        group.attrs.update(PROGRESS_ATTRS)
-    block = _scale(p, BLOCK_DIM, np.arange(layout.n_blocks, dtype=np.int64))
-    # Contiguous and written at creation, so later mask updates touch no metadata.
-    done = p.create_dataset(DONE, data=np.zeros(layout.n_blocks, dtype=np.uint8))
-    done.dims[0].attach_scale(block)
-    _set_var_attrs(done, DONE)
-    crc = p.create_dataset(CRC, data=np.zeros(layout.n_blocks, dtype=np.uint32))
-    crc.dims[0].attach_scale(block)
-    _set_var_attrs(crc, CRC)
-
-
-def chunk_crc(filter_mask: int, stored: bytes) -> int:
-    """CRC-32 of a stored chunk: its filter mask (4 bytes, little-endian), then its bytes.
-
-    The mask matters: a filter may skip a chunk it cannot shrink (lzf does), and the
-    same bytes then decode differently.
-    """
-    return zlib.crc32(stored, zlib.crc32(int(filter_mask).to_bytes(4, "little")))
 
 
 def _stray_chunks(rate_id, layout: TargetLayout) -> int:
@@ -199,27 +71,10 @@ class PartialWriteError(StorageError):
     """
 
 
-def _scratch_fd() -> int:
-    """Open a writable, truncatable file on no disk (memfd), or an unlinked temp file."""
-    if hasattr(os, "memfd_create"):
-        return os.memfd_create("renp-scan-abandoned")
-    import tempfile
-
-    with tempfile.TemporaryFile() as tmp:
-        return os.dup(tmp.fileno())
-
-
-def _errno_of(exc: BaseException) -> int:
-    if isinstance(exc, OSError) and exc.errno:
-        return exc.errno
-    found = re.search(r"errno = (\d+)", str(exc))
-    return int(found.group(1)) if found else errno.EIO
-
-
 class CubeWriter:
     """An open ``OUT.partial`` being filled block by block.
 
-    Use :func:`create_partial` or :func:`open_partial` to get one.
+    Use :func:`create_partial` or :func:`~renp_scan.cube.resume.open_partial` to get one.
 
     Attributes
     ----------
@@ -269,8 +124,7 @@ class CubeWriter:
         None when the pipeline holds a filter other than shuffle and deflate (lzf,
         zstd): such blocks must be passed to :meth:`write_block` as arrays.
         """
-        plist = self._rate[target].id.get_create_plist()
-        filters = [plist.get_filter(i) for i in range(plist.get_nfilters())]
+        filters = filter_pipeline(self._rate[target])
         codes = [flt[0] for flt in filters]
         if codes in ([], [h5py.h5z.FILTER_SHUFFLE]):
             return ChunkCodec(shuffle=bool(codes), deflate_level=None)
@@ -328,7 +182,7 @@ class CubeWriter:
         """
         try:
             fd = self._f.id.get_vfd_handle()
-            scratch = _scratch_fd()
+            scratch = scratch_fd()
             try:
                 os.dup2(scratch, fd)
             finally:
@@ -342,8 +196,8 @@ class CubeWriter:
             # Still failing (e.g. the file-size limit applies to the scratch file too):
             # the handle is left alone from now on; the partial on disk is not touched.
             pass
-        code = _errno_of(exc)
-        reason = os.strerror(code) if code in SPACE_ERRNOS else _one_line(exc)
+        code = errno_of(exc)
+        reason = os.strerror(code) if code in SPACE_ERRNOS else one_line(exc)
         return PartialWriteError(code, f"{what} in {self.path} failed: {reason}")
 
     def audit(self) -> list[tuple[str, int]]:
@@ -459,28 +313,6 @@ class CubeWriter:
         self.close()
 
 
-def stored_chunk_bytes(block: np.ndarray, dtype="float64", compression="gzip",
-                       compression_level=None, shuffle=True) -> int:
-    """Bytes HDF5 stores for ``block`` as one chunk with the given filters (in memory).
-
-    Used to estimate a cube's file size from one computed block.
-
-    Parameters
-    ----------
-    block : ndarray, shape (rows, cols)
-        Values of one chunk.
-    dtype, compression, compression_level, shuffle
-        As for :func:`create_partial`.
-    """
-    filters = compression_options(compression, compression_level, shuffle)
-    with h5py.File(f"renp-scan-estimate-{id(block)}.h5", "w", driver="core",
-                   backing_store=False) as f:
-        dset = f.create_dataset("rate", shape=block.shape, chunks=block.shape, dtype=dtype,
-                                **filters)
-        dset[...] = block
-        return int(dset.id.get_chunk_info(0).size)
-
-
 def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype="float64",
                    compression="gzip", compression_level=None, shuffle=True) -> CubeWriter:
     """Create a fresh ``OUT.partial`` with every group, coordinate and empty ``rate``.
@@ -495,7 +327,8 @@ def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype
         Scalar attributes of each target group (Z, N, isotope, eps_eg_eV, levels, A).
     root_attrs : dict
         File-level provenance; must contain ``scan_sha256``. Format name and version,
-        ``complete = 0``, :func:`environment_provenance` and the CF globals
+        ``complete = 0``, :func:`~renp_scan.cube.schema.environment_provenance` and the
+        CF globals
         (:func:`~renp_scan.cube.layout.cf_globals`) are added here.
     dtype : {"float64", "float32"}
         Storage type of ``rate``.
@@ -506,19 +339,9 @@ def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype
     path = Path(path)
     f = open_locked(path, "w")
     try:
-        f.attrs["format"] = FORMAT_NAME
-        f.attrs["format_version"] = np.int64(FORMAT_VERSION)
-        f.attrs["complete"] = np.int8(0)
-        f.attrs["rate_normalisation"] = RATE_NORMALISATION
-        env = environment_provenance()
-        cf = cf_globals(str(root_attrs.get("scan_name", "")), [lay.name for lay in layouts],
-                        env["created_utc"], env["package_version"])
-        for key, value in {**cf, **env, **root_attrs}.items():
-            f.attrs[key] = value
-        f.attrs["targets"] = np.array([lay.name for lay in layouts], dtype=object)
-        f.attrs["run_sessions"] = np.int64(1)
+        write_root_attrs(f, layouts, root_attrs)
         for layout in layouts:
-            _write_target(f, layout, target_attrs.get(layout.name, {}), np.dtype(dtype), filters)
+            write_target(f, layout, target_attrs.get(layout.name, {}), np.dtype(dtype), filters)
         f.flush()
     except (OSError, RuntimeError) as exc:
         # A new partial holds no work yet: detach it (see CubeWriter.abandon) and remove it.
@@ -530,212 +353,3 @@ def create_partial(path, layouts, *, target_attrs: dict, root_attrs: dict, dtype
         path.unlink(missing_ok=True)
         raise
     return CubeWriter(f, path, {lay.name: lay for lay in layouts})
-
-
-def _same_value(stored, expected) -> bool:
-    if isinstance(expected, str) or isinstance(stored, (str, bytes)):
-        stored = stored.decode("utf-8") if isinstance(stored, bytes) else stored
-        return isinstance(stored, str) and stored == expected
-    stored, expected = np.asarray(stored), np.asarray(expected)
-    return (stored.shape == expected.shape and stored.dtype.kind in "biuf"
-            and bool(np.array_equal(stored, expected)))
-
-
-def _check_attrs(where: str, attrs, expected: dict, path: Path, hint: str) -> None:
-    for key, value in expected.items():
-        if key not in attrs or not _same_value(attrs[key], value):
-            stored = attrs.get(key, "(missing)")
-            raise InputError("output", f"the partial cube {path} was started with other data: "
-                             f"{where} attribute {key!r} is {_short(stored)} in the file but "
-                             f"{_short(value)} now (damaged, or renp_scan or its data files "
-                             f"changed since); {hint}")
-
-
-def _short(value) -> str:
-    if isinstance(value, (np.ndarray, np.generic)):
-        value = value.tolist()
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _check_layout(stored: TargetLayout, expected: TargetLayout, path: Path, hint: str) -> None:
-    for axis in ("hierarchies", "natures", "channels", "coulomb_models"):
-        if tuple(getattr(stored, axis)) != tuple(getattr(expected, axis)):
-            raise InputError("output", f"the partial cube {path} is damaged: its {axis} of "
-                             f"target {stored.name} differ from the scan's; {hint}")
-    for axis in ("phases_rad", "m0_eV", "omega_eV"):
-        a, b = np.asarray(getattr(stored, axis)), np.asarray(getattr(expected, axis))
-        if a.shape != b.shape or not np.array_equal(a, b):
-            raise InputError("output", f"the partial cube {path} is damaged: its {axis} axis "
-                             f"of target {stored.name} differs from the scan's; {hint}")
-
-
-def _pipeline(dset) -> tuple:
-    """Return the filter pipeline of ``dset``: (filter id, flags, client values) per filter."""
-    plist = dset.id.get_create_plist()
-    return tuple(plist.get_filter(i)[:3] for i in range(plist.get_nfilters()))
-
-
-def _expected_pipeline(dset, filters: dict) -> tuple:
-    """Return the pipeline HDF5 sets up for ``filters`` on ``dset``'s type and chunks."""
-    with h5py.File(f"renp-scan-filters-{id(dset)}.h5", "w", driver="core",
-                   backing_store=False) as f:
-        probe = f.create_dataset("probe", shape=dset.shape, dtype=dset.dtype,
-                                 chunks=dset.chunks, **filters)
-        return _pipeline(probe)
-
-
-def _check_partial(f, path: Path, scan_sha256: str, layouts, root_attrs, target_attrs, dtype,
-                   filters, hint: str) -> dict:
-    """Read-only checks of an open partial; return its layouts by target."""
-    attrs = f.attrs
-    if attrs.get("format") != FORMAT_NAME:
-        raise InputError("output", f"{path} is not a renp_scan cube of format version "
-                         f"{FORMAT_VERSION}; {hint}")
-    if attrs.get("format_version") != FORMAT_VERSION:
-        raise InputError("output", f"{path} is a partial cube of format version "
-                         f"{_short(attrs.get('format_version'))}; this renp_scan writes version "
-                         f"{FORMAT_VERSION} and cannot resume it; {hint}")
-    if attrs.get("scan_sha256") != scan_sha256:
-        raise InputError(
-            "output",
-            f"{path} is the partial of a different scan (sha256 "
-            f"{attrs.get('scan_sha256')!s:.12}... vs {scan_sha256:.12}...); {hint}")
-    names = [str(t) for t in attrs["targets"]]
-    stored = {name: read_layout(f[name]) for name in names}
-    if layouts is not None:
-        expected = {lay.name: lay for lay in layouts}
-        if names != list(expected):
-            raise InputError("output", f"the partial cube {path} is damaged: it holds targets "
-                             f"{names}, the scan {list(expected)}; {hint}")
-        for name in names:
-            _check_layout(stored[name], expected[name], path, hint)
-    for name in names:
-        rate = f[name][RATE]
-        if dtype is not None and rate.dtype != np.dtype(dtype):
-            raise InputError("output", f"the partial cube {path} is damaged: rate of "
-                             f"{name} is {rate.dtype}, the scan says {dtype}; {hint}")
-        lay = stored[name]
-        if rate.shape != lay.shape or rate.chunks != lay.chunks:
-            raise InputError("output", f"the partial cube {path} is damaged: rate of {name} "
-                             f"has shape {rate.shape} and chunks {rate.chunks}, its axes say "
-                             f"{lay.shape} and {lay.chunks}; {hint}")
-        if filters is not None and _pipeline(rate) != _expected_pipeline(rate, filters):
-            raise InputError("output", f"the partial cube {path} is damaged: the filters of "
-                             f"rate of {name} differ from the scan's [output] settings; {hint}")
-    _check_attrs("file", attrs, root_attrs or {}, path, hint)
-    for name, expected_attrs in (target_attrs or {}).items():
-        _check_attrs(f"target {name}", f[name].attrs, expected_attrs, path, hint)
-    return stored
-
-
-def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | None = None,
-                 target_attrs: dict | None = None, dtype=None,
-                 filters: dict | None = None) -> CubeWriter:
-    """Reopen ``OUT.partial`` to resume it; InputError if it belongs elsewhere or is damaged.
-
-    A child process first reads the whole file structure (:func:`~renp_scan.cube.probe.probe`:
-    damage that crashes HDF5 then becomes this error, not a crash). Every check runs on a
-    read-only handle first, so a refused partial is left exactly as it was; the blocks
-    flagged done are verified there too (stored chunk, CRC-32; see
-    :meth:`CubeWriter.audit`).
-
-    Parameters
-    ----------
-    path : str or Path
-        The partial file.
-    scan_sha256 : str
-        sha256 of the scan file of this run; a partial from another scan is refused.
-    layouts : sequence of TargetLayout, optional
-        The scan's targets and axes (chunk sizes are not compared: a partial keeps
-        its own). Any difference in target order, labels or grid values is damage.
-    root_attrs, target_attrs : dict, optional
-        Provenance the partial must hold unchanged (file attributes; per-target
-        attributes), e.g. the physics constants and oscillation data: a resume must
-        never mix blocks computed from different data.
-    dtype : str, optional
-        Storage type ``rate`` must have.
-    filters : dict, optional
-        The scan's :func:`~renp_scan.cube.layout.compression_options`: ``rate`` must
-        have exactly that filter pipeline.
-    """
-    path = Path(path)
-    register_filter_plugins()
-    hint = "pass --overwrite to start again"
-    if h5py.is_hdf5(path):
-        problem = probe(path)
-        if problem is not None:
-            raise InputError("output", f"the partial cube {path} is damaged ({problem}); {hint}")
-    try:
-        f = open_locked(path, "r")
-    except OSError as exc:
-        raise InputError("output", f"cannot reopen the partial cube {path}: damaged or not "
-                         f"HDF5 ({_one_line(exc)}); {hint}") from None
-    try:
-        with f:
-            stored = _check_partial(f, path, scan_sha256, layouts, root_attrs, target_attrs,
-                                    dtype, filters, hint)
-            unstored = CubeWriter(f, path, stored).audit()
-    except InputError:
-        raise
-    except _DAMAGE as exc:
-        raise InputError("output", f"the partial cube {path} is damaged ({_one_line(exc)}); "
-                         f"{hint}") from None
-    try:
-        f = open_locked(path, "r+")
-    except OSError as exc:
-        raise InputError("output", f"cannot reopen the partial cube {path} for writing "
-                         f"({_one_line(exc)}); {hint}") from None
-    try:
-        writer = CubeWriter(f, path, stored)
-        writer.clear_done(unstored)
-        writer.repaired = len(unstored)
-        # complete = 1 in a partial: a run died between marking it complete and the
-        # rename. It is resumed like any partial (every block verified above, then
-        # finished again), so the finished work is not lost.
-        f.attrs["complete"] = np.int8(0)
-        f.attrs["run_sessions"] = np.int64(int(f.attrs.get("run_sessions", 1)) + 1)
-        history = [_plain_text(f.attrs.get("history", "")), f"{utc_now()} resumed by renp_scan"]
-        f.attrs["history"] = "\n".join(line for line in history if line)
-        f.flush()
-    except _DAMAGE as exc:
-        # Damaged metadata the read-only checks did not touch (found when writing).
-        error = CubeWriter(f, path, {}).abandon(exc, "reopening")
-        raise InputError("output", f"the partial cube {path} is damaged ({error.strerror}); "
-                         f"{hint}") from None
-    except BaseException:
-        f.close()
-        raise
-    return writer
-
-
-def _plain_text(value) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def check_finished(path, *, scan_sha256: str, layouts=None, root_attrs: dict | None = None,
-                   target_attrs: dict | None = None, dtype=None,
-                   filters: dict | None = None) -> None:
-    """Check that the finished cube ``path`` was computed from these inputs; InputError if not.
-
-    The same checks as :func:`open_partial` makes before a resume (scan sha256, axes,
-    physics data, storage type and filters; the arguments mean the same), on a
-    read-only handle; the blocks are not read.
-    """
-    path = Path(path)
-    register_filter_plugins()
-    try:
-        f = open_read_only(lambda locking: h5py.File(path, "r", locking=locking),
-                           order=(False, None, True))
-    except OSError as exc:
-        raise InputError("output", f"cannot open {path} ({_one_line(exc)})") from None
-    with f:
-        try:
-            _check_partial(f, path, scan_sha256, layouts, root_attrs, target_attrs, dtype,
-                           filters, "")
-        except _DAMAGE as exc:
-            raise InputError("output", f"{path} is damaged ({_one_line(exc)})") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

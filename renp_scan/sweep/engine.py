@@ -36,8 +36,9 @@ import numpy as np
 from .._faults import checkpoint
 from ..cube.lock import LockFile
 from ..cube.reader import describe_cube
+from ..cube.resume import open_partial
 from ..cube.space import SpaceGuard, StorageError
-from ..cube.writer import create_partial, open_partial
+from ..cube.writer import create_partial
 from ..errors import ENVIRONMENT_ERRNOS, ClusterError, InputError
 from .blocks import block_task
 from .executors import WORKER_TIMEOUT_S, _run_distributed, _run_threads, _WorkerWatch

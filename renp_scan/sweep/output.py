@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..cube.layout import compression_options
 from ..cube.reader import check_cube, describe_cube
+from ..cube.resume import check_finished
 from ..cube.space import METADATA_HEADROOM, StorageError
-from ..cube.writer import check_finished
 from ..errors import ClusterError, InputError
 from .executors import NoWorkersError
 from .planning import estimated_file_bytes

@@ -33,11 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cube.hdf5 import chunk_crc, open_locked
 from ..cube.layout import CRC, DONE, FORMAT_NAME, PROGRESS_GROUP, RATE
 from ..cube.merge import glob_escape
 from ..cube.probe import probe
-from ..cube.reader import read_layout
-from ..cube.writer import CubeWriter, chunk_crc, create_partial, open_locked
+from ..cube.schema import read_layout
+from ..cube.writer import CubeWriter, create_partial
 from ..errors import InputError
 from .blocks import compute_block
 from .engine import run_scan

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cube.hdf5 import stored_chunk_bytes
 from ..cube.layout import TargetLayout
-from ..cube.writer import create_partial, stored_chunk_bytes
+from ..cube.writer import create_partial
 from ..errors import InputError
 from ..kernels.compile_stats import kernel_compiles
 from .blocks import (

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .._faults import checkpoint
+from ..cube.hdf5 import open_locked
 from ..cube.merge import (
     SHARD_ATTR,
     MergeReport,
@@ -31,7 +32,8 @@ from ..cube.merge import (
 )
 from ..cube.merge import shard_path as finished_path
 from ..cube.reader import describe_cube
-from ..cube.writer import PartialWriteError, open_locked, utc_now
+from ..cube.schema import utc_now
+from ..cube.writer import PartialWriteError
 from ..errors import InputError
 from .engine import run_scan
 
