@@ -96,9 +96,9 @@ def _rows(spec):
                                 hier,
                                 nature == "majorana",
                                 channel,
-                                spec.density_cm3,
-                                spec.volume_cm3,
-                                spec.eta,
+                                spec.physics.density_cm3,
+                                spec.physics.volume_cm3,
+                                spec.physics.eta,
                                 tuple(phases),
                             )
                             yield model, omega

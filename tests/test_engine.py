@@ -46,8 +46,9 @@ def reference_rate(spec, target, dtype="float64"):
                             ref[ih, inat, ic, icm, ip, im] = renp_scan.spectrum(
                                 target, omega, float(m0), hierarchy=h,
                                 majorana=nature == "majorana", channel=channel,
-                                density_cm3=spec.density_cm3, volume_cm3=spec.volume_cm3,
-                                eta=spec.eta, majorana_phases_rad=tuple(phases),
+                                density_cm3=spec.physics.density_cm3,
+                                volume_cm3=spec.physics.volume_cm3,
+                                eta=spec.physics.eta, majorana_phases_rad=tuple(phases),
                                 coulomb_model=model, out=np.empty(len(omega), dtype))
     return ref
 

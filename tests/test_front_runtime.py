@@ -194,8 +194,9 @@ def test_rerun_with_other_physics_data_is_refused(tmp_path, capsys):
 
     spec = load_scan(scan)
     direct = spectrum("Cs", spec.omega_eV["Cs"], float(spec.m0_eV[1]), hierarchy="NH",
-                      majorana=True, channel="nucleus", density_cm3=spec.density_cm3,
-                      volume_cm3=spec.volume_cm3, eta=spec.eta, majorana_phases_rad=(0.0, 0.0),
+                      majorana=True, channel="nucleus", density_cm3=spec.physics.density_cm3,
+                      volume_cm3=spec.physics.volume_cm3, eta=spec.physics.eta,
+                      majorana_phases_rad=(0.0, 0.0),
                       oscillation_data=load_oscillation_data(str(osc)))
     with h5py.File(out, "r") as f:
         np.testing.assert_array_equal(f["Cs/rate"][0, 0, 0, 0, 0, 1], direct)
@@ -460,7 +461,7 @@ def test_big_scan_size_estimate_matches_more_blocks(scan):
     samples), extrapolated the same way; its metadata part is measured on the real
     (empty) file and checked for every runnable scan above."""
     from renp_scan.cube.hdf5 import stored_chunk_bytes
-    from renp_scan.sweep import planning
+    from renp_scan.sweep import blocks, planning
     from renp_scan.sweep.scanfile import load_scan
 
     spec = load_scan(scan)
@@ -474,8 +475,8 @@ def test_big_scan_size_estimate_matches_more_blocks(scan):
         assert len(picks) >= 6
         stored = entries = 0
         for index in picks:
-            task = planning._task(spec, lay, int(index))
-            block = planning.fill_block(task, np.empty((len(task.m0_eV), len(task.omega_eV))))
+            task = blocks.block_task(spec, lay, int(index))
+            block = blocks.fill_block(task, np.empty((len(task.m0_eV), len(task.omega_eV))))
             stored += stored_chunk_bytes(block.astype(spec.dtype), spec.dtype, spec.compression,
                                          spec.compression_level, spec.shuffle)
             entries += block.size

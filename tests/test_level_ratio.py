@@ -64,9 +64,9 @@ def test_targets_file_key(tmp_path):
 
 
 def test_scan_key(tmp_path):
-    assert parse_scan(XE_SCAN).level_ratio is None
+    assert parse_scan(XE_SCAN).physics.level_ratio is None
     spec = parse_scan(XE_SCAN + 'level_ratio = "eq23-printed"\n')
-    assert spec.level_ratio == "eq23-printed"
+    assert spec.physics.level_ratio == "eq23-printed"
     with pytest.raises(InputError) as err:
         parse_scan(XE_SCAN + 'level_ratio = "printed"\n')
     assert err.value.field == "physics.level_ratio"
@@ -74,7 +74,7 @@ def test_scan_key(tmp_path):
     with pytest.raises(InputError, match="Cs uses the alkali scheme") as err:
         parse_scan(both + 'level_ratio = "eq23-printed"\n')
     assert err.value.field == "physics.level_ratio"
-    assert parse_scan(both + 'level_ratio = "eq19"\n').level_ratio == "eq19"
+    assert parse_scan(both + 'level_ratio = "eq19"\n').physics.level_ratio == "eq19"
 
 
 @pytest.mark.parametrize("form", [None, "eq23-printed"])
@@ -129,7 +129,8 @@ def test_partial_of_the_other_form_is_refused(tmp_path, monkeypatch):
         m.setattr(targets_module, "_package_targets", lambda: printed)
         m.setattr(executors, "compute_block", flaky)
         with pytest.raises(Boom):
-            run_scan(spec, out, workers=1, progress=False, block_rows=1)
+            # A scan holds the target data it was parsed with: parse under the old data.
+            run_scan(parse_scan(XE_SCAN), out, workers=1, progress=False, block_rows=1)
     partial = tmp_path / "xe.h5.partial"
     with h5py.File(partial, "r") as f:
         assert f["Xe"].attrs["level_ratio"] == "eq23-printed"
@@ -174,3 +175,15 @@ def test_model_rates_follow_the_cube_form(tmp_path, capsys):
     assert main(["sensitivity", str(cube), "--plan", str(plan), "--rates", "model",
                  "-o", str(tmp_path / "res.h5")]) == 0
     assert "true NH/majorana" in capsys.readouterr().out
+
+
+def test_rerun_of_a_finished_printed_form_cube_has_nothing_to_do(tmp_path):
+    """A finished cube of ``level_ratio = "eq23-printed"`` is recognised as the scan's own."""
+    spec = parse_scan(XE_SCAN + 'level_ratio = "eq23-printed"\n')
+    out = tmp_path / "xe.h5"
+    first = run_scan(spec, out, workers=1, progress=False)
+    assert not first.nothing_to_do
+    before = out.read_bytes()
+    again = run_scan(spec, out, workers=1, progress=False)
+    assert again.nothing_to_do and again.blocks_computed == 0
+    assert out.read_bytes() == before

@@ -403,15 +403,15 @@ case("nan-never-written", "the spectrum returns NaN (or inf) for one m0 row of o
 def test_non_finite_values_are_never_written(tmp_path, monkeypatch, bad):
     from renp_scan.sweep import blocks
 
-    real = blocks.spectrum
+    real = blocks.rate_line
 
-    def poisoned(atom, omega, m0, **kwargs):
-        out = real(atom, omega, m0, **kwargs)
-        if kwargs.get("hierarchy") == "IH" and m0 == 0.05 and kwargs.get("channel") == "core":
+    def poisoned(target, omega, m0, physics, out=None):
+        out = real(target, omega, m0, physics, out=out)
+        if physics.hierarchy == "IH" and m0 == 0.05 and physics.channel == "core":
             out[3] = bad
         return out
 
-    monkeypatch.setattr(blocks, "spectrum", poisoned)
+    monkeypatch.setattr(blocks, "rate_line", poisoned)
     out = tmp_path / "c.h5"
     with pytest.raises(FloatingPointError, match="not finite") as err:
         run_scan(parse_scan(small_scan_text()), out, workers=1, progress=False)

@@ -117,9 +117,10 @@ def test_cs_coulomb_models_is_fig4_with_both_models():
     both = load_scan(SCANS / "cs_coulomb_models.toml")
     assert both.coulomb_models == ("thomas-fermi", "valence")
     assert fig4.coulomb_models == ("thomas-fermi",)
-    for key in ("targets", "hierarchies", "natures", "channels", "density_cm3", "volume_cm3",
-                "eta"):
+    for key in ("targets", "hierarchies", "natures", "channels"):
         assert getattr(both, key) == getattr(fig4, key), key
+    for key in ("density_cm3", "volume_cm3", "eta"):
+        assert getattr(both.physics, key) == getattr(fig4.physics, key), key
     np.testing.assert_array_equal(both.m0_eV, fig4.m0_eV)
     np.testing.assert_array_equal(both.omega_eV["Cs"], fig4.omega_eV["Cs"])
     assert both.n_entries() == 2 * fig4.n_entries()
@@ -128,9 +129,9 @@ def test_cs_coulomb_models_is_fig4_with_both_models():
 def test_xe_fig6_is_paper_setup():
     spec = load_scan(SCANS / "xe_fig6.toml")
     # arXiv:1310.6472 Fig. 6 caption: n = 7e19 cm^-3, V = 1e2 cm^3, eta = 1e-6, m0 = 50, 100 meV.
-    assert spec.density_cm3 == pytest.approx(7e19, rel=1e-15)
-    assert spec.volume_cm3 == pytest.approx(100.0, rel=1e-15)
-    assert spec.eta == pytest.approx(1e-6, rel=1e-15)
+    assert spec.physics.density_cm3 == pytest.approx(7e19, rel=1e-15)
+    assert spec.physics.volume_cm3 == pytest.approx(100.0, rel=1e-15)
+    assert spec.physics.eta == pytest.approx(1e-6, rel=1e-15)
     np.testing.assert_allclose(spec.m0_eV, [0.05, 0.1], rtol=1e-15)
     assert set(spec.hierarchies) == {"NH", "IH"}
 
@@ -424,7 +425,8 @@ def test_phases_deg_to_rad_and_default():
 
 def test_defaults():
     spec = parse_scan(make())
-    assert (spec.density_cm3, spec.volume_cm3, spec.eta) == (1e21, 100.0, 1e-6)
+    physics = spec.physics
+    assert (physics.density_cm3, physics.volume_cm3, physics.eta) == (1e21, 100.0, 1e-6)
     assert (spec.dtype, spec.compression, spec.compression_level, spec.shuffle) == (
         "float64", "gzip", 1, True)
     assert spec.block_target_seconds == 0.3

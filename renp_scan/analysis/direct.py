@@ -8,10 +8,13 @@ one spectrum call per m0 (tens of microseconds).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..errors import InputError
-from ..model.spectrum import DEFAULT_COULOMB_MODEL, DENSITY_CM3, ETA, VOLUME_CM3, spectrum
+from ..model.physics import DEFAULT_COULOMB_MODEL, DENSITY_CM3, ETA, VOLUME_CM3, Physics
+from ..model.spectrum import rate_line
 from ..model.targets import get_target
 from .source import RateSource
 
@@ -53,19 +56,23 @@ class ModelRates(RateSource):
         if int(m0_scan_points) < 2:
             raise InputError("m0_scan_points", f"must be >= 2, got {m0_scan_points!r}")
         self.target = str(atom)
-        self.eps_eg_eV = get_target(atom).eps_eg_eV
+        self._target = get_target(atom)
+        self.eps_eg_eV = self._target.eps_eg_eV
         self.channel = channel
         self.coulomb_model = str(coulomb_model)
         self.hierarchies = tuple(hierarchies)
         self.natures = tuple(natures)
         self.m0_scan_eV = np.linspace(lo, hi, int(m0_scan_points))
-        self._kwargs = dict(channel=channel, density_cm3=density_cm3, volume_cm3=volume_cm3,
-                            eta=eta, majorana_phases_rad=majorana_phases_rad,
-                            coulomb_model=self.coulomb_model,
-                            oscillation_data=oscillation_data, level_ratio=level_ratio)
+        self._physics = Physics(channel=channel, majorana_phases_rad=majorana_phases_rad,
+                                density_cm3=density_cm3, volume_cm3=volume_cm3, eta=eta,
+                                coulomb_model=self.coulomb_model,
+                                oscillation_data=oscillation_data, level_ratio=level_ratio)
         # Validate every hypothesis once, so bad input fails here and not mid-fit.
         for h, n in self.hypotheses:
-            spectrum(atom, 0.5 * self.eps_eg_eV, lo, h, n, **self._kwargs)
+            rate_line(self._target, 0.5 * self.eps_eg_eV, lo, self._point(h, n))
+
+    def _point(self, hierarchy, nature) -> Physics:
+        return replace(self._physics, hierarchy=hierarchy, majorana=nature)
 
     def rates_Hz(self, hierarchy, nature, m0_eV, omega_eV) -> np.ndarray:
         """Exact Gamma [Hz], shape (len(m0_eV), len(omega_eV)); see RateSource."""
@@ -75,14 +82,15 @@ class ModelRates(RateSource):
         m0 = self.check_m0(m0_eV)
         omega = np.ascontiguousarray(np.atleast_1d(omega_eV), dtype=float)
         out = np.empty((m0.size, omega.size))
+        point = self._point(hierarchy, nature)
         for j, m in enumerate(m0):
-            spectrum(self.target, omega, float(m), hierarchy, nature, out=out[j], **self._kwargs)
+            rate_line(self._target, omega, float(m), point, out=out[j])
         return out
 
     def describe(self) -> dict:
         """Provenance attributes (physics settings used)."""
         attrs = super().describe()
         for key in ("density_cm3", "volume_cm3", "eta"):
-            attrs[key] = float(self._kwargs[key])
-        attrs["majorana_phases_rad"] = np.asarray(self._kwargs["majorana_phases_rad"], float)
+            attrs[key] = getattr(self._physics, key)
+        attrs["majorana_phases_rad"] = np.asarray(self._physics.majorana_phases_rad, float)
         return attrs

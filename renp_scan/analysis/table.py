@@ -10,14 +10,15 @@ the engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..cube.layout import DIMS
 from ..cube.reader import describe_cube, open_cube
 from ..errors import InputError
-from ..model.spectrum import DEFAULT_COULOMB_MODEL, DENSITY_CM3, ETA, VOLUME_CM3, spectrum
+from ..model.physics import DEFAULT_COULOMB_MODEL, DENSITY_CM3, ETA, VOLUME_CM3, Physics
+from ..model.spectrum import rate_line
 from ..model.targets import get_target
 
 #: Dimensions every cube ``rate`` variable has, in order (the cube layout's DIMS).
@@ -207,7 +208,7 @@ class RateTable:
                    majorana_phases_rad=(0.0, 0.0), density_cm3=DENSITY_CM3,
                    volume_cm3=VOLUME_CM3, eta=ETA, oscillation_data=None,
                    coulomb_model=DEFAULT_COULOMB_MODEL):
-        """Compute a table with :func:`renp_scan.spectrum` (a cube without the engine).
+        """Compute a table with the model of :func:`renp_scan.spectrum` (a cube without the engine).
 
         Parameters
         ----------
@@ -230,18 +231,21 @@ class RateTable:
         """
         omega = np.asarray(omega_eV, dtype=float)
         m0 = np.asarray(m0_eV, dtype=float)
+        target = get_target(atom)
+        physics = Physics(channel=channel, majorana_phases_rad=majorana_phases_rad,
+                          density_cm3=density_cm3, volume_cm3=volume_cm3, eta=eta,
+                          oscillation_data=oscillation_data, coulomb_model=coulomb_model)
         rate = np.empty((len(hierarchies), len(natures), m0.size, omega.size))
         for ih, h in enumerate(hierarchies):
             for inat, nat in enumerate(natures):
+                point = replace(physics, hierarchy=h, majorana=nat)
                 for im, m in enumerate(m0):
-                    spectrum(atom, omega, float(m), h, nat, channel, density_cm3, volume_cm3, eta,
-                             majorana_phases_rad, coulomb_model=coulomb_model,
-                             oscillation_data=oscillation_data, out=rate[ih, inat, im])
-        return cls(target=str(atom), eps_eg_eV=get_target(atom).eps_eg_eV, channel=channel,
+                    rate_line(target, omega, float(m), point, out=rate[ih, inat, im])
+        return cls(target=str(atom), eps_eg_eV=target.eps_eg_eV, channel=channel,
                    phase=0, hierarchies=tuple(hierarchies), natures=tuple(natures), m0_eV=m0,
                    omega_eV=omega, rate_Hz=rate,
-                   attrs={"source": "renp_scan.spectrum", "density_cm3": float(density_cm3),
-                          "volume_cm3": float(volume_cm3), "eta": float(eta)},
+                   attrs={"source": "renp_scan.spectrum", "density_cm3": physics.density_cm3,
+                          "volume_cm3": physics.volume_cm3, "eta": physics.eta},
                    coulomb_model=coulomb_model)
 
 

@@ -25,7 +25,6 @@ to zero for a static point nucleus and long-wavelength neutrinos
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,20 +34,46 @@ import numpy as np
 from ..errors import InputError
 from ..kernels.rate import rate_grid
 from . import constants, valence
-from .channels import channel_weights, normalize_channel, normalize_majorana
+from .channels import channel_weights
 from .coulomb import coulomb_integrals
-from .neutrinos import check_phases, neutrino_masses, normalize_hierarchy, thresholds_eV
-from .oscillations import OscillationData, load_oscillation_data
+from .neutrinos import neutrino_masses, thresholds_eV
+from .oscillations import OscillationData
+from .physics import (
+    CHANNEL_LABELS,
+    COULOMB_MODELS,
+    DEFAULT_COULOMB_MODEL,
+    DENSITY_CM3,
+    ETA,
+    HIERARCHY_LABELS,
+    NATURE_LABELS,
+    VOLUME_CM3,
+    Physics,
+    check_rate_scale,
+    real_number,
+)
 from .targets import Target, check_level_ratio, get_target
 
-COULOMB_MODELS = ("thomas-fermi", "valence")
-#: The paper's Coulomb integrals (Thomas-Fermi, eqs. 10 and 15): the default model.
-DEFAULT_COULOMB_MODEL = "thomas-fermi"
-#: The paper's set-up (Sec. III), the default of every rate: number density n
-#: [cm^-3], volume V [cm^3] and extractable fraction eta of eq. 18.
-DENSITY_CM3 = 1e21
-VOLUME_CM3 = 100.0
-ETA = 1e-6
+__all__ = [
+    "CHANNEL_LABELS",
+    "COULOMB_MODELS",
+    "DEFAULT_COULOMB_MODEL",
+    "DENSITY_CM3",
+    "ETA",
+    "HIERARCHY_LABELS",
+    "NATURE_LABELS",
+    "VOLUME_CM3",
+    "Physics",
+    "SpectrumModel",
+    "build_model",
+    "check_omega",
+    "check_rate_scale",
+    "coulomb_strength_eV",
+    "gamma0_eV3",
+    "level_ratio",
+    "point_model",
+    "rate_line",
+    "spectrum",
+]
 
 
 def gamma0_eV3(eps_eg_eV, density_cm3, volume_cm3) -> float:
@@ -91,11 +116,6 @@ def level_ratio(target: Target, form: str | None = None) -> float:
     return d_ug / d_ue if form == "eq19" else d_ue / d_ug
 
 
-def resolve_level_ratio(target: Target, form=None) -> str:
-    """Return the level-ratio form used for ``target``: ``form``, or the target's own if None."""
-    return target.level_ratio if form is None else check_level_ratio(form, target)
-
-
 @dataclass(frozen=True)
 class SpectrumModel:
     """Everything Gamma(omega) needs for one parameter point, ready for the kernel.
@@ -134,73 +154,6 @@ class SpectrumModel:
         return thresholds_eV(self.eps_eg_eV, self.masses_eV)
 
 
-#: Exact labels of the API, as in scan files (``docs/reliability.md``: the API is as strict).
-HIERARCHY_LABELS = ("NH", "IH")
-CHANNEL_LABELS = ("nucleus", "core")
-NATURE_LABELS = ("majorana", "dirac")
-#: Largest log10 of a float64 (1.797e308).
-_LOG10_MAX = math.log10(np.finfo(np.float64).max)
-
-
-def _label(name, value, allowed):
-    """``value`` if it is exactly one of ``allowed``; else InputError with a did-you-mean."""
-    if isinstance(value, str) and value in allowed:
-        return value
-    near = [a for a in allowed if isinstance(value, str) and a.lower() == value.strip().lower()]
-    near = near or difflib.get_close_matches(str(value), allowed, n=1)
-    hint = f" (did you mean {near[0]!r}?)" if near else ""
-    raise InputError(name, f"{value!r} is not allowed{hint}; allowed values: "
-                     f"{', '.join(allowed)}")
-
-
-def _real(name, value):
-    """Return a real scalar as float; bools, complex numbers and strings are refused."""
-    if isinstance(value, (bool, np.bool_, str, bytes, complex, np.complexfloating)) \
-            or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputError(name, f"must be a real number, got {value!r} ({type(value).__name__})")
-    return float(value)
-
-
-def check_rate_scale(density_cm3, volume_cm3, eta, prefix=""):
-    """Refuse a rate scale n^3 V eta of eq. 18 that does not fit a float64.
-
-    Gamma_0 = (3/4) G_F^2 n^3 V eps_eg, in eV^3, must be a finite float64 (and so its
-    factor n^3 V eta [cm^-6]): a density of 1e300 cm^-3 makes n^3 overflow. Checked in
-    log10 so that nothing overflows here. ``prefix`` is put before the field names
-    (``"physics."`` for scan files).
-    """
-    # log10 of Gamma_0 / (n^3 V) in eV^3 per (cm^-9 cm^3): the unit conversions and G_F^2.
-    offset = (math.log10(0.75 * constants.G_F_EV2**2)
-              + 3.0 * math.log10(constants.density_cm3_to_eV3(1.0))
-              + math.log10(constants.volume_cm3_to_eV3(1.0)))
-    log_n3 = 3.0 * math.log10(density_cm3)
-    log_scale = log_n3 + math.log10(volume_cm3) + math.log10(eta)
-    log_gamma0 = offset + log_n3 + math.log10(volume_cm3)
-    # A margin of 1e8 for eps_eg, C^2 R^2 A_ug / d_ug^3 and the phase-space integral.
-    limit = _LOG10_MAX - 8.0
-    if max(log_scale, log_gamma0) <= limit:
-        return
-    field = "density_cm3" if log_n3 + max(0.0, offset) > limit else "volume_cm3"
-    bound = limit - max(0.0, offset - math.log10(eta))
-    raise InputError(prefix + field, f"the rate scale n^3 V eta = 10^{log_scale:.1f} cm^-6 "
-                     f"(n = {density_cm3!r} cm^-3, V = {volume_cm3!r} cm^3, eta = {eta!r}) "
-                     f"overflows float64 in Gamma_0 of eq. 18; keep n^3 V eta below "
-                     f"10^{bound:.0f} cm^-6")
-
-
-def _positive(name, value, upper=None):
-    if isinstance(value, (bool, np.bool_, complex, np.complexfloating)):
-        raise InputError(name, f"must be a real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(name, f"must be a real number, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0.0 or (upper is not None and v > upper):
-        allowed = f"in (0, {upper}]" if upper is not None else "finite and > 0"
-        raise InputError(name, f"must be {allowed}, got {value!r}")
-    return v
-
-
 def build_model(
     atom,
     m0_eV,
@@ -219,34 +172,34 @@ def build_model(
 
     Arguments are those of :func:`spectrum` (without the omega grid).
     """
-    target = get_target(atom)
-    hierarchy = normalize_hierarchy(_label("hierarchy", hierarchy, HIERARCHY_LABELS))
-    if not isinstance(majorana, (bool, np.bool_)):
-        _label("majorana", majorana, NATURE_LABELS)
-    majorana = normalize_majorana(majorana)
-    channel = normalize_channel(_label("channel", channel, CHANNEL_LABELS))
-    density_cm3 = _positive("density_cm3", density_cm3)
-    volume_cm3 = _positive("volume_cm3", volume_cm3)
-    eta = _positive("eta", eta, upper=1.0)
-    check_rate_scale(density_cm3, volume_cm3, eta)
-    data = oscillation_data if oscillation_data is not None else load_oscillation_data()
-    masses = neutrino_masses(_real("m0_eV", m0_eV), hierarchy, data)
-    phases = check_phases(majorana_phases_rad)
-    form = resolve_level_ratio(target, level_ratio)
-    return _cached_model(target, masses, hierarchy, majorana, channel, density_cm3, volume_cm3,
-                         eta, phases, coulomb_model, data, form)
+    physics = Physics(hierarchy, majorana, channel, coulomb_model, majorana_phases_rad,
+                      density_cm3, volume_cm3, eta, level_ratio, oscillation_data)
+    return point_model(get_target(atom), m0_eV, physics)
+
+
+def point_model(target: Target, m0_eV, physics: Physics) -> SpectrumModel:
+    """Return the :class:`SpectrumModel` of ``target`` at m0 = ``m0_eV`` [eV] under ``physics``.
+
+    ``physics`` is validated on its construction; here m0 and the level-ratio form are
+    checked against the target.
+    """
+    masses = neutrino_masses(real_number("m0_eV", m0_eV), physics.hierarchy,
+                             physics.oscillation_data)
+    return _cached_model(target, masses, physics, physics.level_ratio_for(target))
 
 
 @lru_cache(maxsize=4096)
-def _cached_model(target, masses, hierarchy, majorana, channel, density_cm3, volume_cm3, eta,
-                  phases, coulomb_model, data, form):
-    mixing = data.ordering(hierarchy)
-    w_kin, w_maj = channel_weights(channel, majorana, mixing, data.sin2_theta_W, phases)
-    c_eV = coulomb_strength_eV(target, channel, data.sin2_theta_W, coulomb_model)
+def _cached_model(target, masses, physics, form):
+    data = physics.oscillation_data
+    mixing = data.ordering(physics.hierarchy)
+    w_kin, w_maj = channel_weights(physics.channel, physics.majorana, mixing, data.sin2_theta_W,
+                                   physics.majorana_phases_rad)
+    c_eV = coulomb_strength_eV(target, physics.channel, data.sin2_theta_W, physics.coulomb_model)
     d_ug = target.u_eV - target.g_eV
     a_ug_eV = constants.rate_Hz_to_eV(target.A_ug_per_s)
     f2_const = c_eV**2 * level_ratio(target, form) ** 2 * a_ug_eV / d_ug**3
-    amp_eV3 = gamma0_eV3(target.eps_eg_eV, density_cm3, volume_cm3) * eta * f2_const
+    amp_eV3 = (gamma0_eV3(target.eps_eg_eV, physics.density_cm3, physics.volume_cm3)
+               * physics.eta * f2_const)
     return SpectrumModel(
         eps_eg_eV=target.eps_eg_eV,
         a_eV=target.u_eV - target.e_eV,
@@ -352,8 +305,19 @@ def spectrum(
         (omega >= omega_ij for all i, j, up to eps_eg). The absolute scale is the
         paper's (``docs/physics.md``, "What the absolute rates rest on").
     """
-    model = build_model(atom, m0_eV, hierarchy, majorana, channel, density_cm3, volume_cm3, eta,
-                        majorana_phases_rad, coulomb_model, oscillation_data, level_ratio)
+    physics = Physics(hierarchy, majorana, channel, coulomb_model, majorana_phases_rad,
+                      density_cm3, volume_cm3, eta, level_ratio, oscillation_data)
+    return rate_line(get_target(atom), omega_eV, m0_eV, physics, out)
+
+
+def rate_line(target: Target, omega_eV, m0_eV, physics: Physics,
+              out: np.ndarray | None = None) -> np.ndarray:
+    """Gamma(omega) [Hz] of ``target`` at ``m0_eV`` under ``physics``: :func:`spectrum`'s work.
+
+    The one function every rate goes through (:func:`spectrum`, a sweep's blocks, rate
+    tables); arguments as in :func:`spectrum`, with the physics already validated.
+    """
+    model = point_model(target, m0_eV, physics)
     omega = check_omega(omega_eV, model.eps_eg_eV)
     if out is None:
         result = np.empty(omega.shape, dtype=np.float64)
@@ -374,6 +338,7 @@ def spectrum(
     # Rates are >= 0 and max propagates NaN: one reduction, no boolean temporary.
     if not math.isfinite(float(result.max())):
         # Only inputs far beyond any experiment get here (check_rate_scale keeps a margin).
-        raise InputError("density_cm3", f"the rate overflows float64 at n = {density_cm3!r} "
-                         f"cm^-3, V = {volume_cm3!r} cm^3, eta = {eta!r}; lower them")
+        raise InputError("density_cm3", f"the rate overflows float64 at n = "
+                         f"{physics.density_cm3!r} cm^-3, V = {physics.volume_cm3!r} cm^3, "
+                         f"eta = {physics.eta!r}; lower them")
     return result

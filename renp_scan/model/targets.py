@@ -181,6 +181,13 @@ class Target:
             raise InputError("info", f"must be a table, got {type(self.info).__name__}")
         object.__setattr__(self, "info", MappingProxyType(dict(self.info)))
 
+    def __reduce__(self):
+        # The info mapping is read-only (a mappingproxy, which does not pickle): a Target
+        # travels to sweep workers as its constructor arguments and is checked again there.
+        args = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        args["info"] = dict(self.info)
+        return _rebuild_target, (args,)
+
     @property
     def mass_number(self) -> int:
         """Mass number A = Z + N."""
@@ -222,16 +229,22 @@ class Target:
         return self.N - (1.0 - 4.0 * sin2_theta_W) * self.Z
 
 
-def check_level_ratio(level_ratio, target: Target, field_name: str = "level_ratio") -> str:
+def _rebuild_target(args: dict) -> Target:
+    """Unpickle a :class:`Target` (see ``Target.__reduce__``)."""
+    return Target(**args)
+
+
+def check_level_ratio(level_ratio, target: Target | None = None,
+                      field_name: str = "level_ratio") -> str:
     """Return ``level_ratio`` if it is allowed for ``target``; InputError naming ``field_name``.
 
     ``"eq23-printed"`` exists only for the electron-hole scheme (eq. 23); an alkali
-    target has eq. 19 alone.
+    target has eq. 19 alone. Without ``target`` only the name is checked.
     """
     if not isinstance(level_ratio, str) or level_ratio not in LEVEL_RATIOS:
         raise InputError(field_name, f"unknown level ratio {level_ratio!r}; allowed: "
                          f"{', '.join(LEVEL_RATIOS)}")
-    if level_ratio == "eq23-printed" and target.scheme != "electron_hole":
+    if target is not None and level_ratio == "eq23-printed" and target.scheme != "electron_hole":
         raise InputError(field_name, f"'eq23-printed' is eq. 23's form for electron-hole "
                          f"targets; {target.name} uses the {target.scheme} scheme (eq. 19 only)")
     return level_ratio

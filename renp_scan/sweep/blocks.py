@@ -3,10 +3,11 @@
 A block is one HDF5 chunk of a target's ``rate`` (see
 :class:`renp_scan.cube.layout.TargetLayout`): a fixed (hierarchy, nature, channel,
 Coulomb model, Majorana phase row), a range of m0 rows and the whole omega grid. Its task
-calls :func:`renp_scan.spectrum` once per m0 row, writing straight into that row of
-the block (``out=``). The kernels underneath are serial and release the GIL
-(``nogil=True``, ``parallel=False``): all parallelism lives in dask, one block per
-thread or worker.
+carries the target and the block's :class:`~renp_scan.model.physics.Physics` and calls
+the model once per m0 row (:func:`~renp_scan.model.spectrum.rate_line`, the work of
+:func:`renp_scan.spectrum`), writing straight into that row of the block (``out=``).
+The kernels underneath are serial and release the GIL (``nogil=True``,
+``parallel=False``): all parallelism lives in dask, one block per thread or worker.
 
 Block size is chosen from a fixed reference cost model (:data:`REFERENCE_COST`) so
 that one block takes about ``block_target_seconds`` (0.1-1 s) on a reference core:
@@ -23,13 +24,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .._faults import checkpoint
-from ..cube.layout import ChunkCodec
-from ..model.spectrum import spectrum
+from ..cube.layout import ChunkCodec, TargetLayout
+from ..model.physics import Physics
+from ..model.spectrum import rate_line
+from ..model.targets import Target
 
 #: Largest chunk (= block) in bytes: keeps reading one spectrum line cheap and the
 #: in-flight window of blocks small in memory.
@@ -106,97 +109,84 @@ def choose_chunk(n_m0: int, n_omega: int, cost: CostModel, target_seconds: float
 
 @dataclass(frozen=True)
 class BlockTask:
-    """Everything one block needs, as plain picklable values (sent to dask workers).
+    """Everything one block needs, picklable (sent to dask workers).
 
     Attributes
     ----------
-    target : str
-        Target key (cube group).
+    atom : Target
+        The target, as the client resolved it (a worker may not be able to read a
+        user targets file).
     index : int
         Block number within the target (C order over the chunk grid).
-    hierarchy : {"NH", "IH"}
-    majorana : bool
-    channel : {"nucleus", "core"}
-    phases_rad : (float, float)
-        (alpha21, alpha31) [rad].
+    physics : Physics
+        The block's physics: its (hierarchy, nature, channel, Coulomb model, phase row)
+        and the scan-wide settings.
     m0_eV : ndarray
         The block's m0 rows [eV].
     omega_eV : ndarray
         The block's omega columns [eV].
-    density_cm3, volume_cm3, eta : float
-        Target density [cm^-3], volume [cm^3], extractable fraction.
     dtype : str
         Storage dtype of the cube.
-    coulomb_model : {"thomas-fermi", "valence"}
-        Model of the Coulomb integrals, passed to :func:`renp_scan.spectrum`.
     codec : ChunkCodec, optional
         When given, the task returns the chunk encoded for direct storage
         (compression happens in the worker, not in the single writer).
     chunk_shape : (int, int), optional
         Full chunk extent (m0 rows, omega columns), needed with ``codec``.
-    oscillation_data : OscillationData, optional
-        A user oscillation-data table (``physics.oscillation_file``); None uses the
-        package's.
-    level_ratio : {"eq19", "eq23-printed"}, optional
-        Form of the level ratio R of F(omega) (``physics.level_ratio``), passed to
-        :func:`renp_scan.spectrum`; None uses the target's own.
-    target_fields : tuple of (str, value) pairs, optional
-        The target's data (the fields of :class:`renp_scan.model.targets.Target`
-        but ``info``), so a worker computes with exactly the levels the client
-        resolved (e.g. from a user targets file it cannot read); None looks
-        ``target`` up in the package data.
     """
 
-    target: str
+    atom: Target
     index: int
-    hierarchy: str
-    majorana: bool
-    channel: str
-    phases_rad: tuple
+    physics: Physics
     m0_eV: np.ndarray
     omega_eV: np.ndarray
-    density_cm3: float
-    volume_cm3: float
-    eta: float
     dtype: str = "float64"
-    coulomb_model: str = "thomas-fermi"
     codec: ChunkCodec | None = None
     chunk_shape: tuple | None = None
-    target_fields: tuple | None = None
-    oscillation_data: object | None = None
-    level_ratio: str | None = None
 
     @property
-    def atom(self):
-        """What to pass as ``atom`` to :func:`renp_scan.spectrum`: a Target or the key."""
-        if self.target_fields is None:
-            return self.target
-        from ..model.targets import Target
-
-        return Target(**dict(self.target_fields))
+    def target(self) -> str:
+        """Target key (the cube group)."""
+        return self.atom.name
 
     @property
     def n_points(self) -> int:
         """Number of cube entries in the block."""
         return len(self.m0_eV) * len(self.omega_eV)
 
+    def describe(self) -> str:
+        """Return the block's physics point in words, for messages."""
+        p = self.physics
+        return (f"{self.target} ({p.hierarchy}, {'majorana' if p.majorana else 'dirac'}, "
+                f"{p.channel}, {p.coulomb_model}, phases {p.majorana_phases_rad})")
+
+
+def block_task(spec, layout: TargetLayout, index: int, codec: ChunkCodec | None = None
+               ) -> BlockTask:
+    """Return the task of block ``index`` of ``layout`` in the scan ``spec`` (a ScanSpec).
+
+    The block's labels (hierarchy, nature, channel, Coulomb model, phase row) replace the
+    axis fields of the scan's :attr:`~renp_scan.sweep.scanfile.ScanSpec.physics`; the
+    target is the scan's resolved :class:`~renp_scan.model.targets.Target`.
+    """
+    block = layout.block_labels(index)
+    physics = replace(spec.physics, hierarchy=block["hierarchy"], majorana=block["nature"],
+                      channel=block["channel"], coulomb_model=block["coulomb_model"],
+                      majorana_phases_rad=block["phases_rad"])
+    return BlockTask(atom=spec.atoms[layout.name], index=index, physics=physics,
+                     m0_eV=block["m0_eV"], omega_eV=block["omega_eV"], dtype=str(spec.dtype),
+                     codec=codec, chunk_shape=(layout.chunk_rows, layout.chunk_cols))
+
 
 def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:
     """Fill ``out`` (shape (len(m0_eV), len(omega_eV))) with Gamma [Hz] (eqs. 18-23).
 
-    Each row is written in place by :func:`renp_scan.spectrum` with the same
-    arguments a user would pass, so a cube entry equals the direct call bit for bit.
+    Each row is written in place by :func:`~renp_scan.model.spectrum.rate_line`, the
+    work of :func:`renp_scan.spectrum` for the same settings, so a cube entry equals the
+    direct call bit for bit.
     """
     omega = np.ascontiguousarray(task.omega_eV, dtype=np.float64)
-    atom = task.atom
     for row, m0 in enumerate(task.m0_eV):
-        spectrum(atom, omega, float(m0), hierarchy=task.hierarchy,
-                 majorana=task.majorana, channel=task.channel,
-                 density_cm3=task.density_cm3, volume_cm3=task.volume_cm3,
-                 eta=task.eta, majorana_phases_rad=task.phases_rad,
-                 coulomb_model=task.coulomb_model,
-                 oscillation_data=task.oscillation_data, out=out[row],
-                 level_ratio=task.level_ratio)
+        rate_line(task.atom, omega, float(m0), task.physics, out=out[row])
     return out
 
 
@@ -215,10 +205,7 @@ def compute_block(task: BlockTask):
         # A cube never holds NaN or inf (NaN means "never written"): refuse to store it.
         row, col = np.argwhere(~finite)[0]
         raise FloatingPointError(
-            f"rate of {task.target} ({task.hierarchy}, "
-            f"{'majorana' if task.majorana else 'dirac'}, {task.channel}, "
-            f"{task.coulomb_model}, phases "
-            f"{task.phases_rad}) is not finite ({out[row, col]}) at m0 = "
+            f"rate of {task.describe()} is not finite ({out[row, col]}) at m0 = "
             f"{float(task.m0_eV[row])!r} eV, omega = {float(task.omega_eV[col])!r} eV; block "
             f"{task.index} "
             "not stored (a bug: please report it)")
@@ -229,12 +216,12 @@ def compute_block(task: BlockTask):
 
 
 def measure_cost(task: BlockTask, sample_points: int = 256, repeats: int = 5) -> CostModel:
-    """Time :func:`renp_scan.spectrum` for the first m0 of ``task`` (after a warm-up call).
+    """Time the model for the first m0 of ``task`` (after a warm-up call).
 
     Parameters
     ----------
     task : BlockTask
-        Supplies the physics arguments and an omega grid to sample from.
+        Supplies the target, the physics and an omega grid to sample from.
     sample_points : int
         Omega points of the long timing call.
     repeats : int
@@ -242,12 +229,7 @@ def measure_cost(task: BlockTask, sample_points: int = 256, repeats: int = 5) ->
     """
     step = max(1, len(task.omega_eV) // sample_points)
     sample = np.ascontiguousarray(task.omega_eV[::step][:sample_points], dtype=np.float64)
-    kwargs = dict(hierarchy=task.hierarchy, majorana=task.majorana, channel=task.channel,
-                  density_cm3=task.density_cm3, volume_cm3=task.volume_cm3, eta=task.eta,
-                  majorana_phases_rad=task.phases_rad, coulomb_model=task.coulomb_model,
-                  oscillation_data=task.oscillation_data, level_ratio=task.level_ratio)
     m0 = float(task.m0_eV[0])
-    atom = task.atom
 
     calls = iter(range(10**6))
 
@@ -259,7 +241,7 @@ def measure_cost(task: BlockTask, sample_points: int = 256, repeats: int = 5) ->
             # cache of renp_scan.spectrum misses there too.
             m0_call = m0 + 1e-9 * next(calls)
             start = time.perf_counter()
-            spectrum(atom, omega, m0_call, out=out, **kwargs)
+            rate_line(task.atom, omega, m0_call, task.physics, out=out)
             best = min(best, time.perf_counter() - start)
         return best
 

@@ -40,6 +40,7 @@ from ..cube.resume import open_partial
 from ..cube.space import SpaceGuard, StorageError
 from ..cube.writer import create_partial
 from ..errors import ENVIRONMENT_ERRNOS, ClusterError, InputError
+from .blocks import block_task
 from .executors import WORKER_TIMEOUT_S, WorkerWatch, run_distributed, run_threads
 from .interrupts import ScanInterrupted, SignalGuard, SignalStop
 from .output import (
@@ -52,7 +53,7 @@ from .output import (
     remove_stale_lock,
     resume_expectations,
 )
-from .planning import _task, default_workers, plan_layouts, preflight
+from .planning import default_workers, plan_layouts, preflight
 from .progress import BlockProgress
 from .provenance import physics_provenance, target_attributes
 from .scheduler import connect_scheduler
@@ -179,7 +180,7 @@ class Run:
         spec = self.spec
         if self.partial.exists() and self.overwrite:
             self.partial.unlink()
-        target_attrs = {t: target_attributes(t, spec.extra_target_files(), spec.level_ratio)
+        target_attrs = {t: target_attributes(spec.atoms[t], spec.physics)
                         for t in spec.targets}
         root_attrs = physics_provenance(spec)
         if self.partial.exists():
@@ -211,7 +212,7 @@ class Run:
         n_todo = sum(len(idx) for _, idx, _ in todo)
         n_total = writer.n_blocks() if blocks is None else \
             int(sum(np.count_nonzero(m) for m in mine.values()))
-        tasks = (_task(self.spec, lay, int(i), codec) for lay, idx, codec in todo for i in idx)
+        tasks = (block_task(self.spec, lay, int(i), codec) for lay, idx, codec in todo for i in idx)
         return tasks, n_todo, n_total
 
     def compute(self, tasks, bar: BlockProgress, *, workers: int, handle_signals: bool = True,

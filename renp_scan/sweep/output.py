@@ -19,7 +19,7 @@ from ..cube.resume import check_finished
 from ..cube.space import METADATA_HEADROOM, StorageError
 from ..errors import ClusterError, InputError
 from .executors import NoWorkersError
-from .planning import _whole_layout, estimate_scan
+from .planning import estimate_scan
 from .provenance import physics_provenance, target_attributes
 
 
@@ -71,11 +71,11 @@ def resume_expectations(spec, root_attrs: dict | None = None,
     directory).
     """
     if target_attrs is None:
-        target_attrs = {t: target_attributes(t, spec.extra_target_files()) for t in spec.targets}
+        target_attrs = {t: target_attributes(spec.atoms[t], spec.physics) for t in spec.targets}
     if root_attrs is None:
         root_attrs = physics_provenance(spec)
     return dict(
-        scan_sha256=spec.sha256, layouts=[_whole_layout(spec, t) for t in spec.targets],
+        scan_sha256=spec.sha256, layouts=[spec.layout(t) for t in spec.targets],
         root_attrs={k: v for k, v in root_attrs.items()
                     if k not in ("scan_path", "targets_file", "oscillation_file")},
         target_attrs=target_attrs, dtype=spec.dtype,

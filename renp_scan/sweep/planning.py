@@ -9,12 +9,11 @@ estimator computes a few sample blocks to size the finished file.
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,70 +25,13 @@ from ..errors import InputError
 from ..kernels.compile_stats import kernel_compiles
 from .blocks import (
     REFERENCE_COST,
-    BlockTask,
     CostModel,
+    block_task,
     choose_chunk,
     fill_block,
     measure_cost,
 )
 from .provenance import physics_provenance, target_attributes
-
-
-@functools.lru_cache(maxsize=4)
-def _user_oscillation_data(path: str, content: bytes):
-    """Return the oscillation data of a user file, cached on its path *and content*.
-
-    An edited file is read again: its new hash is what the cube's provenance records.
-    """
-    from ..model.oscillations import load_oscillation_data
-
-    return load_oscillation_data(path)
-
-
-def _physics_args(spec) -> dict:
-    oscillation_data = _user_oscillation_data(
-        spec.oscillation_file, Path(spec.oscillation_file).read_bytes()) \
-        if spec.oscillation_file else None
-    return dict(density_cm3=float(spec.density_cm3), volume_cm3=float(spec.volume_cm3),
-                eta=float(spec.eta), dtype=str(spec.dtype), oscillation_data=oscillation_data,
-                level_ratio=spec.level_ratio)
-
-
-def _target_fields(spec, target: str) -> tuple | None:
-    """Return the target's data as (field, value) pairs for the tasks (None: package data)."""
-    if not spec.extra_target_files():
-        return None
-    from ..model.targets import get_target
-
-    data = get_target(target, extra_files=spec.extra_target_files())
-    return tuple((name, getattr(data, name)) for name in data.__dataclass_fields__
-                 if name != "info")
-
-
-def _task(spec, layout: TargetLayout, index: int, codec=None) -> BlockTask:
-    block = layout.block_labels(index)
-    return BlockTask(
-        target=layout.name, index=index, hierarchy=block["hierarchy"],
-        majorana=block["nature"] == "majorana", channel=block["channel"],
-        coulomb_model=block["coulomb_model"], phases_rad=block["phases_rad"],
-        m0_eV=block["m0_eV"], omega_eV=block["omega_eV"], codec=codec,
-        chunk_shape=(layout.chunk_rows, layout.chunk_cols),
-        target_fields=_target_fields(spec, layout.name), **_physics_args(spec))
-
-
-def _whole_layout(spec, target: str) -> TargetLayout:
-    """Return the scan's axes for ``target``, one block per spectrum line (chunks set later).
-
-    Also what a resumed partial's axes are compared with (every dim of
-    :data:`~renp_scan.cube.layout.DIMS`, the Coulomb models included).
-    """
-    return TargetLayout(
-        name=target, hierarchies=tuple(spec.hierarchies), natures=tuple(spec.natures),
-        channels=tuple(spec.channels), coulomb_models=tuple(spec.coulomb_models),
-        phases_rad=np.asarray(spec.majorana_phases_rad, float),
-        m0_eV=np.asarray(spec.m0_eV, float), omega_eV=np.asarray(spec.omega_eV[target], float),
-        chunk_rows=len(spec.m0_eV), chunk_cols=len(spec.omega_eV[target]))
-
 
 #: omega points per spectrum line whose rates are checked against the dtype's range.
 RANGE_SAMPLE_POINTS = 64
@@ -103,8 +45,9 @@ def _check_rate_range(spec, target: str, largest_Hz: float) -> None:
     if np.isfinite(largest_Hz) and largest_Hz * RANGE_MARGIN <= top:
         return
     raise InputError("physics.density_cm3", f"rates of {target} reach {largest_Hz:.3g} Hz "
-                     f"with n = {spec.density_cm3!r} cm^-3, V = {spec.volume_cm3!r} cm^3, eta = "
-                     f"{spec.eta!r}: beyond what {spec.dtype} holds ({top:.3g}, with a margin of "
+                     f"with n = {spec.physics.density_cm3!r} cm^-3, V = "
+                     f"{spec.physics.volume_cm3!r} cm^3, eta = {spec.physics.eta!r}: "
+                     f"beyond what {spec.dtype} holds ({top:.3g}, with a margin of "
                      f"{RANGE_MARGIN:g}); lower them or use output.dtype = \"float64\"")
 
 
@@ -148,17 +91,17 @@ def preflight(spec, clock: CompileClock | None = None) -> dict[str, CostModel]:
     """
     costs = {}
     for target in spec.targets:
-        whole = _whole_layout(spec, target)
+        whole = spec.layout(target)
         first = None
         # The whole layout has one block per spectrum line: every block is one combination.
         for index in range(whole.n_blocks):
-            task = _task(spec, whole, index)
+            task = block_task(spec, whole, index)
             # A sample of the omega grid at the smallest m0 (the widest phase space): the
             # rates must fit the cube's dtype (float32 overflows long before float64).
             picks = np.unique(np.linspace(0, len(task.omega_eV) - 1,
                                           min(len(task.omega_eV), RANGE_SAMPLE_POINTS)).astype(int))
-            probe = BlockTask(**{**task.__dict__, "m0_eV": task.m0_eV[:1],
-                                 "omega_eV": task.omega_eV[picks], "dtype": "float64"})
+            probe = replace(task, m0_eV=task.m0_eV[:1], omega_eV=task.omega_eV[picks],
+                            dtype="float64")
             if clock is None:
                 sample = fill_block(probe, np.empty((1, len(picks))))
             else:
@@ -184,13 +127,13 @@ def plan_layouts(spec, costs: dict[str, CostModel] | None = None,
     itemsize = np.dtype(spec.dtype).itemsize
     layouts = []
     for target in spec.targets:
-        whole = _whole_layout(spec, target)
+        whole = spec.layout(target)
         if block_rows is not None:
             rows, cols = min(block_rows, len(whole.m0_eV)), len(whole.omega_eV)
         else:
             rows, cols = choose_chunk(len(whole.m0_eV), len(whole.omega_eV), REFERENCE_COST,
                                       float(spec.block_target_seconds), itemsize)
-        layouts.append(TargetLayout(**{**whole.__dict__, "chunk_rows": rows, "chunk_cols": cols}))
+        layouts.append(spec.layout(target, rows, cols))
     return layouts
 
 
@@ -319,7 +262,7 @@ def _encode_samples(spec, lay: TargetLayout, cost: CostModel, clock: CompileCloc
     stored = entries = 0
     seconds = 0.0
     for index in _sample_blocks(lay):
-        task = _task(spec, lay, index)
+        task = block_task(spec, lay, index)
         shape = (len(task.m0_eV), len(task.omega_eV))
         with clock.watch(cost.block_seconds(*shape)):
             block = fill_block(task, np.empty(shape))
@@ -338,7 +281,7 @@ def _metadata_bytes(spec, layouts) -> int:
     folder and measured (chunk index nodes of the finished file are left out: tens
     of bytes per block).
     """
-    target_attrs = {t: target_attributes(t, spec.extra_target_files(), spec.level_ratio)
+    target_attrs = {t: target_attributes(spec.atoms[t], spec.physics)
                     for t in spec.targets}
     with tempfile.TemporaryDirectory(prefix="renp-scan-estimate-") as folder:
         path = Path(folder) / "skeleton.h5.partial"

@@ -39,22 +39,23 @@ from ..config import (
     reject_unknown,
     require,
 )
-from ..cube.layout import COMPRESSIONS, DEFAULT_LEVELS, DTYPES, LEVEL_RANGES
+from ..cube.layout import COMPRESSIONS, DEFAULT_LEVELS, DTYPES, LEVEL_RANGES, TargetLayout
 from ..errors import InputError
 from ..model.channels import CHANNELS, NATURES
 from ..model.grids import MERGE_RTOL, linear_grid, log_grid, merge_grids
 from ..model.neutrinos import HIERARCHIES, M0_MAX_EV, pair_thresholds_eV
 from ..model.oscillations import load_oscillation_data
-from ..model.spectrum import (
+from ..model.physics import (
     COULOMB_MODELS,
     DEFAULT_COULOMB_MODEL,
     DENSITY_CM3,
     ETA,
     VOLUME_CM3,
-    check_rate_scale,  # eq. 18's scale
+    Physics,
 )
 from ..model.targets import (
     LEVEL_RATIOS,
+    Target,
     available_targets,
     check_level_ratio,
     get_target,
@@ -194,12 +195,13 @@ class ScanSpec:
     omega_eV : dict of str to numpy.ndarray
         Photon energy grid [eV] per target, strictly increasing,
         0 < omega < epsilon_eg.
-    density_cm3 : float
-        Target number density n [cm^-3].
-    volume_cm3 : float
-        Target volume V [cm^3].
-    eta : float
-        Extractable fraction eta_omega (dimensionless).
+    physics : Physics
+        The ``[physics]`` settings shared by every point (n, V, eta, level ratio,
+        oscillation data); each block's own (hierarchy, nature, channel, Coulomb model,
+        phase row) replaces the axis fields (:func:`renp_scan.sweep.blocks.block_task`).
+    atoms : dict of str to Target
+        Each target's data, resolved once (package targets, overridden by
+        ``targets_file``).
     dtype : str
         ``"float64"`` or ``"float32"``: storage type of the rate.
     compression : str
@@ -216,11 +218,8 @@ class ScanSpec:
         (added to, and overriding, the package's targets), or None.
     oscillation_file : str or None
         Absolute path of the user oscillation-data file named by
-        ``physics.oscillation_file`` (replacing the package's NuFIT table), or None.
-    level_ratio : str or None
-        ``physics.level_ratio``: form of the level ratio R of F(omega) for every target
-        (``"eq19"`` or ``"eq23-printed"``, see :func:`renp_scan.spectrum`); None uses
-        each target's own (``"eq19"`` unless its targets file says otherwise).
+        ``physics.oscillation_file`` (read once, into ``physics.oscillation_data``), or
+        None for the package's NuFIT table.
     """
 
     path: str | None
@@ -236,9 +235,8 @@ class ScanSpec:
     m0_eV: np.ndarray
     majorana_phases_rad: np.ndarray
     omega_eV: dict[str, np.ndarray]
-    density_cm3: float
-    volume_cm3: float
-    eta: float
+    physics: Physics
+    atoms: dict[str, Target]
     dtype: str
     compression: str
     compression_level: int | None
@@ -246,15 +244,24 @@ class ScanSpec:
     block_target_seconds: float
     targets_file: str | None = None
     oscillation_file: str | None = None
-    level_ratio: str | None = None
 
-    def oscillation_data(self):
-        """Return the oscillation data of this scan (user file or the package's table)."""
-        return load_oscillation_data(self.oscillation_file)
+    def layout(self, target: str, chunk_rows: int | None = None,
+               chunk_cols: int | None = None) -> TargetLayout:
+        """Return the cube layout of ``target``: this scan's axes, chunked as given.
 
-    def extra_target_files(self) -> tuple[str, ...]:
-        """Return the user targets files to pass as ``extra_files`` to the target lookup."""
-        return (self.targets_file,) if self.targets_file else ()
+        The default chunk is one spectrum line (a whole m0 by omega plane per block);
+        the same axes are what a resumed partial's are compared with (every dim of
+        :data:`~renp_scan.cube.layout.DIMS`, the Coulomb models included).
+        """
+        self.shape(target)  # InputError for a target not in the scan
+        omega = self.omega_eV[target]
+        return TargetLayout(
+            name=target, hierarchies=self.hierarchies, natures=self.natures,
+            channels=self.channels, coulomb_models=self.coulomb_models,
+            phases_rad=np.asarray(self.majorana_phases_rad, float),
+            m0_eV=np.asarray(self.m0_eV, float), omega_eV=np.asarray(omega, float),
+            chunk_rows=len(self.m0_eV) if chunk_rows is None else chunk_rows,
+            chunk_cols=len(omega) if chunk_cols is None else chunk_cols)
 
     def shape(self, target: str) -> tuple[int, ...]:
         """Cube shape of one target.
@@ -641,19 +648,18 @@ def parse_scan(text: str, path=None) -> ScanSpec:
 
     m0_eV = _parse_m0(root["m0"])
     phases_rad = _parse_phases(root.get("phases"), scan["natures"], scan["channels"])
-    physics = _PHYSICS.read(root.get("physics", {}), "physics")
-    check_rate_scale(physics["density_cm3"], physics["volume_cm3"], physics["eta"],
-                     prefix="physics.")
-    physics["oscillation_file"], oscillation_data = _user_file(
-        "physics.oscillation_file", physics["oscillation_file"], base_dir,
+    settings = _PHYSICS.read(root.get("physics", {}), "physics")
+    oscillation_file, settings["oscillation_data"] = _user_file(
+        "physics.oscillation_file", settings.pop("oscillation_file"), base_dir,
         load_oscillation_data)
+    physics = Physics.from_table(settings, "physics.")
     extra = (scan["targets_file"],) if scan["targets_file"] else ()
     targets = {t: get_target(t, extra_files=extra) for t in scan["targets"]}
-    if physics["level_ratio"] is not None:
+    if physics.level_ratio is not None:
         for target in targets.values():
-            check_level_ratio(physics["level_ratio"], target, "physics.level_ratio")
+            check_level_ratio(physics.level_ratio, target, "physics.level_ratio")
     omega_eV = {t: _parse_omega(table, t, float(targets[t].eps_eg_eV), m0_eV,
-                                scan["hierarchies"], oscillation_data)
+                                scan["hierarchies"], physics.oscillation_data)
                 for t, table in omega.items()}
     output = _parse_output(root.get("output", {}))
     engine = _ENGINE.read(root.get("engine", {}), "engine")
@@ -667,8 +673,10 @@ def parse_scan(text: str, path=None) -> ScanSpec:
         m0_eV=m0_eV,
         majorana_phases_rad=phases_rad,
         omega_eV=omega_eV,
+        physics=physics,
+        atoms=targets,
+        oscillation_file=oscillation_file,
         **scan,
-        **physics,
         **output,
         **engine,
     )
