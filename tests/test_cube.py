@@ -7,9 +7,11 @@ the physics; the engine tests check cube values against renp_scan.spectrum.
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import subprocess
 import sys
+import zlib
 
 import h5py
 import numpy as np
@@ -22,6 +24,7 @@ from renp_scan.cube.layout import (
     DIMS,
     FORMAT_VERSION,
     ChunkCodec,
+    EncodedChunk,
     TargetLayout,
     compression_options,
 )
@@ -122,6 +125,47 @@ def test_chunk_codec_matches_hdf5_filters_byte_for_byte(tmp_path, dtype, shuffle
     assert mask == 0
     ours = ChunkCodec(shuffle=shuffle, deflate_level=level).encode(block, 4, 6, dtype)
     assert ours == native
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shuffle,level", [(True, 4), (False, 1), (True, None), (False, None)])
+def test_full_chunk_codec_matches_hdf5_and_carries_its_crc(tmp_path, dtype, shuffle, level):
+    # A block of the full chunk size takes the encoder's path without padding.
+    block = np.random.default_rng(2).random((4, 6)).astype(dtype)
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        opts = {"shuffle": shuffle} if level is None and shuffle else {}
+        if level is not None:
+            opts = {"compression": "gzip", "compression_opts": level, "shuffle": shuffle}
+        d = f.create_dataset("d", shape=(8, 6), chunks=(4, 6), dtype=dtype, **opts)
+        d[4:, :] = block
+        mask, native = d.id.read_direct_chunk((4, 0))
+    ours = ChunkCodec(shuffle=shuffle, deflate_level=level).encode(block, 4, 6, dtype)
+    assert mask == 0 and ours == native
+    assert isinstance(ours, EncodedChunk)
+    # zlib's CRC-32 of the 4 mask bytes then the stored bytes, computed independently
+    assert ours.crc32 == zlib.crc32(b"\0\0\0\0" + native)
+    again = pickle.loads(pickle.dumps(ours))
+    assert again == native and again.crc32 == ours.crc32 and isinstance(again, EncodedChunk)
+
+
+def test_carried_crc_is_recorded_and_a_wrong_one_is_caught_at_finish(tmp_path):
+    lay = make_layout()
+    full = np.random.default_rng(5).random(lay.shape)
+    part = tmp_path / "c.h5.partial"
+    with new_partial(part, [lay], compression_level=4) as writer:
+        codec = writer.codec("Cs")
+        chunks = [codec.encode(full[lay.block_selection(i)], lay.chunk_rows, lay.chunk_cols,
+                               np.float64) for i in range(lay.n_blocks)]
+        for i, chunk in enumerate(chunks):
+            if i == 1:  # bytes that do not match the CRC they carry
+                chunk = EncodedChunk(chunk, crc32=chunk.crc32 ^ 1)
+            writer.write_block("Cs", i, chunk)
+        with pytest.raises(InputError, match="Cs block 1 fails its CRC-32"):
+            writer.finalize(tmp_path / "c.h5")
+    assert not (tmp_path / "c.h5").exists()
+    with h5py.File(part, "r") as f:
+        recorded = f["_progress/Cs/crc32"][...]
+    assert recorded[0] == chunks[0].crc32 and recorded[1] == chunks[1].crc32 ^ 1
 
 
 # ------------------------------------------------------------------ writer / reader

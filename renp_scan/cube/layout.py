@@ -254,6 +254,41 @@ class TargetLayout:
         return tuple(s.start if isinstance(s, slice) else s for s in self.block_selection(index))
 
 
+def chunk_crc(filter_mask: int, stored) -> int:
+    """CRC-32 of a stored chunk as ``/_progress/<target>/crc32`` records it.
+
+    zlib's CRC-32 of the chunk's filter mask (4 bytes, little-endian), then of its
+    stored bytes. The mask matters: a filter may skip a chunk it cannot shrink (lzf
+    does), and the same bytes then decode differently.
+    """
+    return zlib.crc32(stored, zlib.crc32(int(filter_mask).to_bytes(4, "little")))
+
+
+class EncodedChunk(bytes):
+    """The stored bytes of one chunk (filter mask 0), carrying their :func:`chunk_crc`.
+
+    Made by :meth:`ChunkCodec.encode` where the block was computed, so the single
+    writer stores the bytes without reading them again.
+
+    Attributes
+    ----------
+    crc32 : int
+        :func:`chunk_crc` of filter mask 0 and these bytes.
+    """
+
+    def __new__(cls, data, crc32: int | None = None):
+        """Copy ``data`` (a buffer); its CRC-32 is computed unless given as ``crc32``."""
+        chunk = super().__new__(cls, data)
+        chunk.crc32 = chunk_crc(0, chunk) if crc32 is None else int(crc32)
+        return chunk
+
+    def __reduce__(self):
+        # Sent between processes with the CRC of the bytes as they were encoded: bytes
+        # damaged on the way then fail the writer's final check instead of being
+        # stored with a CRC of the damage.
+        return (EncodedChunk, (bytes(self), self.crc32))
+
+
 @dataclass(frozen=True)
 class ChunkCodec:
     """The HDF5 filter pipeline of ``rate`` (shuffle, deflate), applied outside HDF5.
@@ -275,7 +310,8 @@ class ChunkCodec:
     shuffle: bool
     deflate_level: int | None
 
-    def encode(self, block: np.ndarray, chunk_rows: int, chunk_cols: int, dtype) -> bytes:
+    def encode(self, block: np.ndarray, chunk_rows: int, chunk_cols: int,
+               dtype) -> EncodedChunk:
         """Return the filtered bytes of one chunk holding ``block`` (edges padded with NaN).
 
         Parameters
@@ -287,15 +323,18 @@ class ChunkCodec:
         dtype : numpy dtype
             Storage type of ``rate``.
         """
-        full = np.full((chunk_rows, chunk_cols), np.nan, dtype=dtype)
-        full[: block.shape[0], : block.shape[1]] = block
-        raw = full.tobytes()
+        full = np.asarray(block)
+        if full.shape != (chunk_rows, chunk_cols) or full.dtype != np.dtype(dtype) \
+                or not full.flags.c_contiguous:
+            full = np.full((chunk_rows, chunk_cols), np.nan, dtype=dtype)
+            full[: block.shape[0], : block.shape[1]] = block
         itemsize = full.dtype.itemsize
         if self.shuffle and itemsize > 1:
-            raw = np.frombuffer(raw, dtype=np.uint8).reshape(-1, itemsize).T.tobytes()
+            # byte k of every value together, k = 0 .. itemsize-1 (HDF5's shuffle)
+            full = np.ascontiguousarray(full.view(np.uint8).reshape(-1, itemsize).T)
         if self.deflate_level is not None:
-            raw = zlib.compress(raw, self.deflate_level)
-        return raw
+            return EncodedChunk(zlib.compress(full, self.deflate_level))
+        return EncodedChunk(full)
 
 
 def compression_options(compression: str, level: int | None, shuffle: bool) -> dict:

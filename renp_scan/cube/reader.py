@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from .hdf5 import DAMAGE, chunk_crc, filter_names, no_lock_support, one_line, open_read_only
+from .hdf5 import DAMAGE, filter_names, no_lock_support, one_line, open_read_only
 from .layout import (
     CRC,
     DONE,
@@ -25,6 +25,7 @@ from .layout import (
     PROGRESS_GROUP,
     RATE,
     READABLE_VERSIONS,
+    chunk_crc,
     register_filter_plugins,
 )
 from .schema import read_layout
