@@ -1,15 +1,18 @@
 """Create, resume and finish a cube file: the one writer of the sweep.
 
-Only the client process writes; workers return arrays. The writer keeps work safe
-against ``kill -9``, full disks and damaged files (all cases: ``docs/reliability.md``):
+Only the client process writes; workers return arrays or encoded chunks. The writer
+keeps work safe against ``kill -9``, full disks and damaged files (all cases:
+``docs/reliability.md``):
 
 * the cube is built in ``OUT.partial``; ``rate`` has fill value NaN so a chunk that
   was never written can be told apart from a computed one;
-* :meth:`CubeWriter.write_block` writes a block's chunk, records its CRC-32, flushes,
-  *then* sets the block's entry in the done mask and flushes again. The mask
-  therefore never claims a chunk whose data and index have not reached the file
-  (the data is with the OS after a flush, which survives the death of the process;
-  it does not survive a power cut, as nothing here calls fsync per block);
+* :meth:`CubeWriter.write_block` writes a block's chunk, records its CRC-32 (brought
+  by an :class:`~renp_scan.cube.layout.EncodedChunk` from the worker that encoded it,
+  else computed here), flushes, *then* sets the block's entry in the done mask and
+  flushes again. The mask therefore never claims a chunk whose data and index have
+  not reached the file (the data is with the OS after a flush, which survives the
+  death of the process; it does not survive a power cut, as nothing here calls
+  fsync per block);
 * a :class:`~renp_scan.cube.space.SpaceGuard` makes sure each block fits before
   HDF5 sees it; a write that fails anyway detaches the file (:meth:`CubeWriter.abandon`)
   so the partial stays as after its last complete block;
@@ -32,6 +35,7 @@ import numpy as np
 
 from .._faults import checkpoint
 from ..errors import InputError
+from . import filters
 from .hdf5 import (
     errno_of,
     filter_pipeline,
@@ -131,15 +135,24 @@ class CubeWriter:
     def codec(self, target: str) -> ChunkCodec | None:
         """Return the filters of ``target``'s ``rate`` as a :class:`ChunkCodec`, or None.
 
-        None when the pipeline holds a filter other than shuffle and deflate (lzf,
-        zstd): such blocks must be passed to :meth:`write_block` as arrays.
+        None when the pipeline holds another filter, or its library is not at hand
+        (zstd without hdf5plugin): such blocks must be passed to :meth:`write_block`
+        as arrays.
         """
-        filters = filter_pipeline(self._rate[target])
-        codes = [flt[0] for flt in filters]
-        if codes in ([], [h5py.h5z.FILTER_SHUFFLE]):
-            return ChunkCodec(shuffle=bool(codes), deflate_level=None)
-        if codes in ([h5py.h5z.FILTER_DEFLATE], [h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_DEFLATE]):
-            return ChunkCodec(shuffle=len(codes) == 2, deflate_level=int(filters[-1][2][0]))
+        pipeline = filter_pipeline(self._rate[target])
+        codes = [flt[0] for flt in pipeline]
+        shuffle = codes[:1] == [h5py.h5z.FILTER_SHUFFLE]
+        last = codes[1:] if shuffle else codes
+        if not last:
+            return ChunkCodec(shuffle=shuffle, deflate_level=None)
+        if last == [h5py.h5z.FILTER_DEFLATE]:
+            return ChunkCodec(shuffle=shuffle, deflate_level=int(pipeline[-1][2][0]))
+        if last == [filters.ZSTD_FILTER_ID] and filters.zstd_available():
+            values = pipeline[-1][2]
+            return ChunkCodec(shuffle=shuffle, deflate_level=None,
+                              zstd_level=int(values[0]) if len(values) else 3)
+        if last == [filters.LZF_FILTER_ID] and filters.lzf_available():
+            return ChunkCodec(shuffle=shuffle, deflate_level=None, lzf=True)
         return None
 
     def write_block(self, target: str, index: int, data) -> None:
