@@ -7,9 +7,11 @@ the physics; the engine tests check cube values against renp_scan.spectrum.
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import subprocess
 import sys
+import zlib
 
 import h5py
 import numpy as np
@@ -18,10 +20,12 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from renp_scan.cube import filters
 from renp_scan.cube.layout import (
     DIMS,
     FORMAT_VERSION,
     ChunkCodec,
+    EncodedChunk,
     TargetLayout,
     compression_options,
 )
@@ -124,6 +128,47 @@ def test_chunk_codec_matches_hdf5_filters_byte_for_byte(tmp_path, dtype, shuffle
     assert ours == native
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shuffle,level", [(True, 4), (False, 1), (True, None), (False, None)])
+def test_full_chunk_codec_matches_hdf5_and_carries_its_crc(tmp_path, dtype, shuffle, level):
+    # A block of the full chunk size takes the encoder's path without padding.
+    block = np.random.default_rng(2).random((4, 6)).astype(dtype)
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        opts = {"shuffle": shuffle} if level is None and shuffle else {}
+        if level is not None:
+            opts = {"compression": "gzip", "compression_opts": level, "shuffle": shuffle}
+        d = f.create_dataset("d", shape=(8, 6), chunks=(4, 6), dtype=dtype, **opts)
+        d[4:, :] = block
+        mask, native = d.id.read_direct_chunk((4, 0))
+    ours = ChunkCodec(shuffle=shuffle, deflate_level=level).encode(block, 4, 6, dtype)
+    assert mask == 0 and ours == native
+    assert isinstance(ours, EncodedChunk)
+    # zlib's CRC-32 of the 4 mask bytes then the stored bytes, computed independently
+    assert ours.crc32 == zlib.crc32(b"\0\0\0\0" + native)
+    again = pickle.loads(pickle.dumps(ours))
+    assert again == native and again.crc32 == ours.crc32 and isinstance(again, EncodedChunk)
+
+
+def test_carried_crc_is_recorded_and_a_wrong_one_is_caught_at_finish(tmp_path):
+    lay = make_layout()
+    full = np.random.default_rng(5).random(lay.shape)
+    part = tmp_path / "c.h5.partial"
+    with new_partial(part, [lay], compression_level=4) as writer:
+        codec = writer.codec("Cs")
+        chunks = [codec.encode(full[lay.block_selection(i)], lay.chunk_rows, lay.chunk_cols,
+                               np.float64) for i in range(lay.n_blocks)]
+        for i, chunk in enumerate(chunks):
+            if i == 1:  # bytes that do not match the CRC they carry
+                chunk = EncodedChunk(chunk, crc32=chunk.crc32 ^ 1)
+            writer.write_block("Cs", i, chunk)
+        with pytest.raises(InputError, match="Cs block 1 fails its CRC-32"):
+            writer.finalize(tmp_path / "c.h5")
+    assert not (tmp_path / "c.h5").exists()
+    with h5py.File(part, "r") as f:
+        recorded = f["_progress/Cs/crc32"][...]
+    assert recorded[0] == chunks[0].crc32 and recorded[1] == chunks[1].crc32 ^ 1
+
+
 # ------------------------------------------------------------------ writer / reader
 
 
@@ -220,7 +265,76 @@ def test_encoded_and_array_blocks_give_the_same_values(tmp_path):
     assert np.array_equal(results[1], full)
 
 
-def test_lzf_has_no_codec(tmp_path):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shuffle,level", [(True, 3), (False, 1), (True, 19)])
+def test_zstd_codec_matches_the_hdf5_filter_byte_for_byte(tmp_path, dtype, shuffle, level):
+    pytest.importorskip("hdf5plugin")
+    rng = np.random.default_rng(4)
+    full_block, edge_block = rng.random((4, 6)).astype(dtype), rng.random((3, 5)).astype(dtype)
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        d = f.create_dataset("d", shape=(7, 11), chunks=(4, 6), dtype=dtype, fillvalue=np.nan,
+                             **compression_options("zstd", level, shuffle))
+        d[:4, :6] = full_block
+        d[4:, 6:] = edge_block
+        stored = [d.id.read_direct_chunk(offset) for offset in ((0, 0), (4, 6))]
+    with new_partial(tmp_path / "c.partial", [make_layout()], compression="zstd",
+                     compression_level=level, shuffle=shuffle) as writer:
+        codec = writer.codec("Cs")
+    assert codec == ChunkCodec(shuffle=shuffle, deflate_level=None, zstd_level=level)
+    for block, (mask, native) in zip((full_block, edge_block), stored, strict=True):
+        ours = codec.encode(block, 4, 6, dtype)
+        assert mask == 0 and ours == native
+        assert ours.crc32 == zlib.crc32(b"\0\0\0\0" + native)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_lzf_codec_matches_the_hdf5_filter_byte_for_byte(tmp_path, dtype, shuffle):
+    # Random values do not shrink under lzf without shuffle: the filter declines
+    # and HDF5 stores the chunk raw with lzf's bit set in the mask; a smooth
+    # block compresses.
+    rng = np.random.default_rng(6)
+    smooth = np.outer(np.arange(1, 5), np.linspace(0, 1, 6)).astype(dtype)
+    noisy = rng.random((4, 6)).astype(dtype)
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        d = f.create_dataset("d", shape=(8, 12), chunks=(4, 6), dtype=dtype, fillvalue=np.nan,
+                             **compression_options("lzf", None, shuffle))
+        d[:4, :6] = smooth
+        d[4:, 6:] = noisy
+        stored = [d.id.read_direct_chunk(offset) for offset in ((0, 0), (4, 6))]
+    with new_partial(tmp_path / "c.partial", [make_layout()], compression="lzf",
+                     shuffle=shuffle) as writer:
+        codec = writer.codec("Cs")
+    assert codec == ChunkCodec(shuffle=shuffle, deflate_level=None, lzf=True)
+    for block, (mask, native) in zip((smooth, noisy), stored, strict=True):
+        ours = codec.encode(block, 4, 6, dtype)
+        if mask:  # declined by lzf: the values go to HDF5, which stores them as above
+            assert ours is block
+        else:
+            assert ours == native and ours.crc32 == zlib.crc32(b"\0\0\0\0" + native)
+    assert stored[0][0] == 0 and (shuffle or stored[1][0] == 1)  # both paths taken
+
+
+def test_a_chunk_lzf_declines_is_stored_as_hdf5_stores_it(tmp_path):
+    lay = make_layout()
+    full = np.random.default_rng(8).random(lay.shape)  # no shuffle: lzf cannot shrink it
+    part = tmp_path / "c.h5.partial"
+    with new_partial(part, [lay], compression="lzf", shuffle=False) as writer:
+        codec = writer.codec("Cs")
+        for i in range(lay.n_blocks):
+            block = full[lay.block_selection(i)]
+            writer.write_block("Cs", i, codec.encode(block, lay.chunk_rows, lay.chunk_cols,
+                                                     np.float64))
+        writer.finalize(tmp_path / "c.h5")
+    with h5py.File(tmp_path / "c.h5") as f:
+        assert np.array_equal(f["Cs/rate"][...], full)
+        masks = {f["Cs/rate"].id.read_direct_chunk(lay.block_offset(i))[0]
+                 for i in range(lay.n_blocks)}
+    assert 1 in masks
+
+
+def test_lzf_without_its_library_has_no_codec(tmp_path, monkeypatch):
+    monkeypatch.setattr(filters, "lzf_available", lambda: False)
     with new_partial(tmp_path / "c.partial", [make_layout()], compression="lzf") as writer:
         assert writer.codec("Cs") is None
 

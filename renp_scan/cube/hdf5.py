@@ -2,21 +2,24 @@
 
 Opening files under HDF5's file locks (on file systems with and without POSIX
 locks), the errors h5py raises on a damaged file, a dataset's filter pipeline, the
-CRC-32 of a stored chunk, and the size of a chunk once filtered.
+size of a chunk once filtered.
 """
 
 from __future__ import annotations
 
+import collections
 import errno
 import os
 import re
 import tempfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import h5py
+import numpy as np
 
 from ..errors import InputError
-from .layout import compression_options
+from .layout import chunk_crc, compression_options
 
 #: errno values of a file system that has no POSIX locks (HDF5 cannot lock there).
 NO_LOCKS = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP)
@@ -116,13 +119,37 @@ def filter_names(dset) -> str:
     return "+".join(names) if names else "none"
 
 
-def chunk_crc(filter_mask: int, stored: bytes) -> int:
-    """CRC-32 of a stored chunk: its filter mask (4 bytes, little-endian), then its bytes.
+def set_element(dset_id, index: int, value: np.ndarray) -> None:
+    """Write ``value`` (shape (1,)) at ``index`` of a 1-D dataset (low-level: no selection objects).
 
-    The mask matters: a filter may skip a chunk it cannot shrink (lzf does), and the
-    same bytes then decode differently.
+    The same write as ``dset[index] = value[0]``, for the per-block done flags and CRCs.
     """
-    return zlib.crc32(stored, zlib.crc32(int(filter_mask).to_bytes(4, "little")))
+    space = dset_id.get_space()
+    space.select_hyperslab((index,), (1,))
+    dset_id.write(h5py.h5s.create_simple((1,)), space, value)
+
+
+#: Threads computing CRC-32s of stored chunks while the next chunk is read.
+CRC_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+def stored_crcs(chunks, threads: int = CRC_THREADS):
+    """Yield ``(key, chunk_crc(mask, stored))`` for each ``(key, mask, stored)``, in order.
+
+    h5py reads one chunk at a time (it holds a global lock); ``zlib.crc32`` releases
+    the GIL on large buffers, so the CRCs run on ``threads`` threads while the
+    iterator ``chunks`` reads the next ones. At most ``2 * threads`` chunks are held.
+    """
+    with ThreadPoolExecutor(threads) as pool:
+        pending = collections.deque()
+        for key, mask, stored in chunks:
+            pending.append((key, pool.submit(chunk_crc, mask, stored)))
+            if len(pending) > 2 * threads:
+                done_key, future = pending.popleft()
+                yield done_key, future.result()
+        while pending:
+            done_key, future = pending.popleft()
+            yield done_key, future.result()
 
 
 def memory_file(tag: str, key) -> h5py.File:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from . import filters
 
 #: Value of the root attribute ``format`` that marks a renp_scan cube.
 FORMAT_NAME = "renp_scan.cube"
@@ -254,29 +255,81 @@ class TargetLayout:
         return tuple(s.start if isinstance(s, slice) else s for s in self.block_selection(index))
 
 
+def chunk_crc(filter_mask: int, stored) -> int:
+    """CRC-32 of a stored chunk as ``/_progress/<target>/crc32`` records it.
+
+    zlib's CRC-32 of the chunk's filter mask (4 bytes, little-endian), then of its
+    stored bytes. The mask matters: a filter may skip a chunk it cannot shrink (lzf
+    does), and the same bytes then decode differently.
+    """
+    return zlib.crc32(stored, zlib.crc32(int(filter_mask).to_bytes(4, "little")))
+
+
+class EncodedChunk(bytes):
+    """The stored bytes of one chunk (every filter applied: mask 0) with its :func:`chunk_crc`.
+
+    Made by :meth:`ChunkCodec.encode` where the block was computed, so the single
+    writer stores the bytes without reading them again. A transport that delivers
+    it as plain bytes leaves the CRC to the writer; the bytes and their mask (0)
+    are the same either way.
+
+    Attributes
+    ----------
+    crc32 : int
+        :func:`chunk_crc` of filter mask 0 and these bytes.
+    """
+
+    def __new__(cls, data, crc32: int | None = None):
+        """Copy ``data`` (a buffer); its CRC-32 is computed unless given as ``crc32``."""
+        chunk = super().__new__(cls, data)
+        chunk.crc32 = chunk_crc(0, chunk) if crc32 is None else int(crc32)
+        return chunk
+
+    def __reduce__(self):
+        # Pickled with the CRC of the bytes as they were encoded: bytes damaged on the
+        # way then fail the writer's final check instead of being stored with a CRC
+        # of the damage.
+        return (EncodedChunk, (bytes(self), self.crc32))
+
+
 @dataclass(frozen=True)
 class ChunkCodec:
-    """The HDF5 filter pipeline of ``rate`` (shuffle, deflate), applied outside HDF5.
+    """The HDF5 filter pipeline of ``rate`` (shuffle, then deflate, zstd or lzf), outside HDF5.
 
-    Encoding a block in a worker thread (``zlib`` releases the GIL) and storing the
-    bytes with ``write_direct_chunk`` keeps the single writer from becoming the
-    bottleneck. The bytes are exactly what HDF5's own shuffle + deflate filters
-    produce (HDF5 calls zlib's ``compress2`` at the dataset's level), so the file
-    is the same as if HDF5 had compressed the chunk.
+    Encoding a block in a worker thread (``zlib`` and the ctypes calls of
+    :mod:`renp_scan.cube.filters` release the GIL) and storing the bytes with
+    ``write_direct_chunk`` keeps the single writer from becoming the bottleneck.
+    The bytes are exactly what HDF5's own filters produce (HDF5 calls zlib's
+    ``compress2`` at the dataset's level; the zstd and lzf filters call the
+    functions :mod:`~renp_scan.cube.filters` calls), so the file is the same as if
+    HDF5 had compressed the chunk.
 
     Attributes
     ----------
     shuffle : bool
         HDF5 byte-shuffle filter.
     deflate_level : int or None
-        gzip level 0-9, None for no compression.
+        gzip level 0-9, None for no deflate.
+    zstd_level : int or None
+        zstd level (the filter's client value), None for no zstd.
+    lzf : bool
+        h5py's lzf filter.
     """
 
     shuffle: bool
     deflate_level: int | None
+    zstd_level: int | None = None
+    lzf: bool = False
 
-    def encode(self, block: np.ndarray, chunk_rows: int, chunk_cols: int, dtype) -> bytes:
+    def encode(self, block: np.ndarray, chunk_rows: int, chunk_cols: int,
+               dtype) -> EncodedChunk | np.ndarray:
         """Return the filtered bytes of one chunk holding ``block`` (edges padded with NaN).
+
+        ``block`` itself is returned where the bytes would need a filter mask other
+        than 0 (lzf declines a chunk it cannot shrink, and HDF5 then stores it with
+        lzf's bit set) or the filter's library is not at hand (a dask worker
+        installed without hdf5plugin): the writer then stores it through HDF5's
+        filters, which do the same.
 
         Parameters
         ----------
@@ -287,15 +340,26 @@ class ChunkCodec:
         dtype : numpy dtype
             Storage type of ``rate``.
         """
-        full = np.full((chunk_rows, chunk_cols), np.nan, dtype=dtype)
-        full[: block.shape[0], : block.shape[1]] = block
-        raw = full.tobytes()
+        if (self.zstd_level is not None and not filters.zstd_available()) or \
+                (self.lzf and not filters.lzf_available()):
+            return block
+        full = np.asarray(block)
+        if full.shape != (chunk_rows, chunk_cols) or full.dtype != np.dtype(dtype) \
+                or not full.flags.c_contiguous:
+            full = np.full((chunk_rows, chunk_cols), np.nan, dtype=dtype)
+            full[: block.shape[0], : block.shape[1]] = block
         itemsize = full.dtype.itemsize
         if self.shuffle and itemsize > 1:
-            raw = np.frombuffer(raw, dtype=np.uint8).reshape(-1, itemsize).T.tobytes()
+            # byte k of every value together, k = 0 .. itemsize-1 (HDF5's shuffle)
+            full = np.ascontiguousarray(full.view(np.uint8).reshape(-1, itemsize).T)
         if self.deflate_level is not None:
-            raw = zlib.compress(raw, self.deflate_level)
-        return raw
+            return EncodedChunk(zlib.compress(full, self.deflate_level))
+        if self.zstd_level is not None:
+            return EncodedChunk(filters.zstd_compress(full, self.zstd_level))
+        if self.lzf:
+            packed = filters.lzf_compress(full)
+            return block if packed is None else EncodedChunk(packed)
+        return EncodedChunk(full)
 
 
 def compression_options(compression: str, level: int | None, shuffle: bool) -> dict:

@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from .hdf5 import chunk_crc, open_locked
+from .hdf5 import open_locked
 from .layout import (
     CRC,
     DONE,
@@ -36,6 +36,7 @@ from .layout import (
     FORMAT_VERSION,
     PROGRESS_GROUP,
     RATE,
+    chunk_crc,
     compression_options,
 )
 from .lock import LockFile

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from ..errors import InputError
-from .hdf5 import DAMAGE, chunk_crc, filter_names, no_lock_support, one_line, open_read_only
+from .hdf5 import DAMAGE, filter_names, no_lock_support, one_line, open_read_only, stored_crcs
 from .layout import (
     CRC,
     DONE,
@@ -144,54 +143,54 @@ def verify_cube(path, field: str = "cube") -> dict:
     path = Path(path)
     targets = check_cube(path, field)
     start = time.perf_counter()
-    n_blocks = n_bytes = 0
+    counts = {"blocks": 0, "bytes": 0}
     bad = []
-    # h5py reads one chunk at a time (it holds a global lock); zlib.crc32 releases the GIL
-    # on large buffers, so the CRCs run on a few threads while the next chunks are read.
-    threads = max(1, min(8, os.cpu_count() or 1))
-    pending = []
-
-    def settle(limit):
-        while len(pending) > limit:
-            name, index, expected, future = pending.pop(0)
-            crc = future.result()
-            if crc != expected:
-                bad.append((name, index, f"CRC-32 {crc:08x} of its stored bytes, "
-                            f"{expected:08x} recorded"))
-
-    with _open_h5(path, field) as f, ThreadPoolExecutor(threads) as pool:
+    with _open_h5(path, field) as f:
         try:
-            for name in targets:
-                layout = read_layout(f[name])
-                rate = f[name][RATE]
-                crcs = f[PROGRESS_GROUP][name][CRC][...]
-                done = f[PROGRESS_GROUP][name][DONE][...]
-                if crcs.size != layout.n_blocks or done.size != layout.n_blocks:
-                    bad.append((name, -1, f"{crcs.size} CRCs for {layout.n_blocks} blocks"))
-                    continue
-                if rate.id.get_num_chunks() != layout.n_blocks:
-                    bad.append((name, -1, f"{rate.id.get_num_chunks()} chunks stored for "
-                                f"{layout.n_blocks} blocks"))
-                for index in range(layout.n_blocks):
-                    n_blocks += 1
-                    if not done[index]:
-                        bad.append((name, index, "not flagged done"))
-                        continue
-                    try:
-                        mask, stored = rate.id.read_direct_chunk(layout.block_offset(index))
-                    except (KeyError, OSError, RuntimeError, ValueError) as exc:
-                        bad.append((name, index, f"chunk unreadable ({exc})"))
-                        continue
-                    n_bytes += len(stored)
-                    pending.append((name, index, int(crcs[index]),
-                                    pool.submit(chunk_crc, int(mask), stored)))
-                    settle(2 * threads)
-            settle(0)
+            chunks = _stored_chunks(f, targets, counts, bad)
+            for (name, index, expected), crc in stored_crcs(chunks, VERIFY_THREADS):
+                if crc != expected:
+                    bad.append((name, index, f"CRC-32 {crc:08x} of its stored bytes, "
+                                f"{expected:08x} recorded"))
         except DAMAGE as exc:
             raise _damaged(field, path, exc) from None
     bad.sort(key=lambda item: (targets.index(item[0]), item[1]))
-    return {"blocks": n_blocks, "bytes": n_bytes, "seconds": time.perf_counter() - start,
-            "bad": bad}
+    return {**counts, "seconds": time.perf_counter() - start, "bad": bad}
+
+
+#: Threads computing the CRC-32s in :func:`verify_cube`.
+VERIFY_THREADS = max(1, min(8, os.cpu_count() or 1))
+
+
+def _stored_chunks(f, targets, counts: dict, bad: list):
+    """Yield ((target, block, recorded CRC), mask, stored bytes) of every block of a cube.
+
+    Blocks not flagged done or unreadable, and targets whose bookkeeping does not
+    match their block grid, go to ``bad``; ``counts`` adds up blocks and bytes.
+    """
+    for name in targets:
+        layout = read_layout(f[name])
+        rate = f[name][RATE]
+        crcs = f[PROGRESS_GROUP][name][CRC][...]
+        done = f[PROGRESS_GROUP][name][DONE][...]
+        if crcs.size != layout.n_blocks or done.size != layout.n_blocks:
+            bad.append((name, -1, f"{crcs.size} CRCs for {layout.n_blocks} blocks"))
+            continue
+        if rate.id.get_num_chunks() != layout.n_blocks:
+            bad.append((name, -1, f"{rate.id.get_num_chunks()} chunks stored for "
+                        f"{layout.n_blocks} blocks"))
+        for index in range(layout.n_blocks):
+            counts["blocks"] += 1
+            if not done[index]:
+                bad.append((name, index, "not flagged done"))
+                continue
+            try:
+                mask, stored = rate.id.read_direct_chunk(layout.block_offset(index))
+            except (KeyError, OSError, RuntimeError, ValueError) as exc:
+                bad.append((name, index, f"chunk unreadable ({exc})"))
+                continue
+            counts["bytes"] += len(stored)
+            yield (name, index, int(crcs[index])), mask, stored
 
 
 def describe_block(path, target: str, index: int) -> str:

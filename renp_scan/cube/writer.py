@@ -1,15 +1,18 @@
 """Create, resume and finish a cube file: the one writer of the sweep.
 
-Only the client process writes; workers return arrays. The writer keeps work safe
-against ``kill -9``, full disks and damaged files (all cases: ``docs/reliability.md``):
+Only the client process writes; workers return arrays or encoded chunks. The writer
+keeps work safe against ``kill -9``, full disks and damaged files (all cases:
+``docs/reliability.md``):
 
 * the cube is built in ``OUT.partial``; ``rate`` has fill value NaN so a chunk that
   was never written can be told apart from a computed one;
-* :meth:`CubeWriter.write_block` writes a block's chunk, records its CRC-32, flushes,
-  *then* sets the block's entry in the done mask and flushes again. The mask
-  therefore never claims a chunk whose data and index have not reached the file
-  (the data is with the OS after a flush, which survives the death of the process;
-  it does not survive a power cut, as nothing here calls fsync per block);
+* :meth:`CubeWriter.write_block` writes a block's chunk, records its CRC-32 (brought
+  by an :class:`~renp_scan.cube.layout.EncodedChunk` from the worker that encoded it,
+  else computed here), flushes, *then* sets the block's entry in the done mask and
+  flushes again. The mask therefore never claims a chunk whose data and index have
+  not reached the file (the data is with the OS after a flush, which survives the
+  death of the process; it does not survive a power cut, as nothing here calls
+  fsync per block);
 * a :class:`~renp_scan.cube.space.SpaceGuard` makes sure each block fits before
   HDF5 sees it; a write that fails anyway detaches the file (:meth:`CubeWriter.abandon`)
   so the partial stays as after its last complete block;
@@ -32,14 +35,25 @@ import numpy as np
 
 from .._faults import checkpoint
 from ..errors import InputError
-from .hdf5 import chunk_crc, errno_of, filter_pipeline, one_line, open_locked, scratch_fd
+from . import filters
+from .hdf5 import (
+    errno_of,
+    filter_pipeline,
+    one_line,
+    open_locked,
+    scratch_fd,
+    set_element,
+    stored_crcs,
+)
 from .layout import (
     CRC,
     DONE,
     PROGRESS_GROUP,
     RATE,
     ChunkCodec,
+    EncodedChunk,
     TargetLayout,
+    chunk_crc,
     compression_options,
 )
 from .schema import utc_now, write_root_attrs, write_target
@@ -121,15 +135,24 @@ class CubeWriter:
     def codec(self, target: str) -> ChunkCodec | None:
         """Return the filters of ``target``'s ``rate`` as a :class:`ChunkCodec`, or None.
 
-        None when the pipeline holds a filter other than shuffle and deflate (lzf,
-        zstd): such blocks must be passed to :meth:`write_block` as arrays.
+        None when the pipeline holds another filter, or its library is not at hand
+        (zstd without hdf5plugin): such blocks must be passed to :meth:`write_block`
+        as arrays.
         """
-        filters = filter_pipeline(self._rate[target])
-        codes = [flt[0] for flt in filters]
-        if codes in ([], [h5py.h5z.FILTER_SHUFFLE]):
-            return ChunkCodec(shuffle=bool(codes), deflate_level=None)
-        if codes in ([h5py.h5z.FILTER_DEFLATE], [h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_DEFLATE]):
-            return ChunkCodec(shuffle=len(codes) == 2, deflate_level=int(filters[-1][2][0]))
+        pipeline = filter_pipeline(self._rate[target])
+        codes = [flt[0] for flt in pipeline]
+        shuffle = codes[:1] == [h5py.h5z.FILTER_SHUFFLE]
+        last = codes[1:] if shuffle else codes
+        if not last:
+            return ChunkCodec(shuffle=shuffle, deflate_level=None)
+        if last == [h5py.h5z.FILTER_DEFLATE]:
+            return ChunkCodec(shuffle=shuffle, deflate_level=int(pipeline[-1][2][0]))
+        if last == [filters.ZSTD_FILTER_ID] and filters.zstd_available():
+            values = pipeline[-1][2]
+            return ChunkCodec(shuffle=shuffle, deflate_level=None,
+                              zstd_level=int(values[0]) if len(values) else 3)
+        if last == [filters.LZF_FILTER_ID] and filters.lzf_available():
+            return ChunkCodec(shuffle=shuffle, deflate_level=None, lzf=True)
         return None
 
     def write_block(self, target: str, index: int, data) -> None:
@@ -143,7 +166,8 @@ class CubeWriter:
             Block number (C order over the chunk grid).
         data : ndarray, shape (rows, cols), or bytes
             Gamma [Hz] for the block's m0 rows and omega columns, or the chunk
-            already encoded by :meth:`codec` (stored as is).
+            already encoded by :meth:`codec` (an :class:`EncodedChunk`, stored as
+            is with the CRC-32 it carries; plain bytes get theirs computed here).
         """
         layout = self.layouts[target]
         offset = layout.block_offset(index)
@@ -152,16 +176,17 @@ class CubeWriter:
         try:
             if isinstance(data, bytes):
                 self._rate[target].id.write_direct_chunk(offset, data, filter_mask=0)
-                crc = chunk_crc(0, data)
+                # An EncodedChunk brings the CRC computed where it was encoded.
+                crc = data.crc32 if isinstance(data, EncodedChunk) else chunk_crc(0, data)
             else:
                 self._rate[target][layout.block_selection(index)] = data
                 self._f.flush()  # the chunk leaves HDF5's chunk cache for the file
                 crc = chunk_crc(*self._rate[target].id.read_direct_chunk(offset))
-            self._crc[target][index] = crc
+            set_element(self._crc[target].id, index, np.array([crc], dtype=np.uint32))
             self._f.flush()
             self._written += 1
             checkpoint("after-chunk", self._written)
-            self._done[target][index] = 1
+            set_element(self._done[target].id, index, np.ones(1, dtype=np.uint8))
             self._f.flush()
         except (OSError, RuntimeError) as exc:
             raise self.abandon(exc, f"storing block {index} of {target}") from exc
@@ -217,7 +242,22 @@ class CubeWriter:
         InputError
             ``field="output"`` naming the damaged blocks.
         """
-        unstored, damaged = [], []
+        unstored = []
+        damaged = [f"{name} block {index}"
+                   for (name, index, recorded), crc in stored_crcs(self._flagged_chunks(unstored))
+                   if crc != recorded]
+        if damaged:
+            more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+            raise InputError("output", f"the partial cube {self.path} is damaged: stored data "
+                             f"of {', '.join(damaged[:3])}{more} fails its CRC-32 check; "
+                             "pass --overwrite to start again")
+        return unstored
+
+    def _flagged_chunks(self, unstored: list):
+        """Yield ((target, block, recorded CRC), mask, stored bytes) of every block flagged done.
+
+        Flagged blocks without a stored chunk are appended to ``unstored`` instead.
+        """
         for name, layout in self.layouts.items():
             rate_id = self._rate[name].id
             strays = _stray_chunks(rate_id, layout)
@@ -232,14 +272,7 @@ class CubeWriter:
                 if info.byte_offset is None or info.size == 0:
                     unstored.append((name, int(index)))
                     continue
-                if chunk_crc(*rate_id.read_direct_chunk(offset)) != int(crcs[index]):
-                    damaged.append(f"{name} block {int(index)}")
-        if damaged:
-            more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
-            raise InputError("output", f"the partial cube {self.path} is damaged: stored data "
-                             f"of {', '.join(damaged[:3])}{more} fails its CRC-32 check; "
-                             "pass --overwrite to start again")
-        return unstored
+                yield (name, int(index), int(crcs[index])), *rate_id.read_direct_chunk(offset)
 
     def clear_done(self, blocks) -> None:
         """Clear the done flags of ``blocks`` ((target, index) pairs) so they are recomputed."""

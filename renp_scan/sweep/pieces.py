@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cube.hdf5 import chunk_crc, open_locked
-from ..cube.layout import CRC, DONE, FORMAT_NAME, PROGRESS_GROUP, RATE
+from ..cube.hdf5 import open_locked
+from ..cube.layout import CRC, DONE, FORMAT_NAME, PROGRESS_GROUP, RATE, chunk_crc
 from ..cube.merge import glob_escape
 from ..cube.probe import probe
 from ..cube.schema import read_layout
