@@ -275,10 +275,10 @@ def kernel_section(p) -> list:
             parts.append(f"`{name}`: " + ", ".join(f"{v} {k}" for k, v in body.items()))
         lines += [
             "Machine code of the fused loops (static count of vector instructions, from "
-            "`inspect_asm`; `open_loop` = the loop of a run with a fixed number of open pairs, "
-            "`masked_loop` = any order): " + "; ".join(parts) + ". ymm = 4 doubles: LLVM's tuning for this "
-            "target prefers 256-bit vectors; one sqrt and two divides per point are "
-            "`vsqrtpd`/`vdivpd ymm`.",
+            "`inspect_asm`; `open_loop` = the loop of a run with a fixed number of open "
+            "pairs, `masked_loop` = any order): " + "; ".join(parts) + ". ymm = 4 doubles: "
+            "LLVM's tuning for this target prefers 256-bit vectors; one sqrt and two "
+            "divides per point are `vsqrtpd`/`vdivpd ymm`.",
             "",
         ]
     return lines

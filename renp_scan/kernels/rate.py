@@ -275,36 +275,30 @@ def _fused_loops(n_pairs):
     return open_loop, masked_loop
 
 
-def _by_count(loops):
-    """A jitted ``f(n, *args)`` that returns ``loops[n - 1](*args)``, for n = 1 .. len(loops).
-
-    Each loop is its own compile-time specialisation, so the choice among them is a chain
-    of integer tests (built recursively; one call per run, not per point).
-    """
-    head = loops[0]
-    if len(loops) == 1:
-
-        @jit_position_invariant
-        def last(n, *args):
-            return head(*args)
-
-        return last
-    rest = _by_count(loops[1:])
-
-    @jit_position_invariant
-    def choose(n, *args):
-        if n == 1:
-            return head(*args)
-        return rest(n - 1, *args)
-
-    return choose
-
-
 _OPEN_LOOPS, _MASKED_LOOPS = zip(*(_fused_loops(n) for n in range(1, N_PAIRS_MAX + 1)), strict=True)
-#: ``_open_run(n_open, omega, eps_eg, a_eV, amplitude, coef, c_closed, out)``: the run loop for
-#: ``n_open`` open pairs (1 to :data:`N_PAIRS_MAX`); see ``open_loop`` of :func:`_fused_loops`.
-_open_run = _by_count(_OPEN_LOOPS)
-_masked_loop = _by_count(_MASKED_LOOPS)
+_OPEN_1, _OPEN_2, _OPEN_3, _OPEN_4, _OPEN_5, _OPEN_6 = _OPEN_LOOPS
+_MASKED_1, _MASKED_2, _MASKED_3, _MASKED_4, _MASKED_5, _MASKED_6 = _MASKED_LOOPS
+
+
+# The two dispatchers below are explicit if/elif chains on purpose. Numba links (and
+# re-optimises) every loop a function calls into that function's machine code, so each
+# dispatch level costs compile time: a recursive chain of dispatch functions compiled
+# 3 s slower, and `literal_unroll` over the tuple of loops types them as first-class
+# function pointers (an experimental Numba feature that warns at every compile).
+@jit_position_invariant
+def _open_run(n_open, omega, eps_eg, a_eV, amplitude, coef, c_closed, out):
+    """Run loop for ``n_open`` open pairs (1 to :data:`N_PAIRS_MAX`); see ``open_loop``."""
+    if n_open == 1:
+        return _OPEN_1(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
+    elif n_open == 2:
+        return _OPEN_2(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
+    elif n_open == 3:
+        return _OPEN_3(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
+    elif n_open == 4:
+        return _OPEN_4(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
+    elif n_open == 5:
+        return _OPEN_5(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
+    return _OPEN_6(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
 
 
 @jit_position_invariant
@@ -312,8 +306,18 @@ def _masked_run(n_pairs, omega, eps_eg, a_eV, amplitude, coef, out):
     """Masked fused loop over all ``n_pairs`` active pairs, for points in any order."""
     if n_pairs == 0:
         out[:] = 0.0
+    elif n_pairs == 1:
+        _MASKED_1(omega, eps_eg, a_eV, amplitude, coef, out)
+    elif n_pairs == 2:
+        _MASKED_2(omega, eps_eg, a_eV, amplitude, coef, out)
+    elif n_pairs == 3:
+        _MASKED_3(omega, eps_eg, a_eV, amplitude, coef, out)
+    elif n_pairs == 4:
+        _MASKED_4(omega, eps_eg, a_eV, amplitude, coef, out)
+    elif n_pairs == 5:
+        _MASKED_5(omega, eps_eg, a_eV, amplitude, coef, out)
     else:
-        _masked_loop(n_pairs, omega, eps_eg, a_eV, amplitude, coef, out)
+        _MASKED_6(omega, eps_eg, a_eV, amplitude, coef, out)
 
 
 @jit_position_invariant
