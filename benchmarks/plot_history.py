@@ -65,8 +65,8 @@ def plot(records, path: Path) -> None:
     commits = list(dict.fromkeys(r["commit"] for r in records))
     machines = list(dict.fromkeys(r["machine"] for r in records))
     series = sorted({s for r in records for (_, s) in r["values"]})
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(5.0 * len(PANELS), 4.4), squeeze=False)
-    for ax, (ratio, title, goal) in zip(axes[0], PANELS, strict=True):
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
+    for ax, (ratio, title, goal) in zip(axes.flat, PANELS, strict=True):
         for s_i, s in enumerate(series):
             for m_i, mach in enumerate(machines):
                 pts = [(commits.index(r["commit"]), r["values"][(ratio, s)]) for r in records
@@ -81,7 +81,7 @@ def plot(records, path: Path) -> None:
                       fontsize=7)
         ax.set_xlim(-0.5, len(commits) - 0.5)
         ax.grid(True, alpha=0.3)
-    for ax in axes[0]:
+    for ax in axes.flat:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=6, loc="best")
             break
