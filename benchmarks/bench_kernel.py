@@ -2,8 +2,9 @@
 
 Baselines timed in the same run:
 
-* ``numpy``: :mod:`benchmarks.numpy_reference`, the same formulas as whole-array NumPy
-  calls over 65536-point pieces (checked to agree with the kernel first);
+* ``numpy_plain``: :mod:`benchmarks.numpy_reference` on the whole grid, the formulas
+  written independently as whole-array NumPy calls (checked to agree with the kernel);
+* ``numpy``: the same code over 65536-point pieces (temporaries in cache: its best case);
 * ``mem``: one memory pass over the output, ``np.multiply(x, 1.0, out=buf)`` of the
   same size (reads the input, writes the output: the bandwidth limit of a kernel that
   reads omega and writes Gamma);

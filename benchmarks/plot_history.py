@@ -10,6 +10,8 @@ machines are not comparable. ``asv publish`` draws the same data interactively.
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import sys
 from pathlib import Path
 
@@ -27,33 +29,33 @@ MARKERS = "osD^v<>p*"
 
 
 def load(results_dir: Path = RESULTS) -> list:
-    """[{"machine", "commit", "date", "values": {(ratio, "channel/grid/n"): value}}]."""
-    from asv.results import Results
+    """[{"machine", "commit", "date", "values": {(ratio, "channel/grid/n"): value}}].
 
+    Reads asv's result files (format version 2: per benchmark a row of
+    ``result_columns``, the results of a parametrised benchmark listed in the order of
+    the product of its parameter lists) without importing asv.
+    """
     records = []
     for machine_dir in sorted(p for p in Path(results_dir).glob("*") if p.is_dir()):
         for path in sorted(machine_dir.glob("*.json")):
             if path.name == "machine.json":
                 continue
-            res = Results.load(str(path))
+            data = json.loads(path.read_text())
+            if data.get("version") != 2:
+                raise ValueError(f"{path}: asv results format {data.get('version')}, expected 2")
+            cols = data["result_columns"]
             values = {}
-            for key in sorted(res.get_all_result_keys()):
+            for key, row in data["results"].items():
+                row = dict(zip(cols, row, strict=False))
                 ratio = key.rsplit(".", 1)[-1]
-                params = res.get_result_params(key)
-                vals = res.get_result_value(key, params)
-                names = _product(params)
-                for combo, v in zip(names, vals, strict=True):
+                combos = list(itertools.product(*row["params"])) if row["params"] else [()]
+                results = row["result"] if row["params"] else [row["result"]]
+                for combo, v in zip(combos, results or [], strict=False):
                     if v is not None:
                         values[(ratio, "/".join(c.strip("'") for c in combo))] = v
-            records.append({"machine": machine_dir.name, "commit": res.commit_hash,
-                            "date": res.date, "values": values})
+            records.append({"machine": machine_dir.name, "commit": data["commit_hash"],
+                            "date": data.get("date"), "values": values})
     return sorted(records, key=lambda r: (r["date"] or 0, r["machine"]))
-
-
-def _product(params):
-    import itertools
-
-    return list(itertools.product(*params)) if params else [()]
 
 
 def plot(records, path: Path) -> None:
