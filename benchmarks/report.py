@@ -186,7 +186,8 @@ def kernel_section(p) -> list:
     lines = [
         "### 2. Spectrum kernel throughput",
         "",
-        "ns per omega point (median); speed-up = NumPy time / kernel time (goal >= 20 "
+        "ns per omega point (median; 1t = CPU time of the calling thread, 2t = wall "
+        "time); speed-up = NumPy time / kernel time (goal >= 20 "
         "against plain = `numpy_reference.py` on the whole array, an independent "
         "implementation as one would write it; NumPy = the same code over 65536-point "
         "pieces, its best case, whose speed-up cannot exceed its time over the floor's); "
