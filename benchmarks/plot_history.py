@@ -26,6 +26,7 @@ PANELS = (
     ("track_float32_kernel_over_floor", "float32 kernel / float64 floor", 1.0),
 )
 MARKERS = "osD^v<>p*"
+STYLES = ("-", "--", ":", "-.")
 
 
 def load(results_dir: Path = RESULTS) -> list:
@@ -67,15 +68,21 @@ def plot(records, path: Path) -> None:
     commits = list(dict.fromkeys(r["commit"] for r in records))
     machines = list(dict.fromkeys(r["machine"] for r in records))
     series = sorted({s for r in records for (_, s) in r["values"]})
+    channels = sorted({s.split("/", 1)[0] for s in series})
+    rests = sorted({s.split("/", 1)[1] for s in series if "/" in s})
     fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
     for ax, (ratio, title, goal) in zip(axes.flat, PANELS, strict=True):
-        for s_i, s in enumerate(series):
+        for s in series:
             for m_i, mach in enumerate(machines):
                 pts = [(commits.index(r["commit"]), r["values"][(ratio, s)]) for r in records
                        if r["machine"] == mach and (ratio, s) in r["values"]]
                 if pts:
+                    # colour by grid and size, line style by channel
+                    channel, rest = s.split("/", 1)
                     ax.plot(*zip(*pts, strict=True), marker=MARKERS[m_i % len(MARKERS)],
-                            color=f"C{s_i % 10}", ls="-", ms=4, label=s if m_i == 0 else None)
+                            color=f"C{rests.index(rest) % 10}",
+                            ls=STYLES[channels.index(channel) % len(STYLES)], ms=4,
+                            label=s if m_i == 0 else None)
         if goal is not None:
             ax.axhline(goal, color="k", lw=0.8, ls=":")
         ax.set_title(title, fontsize=9)
@@ -85,7 +92,7 @@ def plot(records, path: Path) -> None:
         ax.grid(True, alpha=0.3)
     for ax in axes.flat:
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=6, loc="best")
+            ax.legend(fontsize=6, loc="center right", ncol=2)
             break
     fig.suptitle("same-run ratios over commits; machines: " + "; ".join(
         f"{MARKERS[i % len(MARKERS)]} {m}" for i, m in enumerate(machines)), fontsize=8)
