@@ -280,11 +280,11 @@ _OPEN_1, _OPEN_2, _OPEN_3, _OPEN_4, _OPEN_5, _OPEN_6 = _OPEN_LOOPS
 _MASKED_1, _MASKED_2, _MASKED_3, _MASKED_4, _MASKED_5, _MASKED_6 = _MASKED_LOOPS
 
 
-# The two dispatchers below are explicit if/elif chains on purpose. Numba links (and
+# The two dispatchers below are flat if/elif chains on purpose. Numba links (and
 # re-optimises) every loop a function calls into that function's machine code, so each
-# dispatch level costs compile time: a recursive chain of dispatch functions compiled
-# 3 s slower, and `literal_unroll` over the tuple of loops types them as first-class
-# function pointers (an experimental Numba feature that warns at every compile).
+# extra dispatch level (a chain of small dispatch functions) adds compile time, and
+# `literal_unroll` over the tuple of loops types them as first-class function pointers
+# (an experimental Numba feature that warns at every compile).
 @jit_position_invariant
 def _open_run(n_open, omega, eps_eg, a_eV, amplitude, coef, c_closed, out):
     """Run loop for ``n_open`` open pairs (1 to :data:`N_PAIRS_MAX`); see ``open_loop``."""
