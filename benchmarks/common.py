@@ -78,12 +78,14 @@ def median_time(func, repeats=5, number=1, warmup=1) -> dict:
     }
 
 
-def interleaved_times(funcs: dict, repeats=5, number=1, warmup=1) -> dict:
+def interleaved_times(funcs: dict, repeats=5, number=1, warmup=1, clock=time.perf_counter) -> dict:
     """Like :func:`median_time` for several functions, timed round-robin.
 
     Each repeat times every function once in turn, so a load spike from other users
     of the machine hits the kernel and its baselines alike and their ratio survives.
     ``number`` may be an int or a dict giving each function its own call count.
+    ``clock=time.thread_time`` times single-threaded functions by the CPU time of the
+    calling thread: time slices taken by other processes on a shared machine do not count.
     """
     counts = number if isinstance(number, dict) else dict.fromkeys(funcs, number)
     for func in funcs.values():
@@ -92,10 +94,10 @@ def interleaved_times(funcs: dict, repeats=5, number=1, warmup=1) -> dict:
     times = {name: [] for name in funcs}
     for _ in range(repeats):
         for name, func in funcs.items():
-            start = time.perf_counter()
+            start = clock()
             for _ in range(counts[name]):
                 func()
-            times[name].append((time.perf_counter() - start) / counts[name])
+            times[name].append((clock() - start) / counts[name])
     return {
         name: {
             "median_s": float(np.median(t)),

@@ -106,8 +106,12 @@ for channel in ("nucleus", "core"):
     m.evaluate(o, np.empty(o.size))
     m.evaluate(o[::-1].copy(), np.empty(o.size))
 out = {}
-for name in ("_OPEN_3", "_OPEN_6", "_MASKED_6"):
-    f = getattr(rate, name)
+loops = {
+    "open_loop, 3 pairs": rate._OPEN_LOOPS[2],
+    "open_loop, 6 pairs": rate._OPEN_LOOPS[5],
+    "masked_loop, 6 pairs": rate._MASKED_LOOPS[5],
+}
+for name, f in loops.items():
     asm = f.inspect_asm(f.signatures[0])
     c = collections.Counter()
     for mnem, reg in re.findall(r"\n\s*(v\w+)\s+[^\n]*?%([xyz])mm", asm):

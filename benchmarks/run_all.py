@@ -6,12 +6,11 @@ Usage (from the repository root)::
     python benchmarks/run_all.py --full           # ~20 min: up to 1e8 points, 1e9-entry cube
     python benchmarks/run_all.py --full --only kernel,tf
     python benchmarks/run_all.py --report-only    # re-render README/plot from results/*.json
-    python benchmarks/plot_history.py             # ratios over commits -> history.png
 
 Each benchmark's JSON holds the machine description, UTC date, command and mode next to
-its numbers; the README's generated section is rendered only from those files. Every
-non-smoke run also appends its same-run ratios to ``results/history.jsonl`` (keyed by
-commit and machine) and prints them.
+its numbers; the README's generated section is rendered only from those files, and the
+kernel's headline ratios are printed. The history of the ratios over commits is kept by
+airspeed velocity: ``python benchmarks/track.py``.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from benchmarks.common import (
     utc_now,
     write_json,
 )  # noqa: E402
-from benchmarks.history import HISTORY, append  # noqa: E402
 from benchmarks.report import ratio_summary, render_readme, throughput_plot  # noqa: E402
 
 BENCHMARKS = {
@@ -45,7 +43,7 @@ BENCHMARKS = {
 }
 
 
-def run(names, mode, results_dir=RESULTS, command="", history=None) -> dict:
+def run(names, mode, results_dir=RESULTS, command="") -> dict:
     """Run the named benchmarks in ``mode``; returns {name: payload} (also written as JSON)."""
     out = {}
     for name in names:
@@ -67,8 +65,6 @@ def run(names, mode, results_dir=RESULTS, command="", history=None) -> dict:
         write_json(name, payload, results_dir)
         out[name] = payload
         print(f"{name}: {meta['wall_s']:.1f} s", flush=True)
-    if mode != "smoke":
-        append(out, history if history is not None else HISTORY)
     return out
 
 

@@ -139,28 +139,52 @@ def test_run_all_writes_json_readme_and_plot(tmp_path, kernel_smoke):
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_history_appends_ratios_by_commit_and_machine_and_plots(tmp_path, kernel_smoke):
-    from benchmarks import history, plot_history
+def test_asv_tracking_benchmarks_run_in_tiny_mode(monkeypatch):
+    """The asv suite (benchmarks/tracking) imports, and its setup and track_* functions run."""
+    from benchmarks.tracking import kernel_ratios as kr
 
-    meta = {
-        "machine": {"git_commit": "abc1234", "cpu_model": "Test CPU", "llvm_host_cpu": "testcpu",
-                    "usable_cpus": 2},
-        "date_utc": "2026-01-01T00:00:00+00:00",
-        "mode": "quick",
-        "load_average_before": [0.0, 0.0, 0.0],
-    }
-    path = tmp_path / "history.jsonl"
-    first = history.append({"kernel": {"meta": meta, "result": kernel_smoke}}, path)
-    meta2 = dict(meta, machine=dict(meta["machine"], git_commit="def5678"))
-    history.append({"kernel": {"meta": meta2, "result": kernel_smoke}}, path)
-    records = history.load(path)
-    assert [r["commit"] for r in records] == ["abc1234", "def5678"]
-    assert records[0] == json.loads(json.dumps(first))
-    assert records[0]["machine"]["llvm_host_cpu"] == "testcpu"
-    row = next(r for r in kernel_smoke["rows"] if r["case"] == "core" and r["grid"] == "linear")
-    key = f"core/linear/{row['n']:.0e}".replace("+0", "")
-    kept = records[1]["kernel"][key]
-    assert kept["kernel_over_floor_1t"] == row["ratios"]["kernel_over_floor_1t"]
+    conf = json.loads((ROOT / "asv.conf.json").read_text())
+    assert conf["environment_type"] == "existing"
+    assert (ROOT / conf["benchmark_dir"]) == Path(kr.__file__).parent
+    monkeypatch.setattr(kr, "SIZES", [2000])
+    monkeypatch.setattr(kr, "GRIDS", ["all_open"])
+    monkeypatch.setattr(kr, "REPEATS", 1)
+    monkeypatch.setattr(kr, "BUDGET", 2e3)
+    cache = kr.setup_cache()
+    assert set(cache) == {"nucleus/all_open/2000", "core/all_open/2000"}
+    tracks = [getattr(kr, name) for name in dir(kr) if name.startswith("track_")]
+    assert len(tracks) == 5
+    for track in tracks:
+        assert track.param_names == ("channel", "grid", "n") and len(track.params) == 3
+        for channel in ("nucleus", "core"):
+            assert _finite_positive(track(cache, channel, "all_open", 2000))
+
+
+def test_track_machine_name_and_history_plot_from_asv_results(tmp_path):
+    """The machine key of the asv results, and history.png drawn from an asv results file."""
+    from benchmarks import plot_history, track
+
+    name = track.machine_name({"cpu_model": "Intel(R) Xeon(R) Processor",
+                               "llvm_host_cpu": "emeraldrapids", "usable_cpus": 2})
+    assert name == "intel-xeon-processor-emeraldrapids-2cpu"
+    keys = ["kernel_ratios.track_kernel_over_floor", "kernel_ratios.track_numpy_over_kernel"]
+    params = [["'nucleus'", "'core'"], ["'all_open'"], ["100000"]]
+    for commit, date, value in (("a" * 40, 1, 1.1), ("b" * 40, 2, 1.02)):
+        machine_dir = tmp_path / name
+        machine_dir.mkdir(exist_ok=True)
+        result = {
+            "commit_hash": commit, "env_name": "existing-py", "date": date,
+            "params": {"machine": name, "python": "3.11"}, "python": "3.11",
+            "requirements": {}, "env_vars": {},
+            "result_columns": ["result", "params", "version", "started_at", "duration"],
+            "results": {k: [[value, 30.0], params, "v", 0, 1.0] for k in keys},
+            "durations": {}, "version": 2,
+        }
+        (machine_dir / f"{commit[:8]}-existing-py.json").write_text(json.dumps(result))
+    records = plot_history.load(tmp_path)
+    assert [r["commit"] for r in records] == ["a" * 40, "b" * 40]
+    assert records[1]["values"][("track_kernel_over_floor", "nucleus/all_open/100000")] == 1.02
+    assert records[0]["values"][("track_numpy_over_kernel", "core/all_open/100000")] == 30.0
     out = tmp_path / "h.png"
-    assert plot_history.main(["--history", str(path), "-o", str(out)]) == 0
+    assert plot_history.main(["--results", str(tmp_path), "-o", str(out)]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"

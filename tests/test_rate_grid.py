@@ -24,6 +24,7 @@ from renp_scan.kernels.phase_space import (
 from renp_scan.kernels.rate import (
     N_PAIR_CONSTS,
     N_PAIRS_MAX,
+    ORDER_SAMPLES,
     TILE,
     active_pairs,
     rate_grid,
@@ -103,6 +104,54 @@ def test_rate_grid_matches_rate_point_in_any_order(weights, order):
         for start in range(0, omega.size - 1, TILE):
             omega[[start, start + 1]] = omega[[start + 1, start]]
     check_against_scalar(omega, MASSES, *weights)
+
+
+def sampled_positions(m):
+    """Indices of a tile of ``m`` points that rate_grid samples to decide if it is in order."""
+    return {s * (m - 1) // (ORDER_SAMPLES - 1) for s in range(ORDER_SAMPLES)}
+
+
+@pytest.mark.parametrize(
+    "weights", [nucleus_weights(True), nucleus_weights(False), core_weights(3)]
+)
+@pytest.mark.parametrize(
+    "intruder", ["closed_into_open", "open_into_closed", "across_one_threshold", "nan", "negative"]
+)
+def test_rate_grid_out_of_order_points_in_a_tile_that_samples_as_sorted(weights, intruder):
+    """A point that breaks the order where the order check does not sample it (so the tile
+    is split into runs by bisection anyway) still gets the scalar kernel's value: the run
+    loop it lands in finds that its open pairs differ and the masked loop takes over."""
+    omega = grid_with_thresholds(MASSES)  # ~3000 points: one tile
+    assert omega.size < TILE
+    sampled = sampled_positions(omega.size)
+    top = max(pair_threshold(EPS, mi, mj) for mi in MASSES for mj in MASSES)
+    low = min(pair_threshold(EPS, mi, mj) for mi in MASSES for mj in MASSES)
+    all_open = [k for k in np.flatnonzero(omega < low) if k not in sampled]
+    all_closed = [k for k in np.flatnonzero(omega > top) if k not in sampled]
+    between = [k for k in np.flatnonzero((omega > low) & (omega < top)) if k not in sampled]
+    omega = omega.copy()
+    for k in (all_open[len(all_open) // 2], all_open[-3]):
+        if intruder == "closed_into_open":
+            omega[k] = omega[all_closed[len(all_closed) // 2]]
+        elif intruder == "open_into_closed":
+            omega[all_closed[len(all_closed) // 3]] = omega[k]
+        elif intruder == "across_one_threshold":
+            omega[between[len(between) // 2]], omega[between[0]] = (
+                omega[between[0]], omega[between[len(between) // 2]])
+        elif intruder == "nan":
+            omega[k] = np.nan
+        else:
+            omega[k] = -0.1
+    finite = np.isfinite(omega)
+    got = np.full(omega.size, np.nan)
+    rate_grid(omega, EPS, A_EV, AMP, MASSES, *weights, got)
+    assert (got[~finite] == 0.0).all()
+    check_against_scalar(omega[finite], MASSES, *weights)
+    # the same bits as the points computed one at a time in a sorted grid
+    single = np.empty(1)
+    for k in range(omega.size):
+        rate_grid(omega[k:k + 1], EPS, A_EV, AMP, MASSES, *weights, single)
+        assert single[0] == got[k] or (math.isnan(omega[k]) and got[k] == 0.0)
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, TILE - 1, TILE, TILE + 1, 3 * TILE + 7])

@@ -88,9 +88,12 @@ def rate_point(omega, eps_eg, a_eV, amplitude, masses, w_kin, w_maj):
 N_PAIRS_MAX = 6
 #: Constants per pair (columns of :func:`active_pairs`).
 N_PAIR_CONSTS = 6
-#: Points per tile of :func:`rate_grid`. A tile is checked for ascending order and then
-#: read again by the fused loops: 16 kB of omega stays in L1 between the two.
-TILE = 2048
+#: Points per tile of :func:`rate_grid`: the extent of one bisection for the run
+#: boundaries and of one fallback to the masked loop when a tile is not in order.
+TILE = 8192
+#: Evenly spaced points of a tile that must be in ascending order before the tile is split
+#: into runs (a shuffled tile fails this almost surely and goes straight to the masked loop).
+ORDER_SAMPLES = 9
 
 _THIRD = 1.0 / 3.0
 
@@ -227,16 +230,28 @@ def _fused_loops(n_pairs):
     """
 
     @jit_position_invariant
-    def open_loop(omega, eps_eg, a_eV, amplitude, coef, out):
-        """Out = Gamma(omega) where exactly the first ``n_pairs`` rows of ``coef`` are open."""
+    def open_loop(omega, eps_eg, a_eV, amplitude, coef, c_closed, out):
+        """Out = Gamma(omega) with the first ``n_pairs`` rows of ``coef`` open at every point.
+
+        ``c_closed`` is the threshold (m_i + m_j)^2 of the next row, +inf if there is none.
+        Returns whether that assumption held at every point, by the test of
+        :func:`pair_delta` (omega > 0 and D > (m_i + m_j)^2); where it returns False the
+        values are not Gamma and the caller recomputes them.
+        """
+        c_open = coef[n_pairs - 1, 0]
+        fits = True
         for k in range(omega.shape[0]):
             w = omega[k]
-            r, w2_3, w2_3r, q_2d2, e_w = _point_factors(w, eps_eg, _d_eV2(w, eps_eg))
+            d = _d_eV2(w, eps_eg)
+            # rows are sorted by threshold: rows < n_pairs open and row n_pairs closed
+            fits &= (w > 0.0) & (d > c_open) & (not d > c_closed)
+            r, w2_3, w2_3r, q_2d2, e_w = _point_factors(w, eps_eg, d)
             acc = 0.0
             for p in range(n_pairs):
                 delta = _pair_delta(r, coef, p, out)
                 acc = fma(delta, _pair_weight(w2_3, w2_3r, q_2d2, coef, p), acc)
             out[k] = _rate_value(amplitude, acc, (a_eV + w) * e_w, out)
+        return fits
 
     @jit_position_invariant
     def masked_loop(omega, eps_eg, a_eV, amplitude, coef, out):
@@ -260,31 +275,30 @@ def _fused_loops(n_pairs):
     return open_loop, masked_loop
 
 
-_OPEN_1, _MASKED_1 = _fused_loops(1)
-_OPEN_2, _MASKED_2 = _fused_loops(2)
-_OPEN_3, _MASKED_3 = _fused_loops(3)
-_OPEN_4, _MASKED_4 = _fused_loops(4)
-_OPEN_5, _MASKED_5 = _fused_loops(5)
-_OPEN_6, _MASKED_6 = _fused_loops(6)
+_OPEN_LOOPS, _MASKED_LOOPS = zip(*(_fused_loops(n) for n in range(1, N_PAIRS_MAX + 1)), strict=True)
+_OPEN_1, _OPEN_2, _OPEN_3, _OPEN_4, _OPEN_5, _OPEN_6 = _OPEN_LOOPS
+_MASKED_1, _MASKED_2, _MASKED_3, _MASKED_4, _MASKED_5, _MASKED_6 = _MASKED_LOOPS
 
 
+# The two dispatchers below are flat if/elif chains on purpose. Numba links (and
+# re-optimises) every loop a function calls into that function's machine code, so each
+# extra dispatch level (a chain of small dispatch functions) adds compile time, and
+# `literal_unroll` over the tuple of loops types them as first-class function pointers
+# (an experimental Numba feature that warns at every compile).
 @jit_position_invariant
-def _open_run(n_open, omega, eps_eg, a_eV, amplitude, coef, out):
-    """Fused loop for ``n_open`` open pairs (0 to :data:`N_PAIRS_MAX`) on a sorted run."""
-    if n_open == 0:
-        out[:] = 0.0
-    elif n_open == 1:
-        _OPEN_1(omega, eps_eg, a_eV, amplitude, coef, out)
+def _open_run(n_open, omega, eps_eg, a_eV, amplitude, coef, c_closed, out):
+    """Run loop for ``n_open`` open pairs (1 to :data:`N_PAIRS_MAX`); see ``open_loop``."""
+    if n_open == 1:
+        return _OPEN_1(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
     elif n_open == 2:
-        _OPEN_2(omega, eps_eg, a_eV, amplitude, coef, out)
+        return _OPEN_2(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
     elif n_open == 3:
-        _OPEN_3(omega, eps_eg, a_eV, amplitude, coef, out)
+        return _OPEN_3(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
     elif n_open == 4:
-        _OPEN_4(omega, eps_eg, a_eV, amplitude, coef, out)
+        return _OPEN_4(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
     elif n_open == 5:
-        _OPEN_5(omega, eps_eg, a_eV, amplitude, coef, out)
-    else:
-        _OPEN_6(omega, eps_eg, a_eV, amplitude, coef, out)
+        return _OPEN_5(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
+    return _OPEN_6(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
 
 
 @jit_position_invariant
@@ -307,8 +321,24 @@ def _masked_run(n_pairs, omega, eps_eg, a_eV, amplitude, coef, out):
 
 
 @jit_position_invariant
+def _closed_run(omega, eps_eg, c_open, out):
+    """Out = 0; returns whether no point has D > ``c_open`` (the lowest threshold) and omega > 0."""
+    fits = True
+    for k in range(omega.shape[0]):
+        w = omega[k]
+        fits &= not ((w > 0.0) & (_d_eV2(w, eps_eg) > c_open))
+        out[k] = 0.0
+    return fits
+
+
+@jit_position_invariant
 def _closes_at(omega, eps_eg, lo, hi, msum2):
-    """First k in [lo, hi) of an ascending ``omega`` with D(omega[k]) <= msum2, else hi."""
+    """First k in [lo, hi) of an ascending ``omega`` with D(omega[k]) <= msum2, else hi.
+
+    On an unsorted ``omega`` some k in [lo, hi] (the caller checks the runs it gives).
+    """
+    if lo < hi and _d_eV2(omega[hi - 1], eps_eg) > msum2:
+        return hi  # open up to the end: the usual tile, no bisection
     while lo < hi:
         mid = (lo + hi) // 2
         if _d_eV2(omega[mid], eps_eg) > msum2:
@@ -319,29 +349,49 @@ def _closes_at(omega, eps_eg, lo, hi, msum2):
 
 
 @jit_position_invariant
+def _samples_ascending(omega):
+    """Whether :data:`ORDER_SAMPLES` evenly spaced points of ``omega`` (ends included) ascend."""
+    m = omega.shape[0]
+    prev = omega[0]
+    for s in range(1, ORDER_SAMPLES):
+        cur = omega[s * (m - 1) // (ORDER_SAMPLES - 1)]
+        if not prev <= cur:
+            return False
+        prev = cur
+    return True
+
+
+@jit_position_invariant
 def _tile(omega, eps_eg, a_eV, amplitude, coef, n_pairs, out):
     """Rate on one tile ``omega`` into ``out``; see :func:`rate_grid`."""
     m = omega.shape[0]
-    ascending = True
-    for k in range(m - 1):
-        ascending &= omega[k] <= omega[k + 1]
-    if not ascending:
+    if m == 0:
+        return
+    if not _samples_ascending(omega):
         _masked_run(n_pairs, omega, eps_eg, a_eV, amplitude, coef, out)
         return
-    # Sorted tile: omega <= 0 closes every pair; beyond that the open pairs are the first
-    # rows of coef and their number falls along the tile. Run [stop_p, stop_{p-1}) has
-    # exactly p pairs open, with stop_p the first point where row p closes.
+    # Taken as ascending: omega <= 0 closes every pair; beyond that the open pairs are the
+    # first rows of coef and their number falls along the tile. Run [stop_p, stop_{p-1})
+    # has exactly p pairs open, with stop_p the first point where row p closes. Each run's
+    # loop checks that every point has the open pairs it assumes; a run where one does not
+    # (the tile was not in order after all) is recomputed by the masked loop.
     lo = 0
     while lo < m and not omega[lo] > 0.0:
         lo += 1
     out[:lo] = 0.0
-    stop = m
     start = lo
     for n_open in range(n_pairs, 0, -1):
+        c_closed = coef[n_open, 0] if n_open < n_pairs else math.inf
         end = _closes_at(omega, eps_eg, start, m, coef[n_open - 1, 0])
-        _open_run(n_open, omega[start:end], eps_eg, a_eV, amplitude, coef, out[start:end])
+        if end > start:
+            o, r = omega[start:end], out[start:end]
+            if not _open_run(n_open, o, eps_eg, a_eV, amplitude, coef, c_closed, r):
+                _masked_run(n_pairs, o, eps_eg, a_eV, amplitude, coef, r)
         start = end
-    out[start:stop] = 0.0
+    if start < m:
+        c_first = coef[0, 0] if n_pairs > 0 else math.inf
+        if not _closed_run(omega[start:], eps_eg, c_first, out[start:]):
+            _masked_run(n_pairs, omega[start:], eps_eg, a_eV, amplitude, coef, out[start:])
 
 
 @jit_position_invariant
@@ -353,13 +403,15 @@ def rate_grid(omega, eps_eg, a_eV, amplitude, masses, w_kin, w_maj, out):
     pairs (:func:`active_pairs`) are sorted by threshold, so on an ascending tile of
     :data:`TILE` points (the usual linear or log grid) the open pairs at each point are
     a prefix of them: the tile splits into runs with a fixed number of open pairs, found
-    by bisection on the same test ``D > (m_i + m_j)^2`` that :func:`pair_delta` applies,
-    and nothing is computed where every pair is closed. Any other tile tests every pair
-    at every point. Either way the open/closed decision is the scalar kernel's, points
-    where every pair is closed get exactly 0, the values agree with :func:`rate_point`
-    to rounding (a few ulp), and a point's bits depend only on its omega, never on its
-    position in the array or on the path taken (the masked loop adds exact zeros for
-    closed pairs, in the same order).
+    by bisection on the same test ``D > (m_i + m_j)^2`` that :func:`pair_delta` applies
+    (none where the whole tile has every pair open), and nothing is computed where every
+    pair is closed. The run loops apply that test to every point as they go and a run
+    that fails it is recomputed by the masked loop, which tests every pair at every point;
+    tiles whose sampled points are out of order go to the masked loop directly. Either way
+    the open/closed decision is the scalar kernel's, points where every pair is closed get
+    exactly 0, the values agree with :func:`rate_point` to rounding (a few ulp), and a
+    point's bits depend only on its omega, never on its position in the array or on the
+    path taken (the masked loop adds exact zeros for closed pairs, in the same order).
 
     Parameters
     ----------
