@@ -261,8 +261,8 @@ def serial_baseline(spec, cube: Path, out: Path) -> dict:
                         renp_scan.spectrum(
                             lay.name, omega, float(m0), hierarchy=b["hierarchy"],
                             majorana=b["nature"] == "majorana", channel=b["channel"],
-                            density_cm3=spec.density_cm3, volume_cm3=spec.volume_cm3,
-                            eta=spec.eta, majorana_phases_rad=b["phases_rad"],
+                            density_cm3=spec.physics.density_cm3, volume_cm3=spec.physics.volume_cm3,
+                            eta=spec.physics.eta, majorana_phases_rad=b["phases_rad"],
                             coulomb_model=b["coulomb_model"], out=rows[row])
                     dset[lay.block_selection(index)] = rows
         with open(out, "rb+") as fh:
