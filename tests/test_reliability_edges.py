@@ -779,10 +779,11 @@ case("overwrite-discards-pieces", "a piece file of an earlier `--write-on-worker
 
 def plant_piece(spec, out) -> Path:
     """Write a piece of ``spec`` beside ``out`` whose block 0 holds twice the true rates."""
-    from renp_scan.cube.writer import CubeWriter, create_partial, open_locked
+    from renp_scan.cube.hdf5 import open_locked
+    from renp_scan.cube.writer import CubeWriter, create_partial
     from renp_scan.sweep import pieces
-    from renp_scan.sweep.blocks import compute_block
-    from renp_scan.sweep.planning import _task, plan_layouts
+    from renp_scan.sweep.blocks import block_task, compute_block
+    from renp_scan.sweep.planning import plan_layouts
     from renp_scan.sweep.provenance import physics_provenance
 
     layouts = plan_layouts(spec)
@@ -794,7 +795,7 @@ def plant_piece(spec, out) -> Path:
                    compression_level=spec.compression_level, shuffle=spec.shuffle).close()
     with open_locked(piece, "r+") as f:
         writer = CubeWriter(f, piece, {lay.name: lay for lay in layouts})
-        writer.write_block(layouts[0].name, 0, 2 * compute_block(_task(spec, layouts[0], 0)))
+        writer.write_block(layouts[0].name, 0, 2 * compute_block(block_task(spec, layouts[0], 0)))
     return piece
 
 
