@@ -53,20 +53,11 @@ from .physics import (
 )
 from .targets import Target, check_level_ratio, get_target
 
+# The physics choices and their labels are model.physics's; only the rate is here.
 __all__ = [
-    "CHANNEL_LABELS",
-    "COULOMB_MODELS",
-    "DEFAULT_COULOMB_MODEL",
-    "DENSITY_CM3",
-    "ETA",
-    "HIERARCHY_LABELS",
-    "NATURE_LABELS",
-    "VOLUME_CM3",
-    "Physics",
     "SpectrumModel",
     "build_model",
     "check_omega",
-    "check_rate_scale",
     "coulomb_strength_eV",
     "gamma0_eV3",
     "level_ratio",
