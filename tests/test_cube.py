@@ -125,7 +125,7 @@ def test_chunk_codec_matches_hdf5_filters_byte_for_byte(tmp_path, dtype, shuffle
         mask, native = d.id.read_direct_chunk((4, 6))
     assert mask == 0
     ours = ChunkCodec(shuffle=shuffle, deflate_level=level).encode(block, 4, 6, dtype)
-    assert ours == native
+    assert bytes(ours) == native
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -141,12 +141,25 @@ def test_full_chunk_codec_matches_hdf5_and_carries_its_crc(tmp_path, dtype, shuf
         d[4:, :] = block
         mask, native = d.id.read_direct_chunk((4, 0))
     ours = ChunkCodec(shuffle=shuffle, deflate_level=level).encode(block, 4, 6, dtype)
-    assert mask == 0 and ours == native
-    assert isinstance(ours, EncodedChunk)
+    assert mask == 0 and bytes(ours) == native
+    assert isinstance(ours, EncodedChunk) and ours.nbytes == len(native)
     # zlib's CRC-32 of the 4 mask bytes then the stored bytes, computed independently
     assert ours.crc32 == zlib.crc32(b"\0\0\0\0" + native)
     again = pickle.loads(pickle.dumps(ours))
-    assert again == native and again.crc32 == ours.crc32 and isinstance(again, EncodedChunk)
+    assert bytes(again) == native and again.crc32 == ours.crc32
+    assert isinstance(again, EncodedChunk)
+
+
+def test_encoded_chunk_holds_the_block_without_a_copy_and_refuses_strided_data():
+    """No filter, full chunk: the stored bytes are the block's own memory (the writer
+    hands them to HDF5 as they are). A strided view has no such bytes: refused, since
+    write_direct_chunk would read past it."""
+    block = np.random.default_rng(3).random((4, 6))
+    chunk = ChunkCodec(shuffle=False, deflate_level=None).encode(block, 4, 6, np.float64)
+    assert np.shares_memory(np.frombuffer(chunk.data, dtype=np.float64), block)
+    assert bytes(chunk) == block.tobytes()
+    with pytest.raises(TypeError):
+        EncodedChunk(block[:, ::2])
 
 
 def test_carried_crc_is_recorded_and_a_wrong_one_is_caught_at_finish(tmp_path):
@@ -159,7 +172,7 @@ def test_carried_crc_is_recorded_and_a_wrong_one_is_caught_at_finish(tmp_path):
                                np.float64) for i in range(lay.n_blocks)]
         for i, chunk in enumerate(chunks):
             if i == 1:  # bytes that do not match the CRC they carry
-                chunk = EncodedChunk(chunk, crc32=chunk.crc32 ^ 1)
+                chunk = EncodedChunk(chunk.data, crc32=chunk.crc32 ^ 1)
             writer.write_block("Cs", i, chunk)
         with pytest.raises(InputError, match="Cs block 1 fails its CRC-32"):
             writer.finalize(tmp_path / "c.h5")
@@ -283,7 +296,7 @@ def test_zstd_codec_matches_the_hdf5_filter_byte_for_byte(tmp_path, dtype, shuff
     assert codec == ChunkCodec(shuffle=shuffle, deflate_level=None, zstd_level=level)
     for block, (mask, native) in zip((full_block, edge_block), stored, strict=True):
         ours = codec.encode(block, 4, 6, dtype)
-        assert mask == 0 and ours == native
+        assert mask == 0 and bytes(ours) == native
         assert ours.crc32 == zlib.crc32(b"\0\0\0\0" + native)
 
 
@@ -311,7 +324,7 @@ def test_lzf_codec_matches_the_hdf5_filter_byte_for_byte(tmp_path, dtype, shuffl
         if mask:  # declined by lzf: the values go to HDF5, which stores them as above
             assert ours is block
         else:
-            assert ours == native and ours.crc32 == zlib.crc32(b"\0\0\0\0" + native)
+            assert bytes(ours) == native and ours.crc32 == zlib.crc32(b"\0\0\0\0" + native)
     assert stored[0][0] == 0 and (shuffle or stored[1][0] == 1)  # both paths taken
 
 

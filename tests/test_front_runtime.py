@@ -449,6 +449,11 @@ def test_file_size_estimate_within_2x_of_the_written_cube(scan, tmp_path):
     report = run_scan(spec, tmp_path / "c.h5", progress=False, handle_signals=False)
     ratio = est.file_bytes / report.file_bytes
     assert 0.5 < ratio < 2.0, (scan.name, est.file_bytes, report.file_bytes)
+    # the bound a run checks first really bounds the file (and the estimate)
+    from renp_scan.sweep.planning import file_bytes_bound
+
+    bound = file_bytes_bound(spec, est.layouts)
+    assert bound >= report.file_bytes and bound >= est.file_bytes, (scan.name, bound)
 
 
 @pytest.mark.slow
@@ -483,6 +488,63 @@ def test_big_scan_size_estimate_matches_more_blocks(scan):
         independent += lay.n_entries * stored / entries
     assert 0.5 < size.data_bytes / independent < 2.0, (size.data_bytes, independent)
     assert size.metadata_bytes < 0.01 * size.data_bytes
+    bound = planning.file_bytes_bound(spec, layouts)
+    assert bound >= size.file_bytes and bound >= size.raw_bytes + size.metadata_bytes
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip", "lzf"])
+def test_file_bound_holds_for_incompressible_data_and_tiny_cubes(tmp_path, compression):
+    """Noise cannot be compressed (the filters expand it a little) and a one-row float32
+    cube is mostly metadata: the bound still holds for the file HDF5 writes."""
+    from renp_scan.cube.writer import create_partial
+    from renp_scan.sweep import planning
+    from renp_scan.sweep.provenance import physics_provenance, target_attributes
+    from renp_scan.sweep.scanfile import parse_scan
+
+    text = (ROOT / "scans" / "quick.toml").read_text()
+    text = re.sub(r'compression = "[a-z]+"', f'compression = "{compression}"', text)
+    text = re.sub(r"compression_level = \d+\n", "", text) if compression != "gzip" else text
+    text = re.sub(r'dtype = "float64"', 'dtype = "float32"', text)
+    spec = parse_scan(text)
+    layouts = planning.plan_layouts(spec)
+    path = tmp_path / "noise.h5"
+    writer = create_partial(
+        path, layouts, target_attrs={t: target_attributes(spec.atoms[t], spec.physics)
+                                     for t in spec.targets},
+        root_attrs=physics_provenance(spec), dtype=spec.dtype, compression=spec.compression,
+        compression_level=spec.compression_level, shuffle=spec.shuffle)
+    rng = np.random.default_rng(7)
+    for name, lay in writer.layouts.items():
+        for index in range(lay.n_blocks):
+            rows, cols = (len(v) for v in (lay.block_labels(index)["m0_eV"], lay.omega_eV))
+            writer.write_block(name, index, rng.random((rows, cols)).astype(spec.dtype))
+    writer.close()
+    assert path.stat().st_size <= planning.file_bytes_bound(spec, layouts)
+
+
+def test_space_check_estimates_only_when_the_bound_does_not_fit(tmp_path, monkeypatch):
+    """The run's disk check costs nothing where the layout's bound fits the free space;
+    on a tighter disk it compresses sample blocks (the estimate) before refusing."""
+    from collections import namedtuple
+
+    from renp_scan.errors import InputError
+    from renp_scan.sweep import output, planning
+    from renp_scan.sweep.scanfile import load_scan
+
+    spec = load_scan(ROOT / "scans" / "cs_fig4.toml")
+    costs = planning.preflight(spec)
+    bound = planning.file_bytes_bound(spec, planning.plan_layouts(spec, costs))
+    calls = []
+    real = output.estimate_scan
+    monkeypatch.setattr(output, "estimate_scan", lambda *a, **k: calls.append(1) or real(*a, **k))
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(output.shutil, "disk_usage", lambda _p: usage(0, 0, 10 * bound))
+    output.check_space(tmp_path / "c.h5", spec, False, costs)
+    assert calls == []
+    monkeypatch.setattr(output.shutil, "disk_usage", lambda _p: usage(0, 0, 1000))
+    with pytest.raises(InputError, match="needs about"):
+        output.check_space(tmp_path / "c.h5", spec, False, costs)
+    assert calls == [1]
 
 
 @pytest.mark.slow

@@ -89,12 +89,12 @@ def zstd_compress(data: np.ndarray, level: int) -> memoryview:
     src = np.ascontiguousarray(data)
     level = min(max(int(level), 1), lib.ZSTD_maxCLevel())
     bound = lib.ZSTD_compressBound(src.nbytes)
-    out = bytearray(bound)
-    size = lib.ZSTD_compress((ctypes.c_char * bound).from_buffer(out), bound, src.ctypes.data,
-                             src.nbytes, level)
+    # np.empty, not bytearray: no zero fill (its page faults would come with the GIL held)
+    out = np.empty(bound, dtype=np.uint8)
+    size = lib.ZSTD_compress(out.ctypes.data, bound, src.ctypes.data, src.nbytes, level)
     if lib.ZSTD_isError(size):
         raise RuntimeError(f"zstd compression of a {src.nbytes}-byte chunk failed")
-    return memoryview(out)[:size]
+    return memoryview(out[:size])
 
 
 def lzf_compress(data: np.ndarray) -> memoryview | None:
@@ -106,7 +106,6 @@ def lzf_compress(data: np.ndarray) -> memoryview | None:
         The chunk after the filters before lzf (shuffle), C-contiguous.
     """
     src = np.ascontiguousarray(data)
-    out = bytearray(src.nbytes)
-    size = _lzf_library().lzf_compress(src.ctypes.data, src.nbytes,
-                                       (ctypes.c_char * len(out)).from_buffer(out), len(out))
-    return memoryview(out)[:size] if size else None
+    out = np.empty(src.nbytes, dtype=np.uint8)
+    size = _lzf_library().lzf_compress(src.ctypes.data, src.nbytes, out.ctypes.data, out.nbytes)
+    return memoryview(out[:size]) if size else None

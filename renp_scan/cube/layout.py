@@ -205,6 +205,16 @@ class TargetLayout:
         """Number of entries of ``rate``."""
         return math.prod(self.shape)
 
+    def stored_chunk_bound(self, itemsize: int) -> int:
+        """Upper bound on the stored size of one chunk [bytes], whatever its filters.
+
+        A filter grows data it cannot shrink by far less than the 10 % + 64 kB allowed
+        here: zlib's ``compressBound`` adds about n/2730 + 13 bytes, zstd's
+        ``ZSTD_compressBound`` about n/256 + 64 bytes, and lzf declines (the chunk is
+        stored raw).
+        """
+        return int(self.chunk_rows * self.chunk_cols * itemsize * 1.1) + 2**16
+
     def block_selection(self, index: int) -> tuple:
         """Index tuple into ``rate`` of block ``index`` (C order over :attr:`block_grid`).
 
@@ -265,31 +275,52 @@ def chunk_crc(filter_mask: int, stored) -> int:
     return zlib.crc32(stored, zlib.crc32(int(filter_mask).to_bytes(4, "little")))
 
 
-class EncodedChunk(bytes):
+class EncodedChunk:
     """The stored bytes of one chunk (every filter applied: mask 0) with its :func:`chunk_crc`.
 
     Made by :meth:`ChunkCodec.encode` where the block was computed, so the single
-    writer stores the bytes without reading them again. A transport that delivers
-    it as plain bytes leaves the CRC to the writer; the bytes and their mask (0)
-    are the same either way.
+    writer stores the bytes without reading them again. The bytes are held as
+    they came (the block itself when no filter changes them, the compressor's
+    buffer otherwise), never copied: a 4 MB copy costs a worker as much as
+    computing the block, and would hold the GIL the writer needs. Pickled (for a
+    dask worker's result) as plain bytes with the CRC computed where they were
+    encoded.
+
+    Parameters
+    ----------
+    data : buffer
+        The stored bytes, C-contiguous (any buffer: bytes, a NumPy array, a
+        memoryview); a non-contiguous buffer is refused (TypeError).
+    crc32 : int, optional
+        Their :func:`chunk_crc` with filter mask 0, computed when not given.
 
     Attributes
     ----------
+    data : memoryview
+        The bytes, flat (format ``"B"``), as ``write_direct_chunk`` takes them.
     crc32 : int
         :func:`chunk_crc` of filter mask 0 and these bytes.
     """
 
-    def __new__(cls, data, crc32: int | None = None):
-        """Copy ``data`` (a buffer); its CRC-32 is computed unless given as ``crc32``."""
-        chunk = super().__new__(cls, data)
-        chunk.crc32 = chunk_crc(0, chunk) if crc32 is None else int(crc32)
-        return chunk
+    __slots__ = ("data", "crc32")
+
+    def __init__(self, data, crc32: int | None = None):
+        self.data = memoryview(data).cast("B")
+        self.crc32 = chunk_crc(0, self.data) if crc32 is None else int(crc32)
+
+    @property
+    def nbytes(self) -> int:
+        """Number of stored bytes."""
+        return self.data.nbytes
+
+    def __bytes__(self) -> bytes:
+        return self.data.tobytes()
 
     def __reduce__(self):
         # Pickled with the CRC of the bytes as they were encoded: bytes damaged on the
         # way then fail the writer's final check instead of being stored with a CRC
         # of the damage.
-        return (EncodedChunk, (bytes(self), self.crc32))
+        return (EncodedChunk, (self.data.tobytes(), self.crc32))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Keep HDF5 from ever running out of space mid-write: a reserve file and a size check.
+"""Keep HDF5 from ever running out of space mid-write: room held ahead, and a size check.
 
 HDF5 does not survive a failed write well: after ``ENOSPC``/``EDQUOT``/``EFBIG``
 in the middle of a chunk or metadata write, its in-memory state no longer matches
@@ -6,13 +6,18 @@ the file, closing it can write an inconsistent index (the partial then cannot be
 resumed) and h5py may even crash. So the writer makes sure each write fits
 *before* handing it to HDF5:
 
-* a reserve file ``OUT.reserve`` of :attr:`SpaceGuard.reserve_bytes` (the largest
-  block plus room for HDF5's metadata and its final flush) is allocated on the
-  output's file system when the run starts. Before each block is stored the
-  reserve is released, so the block and its metadata land in space this run owned
-  a moment ago (other users and quotas included); after the block it is taken
-  back. When it cannot be taken back the file system is full: the block just
-  written is safe, and the run stops cleanly with :class:`OutOfSpace`;
+* before each block, the room for it (:attr:`SpaceGuard.reserve_bytes`: the largest
+  block plus room for HDF5's metadata) is allocated to ``OUT.partial`` itself, past
+  its end, without changing its size (``fallocate`` with ``FALLOC_FL_KEEP_SIZE``).
+  HDF5 then writes the block into disk space the partial already owns (other users
+  and quotas included), and nothing is freed or taken back per block. When the
+  room cannot be had the file system is full: the run stops cleanly with
+  :class:`OutOfSpace` before the write. The room left past the end is given back
+  when the run finishes;
+* where the file system cannot do that (macOS, older NFS), a reserve file
+  ``OUT.reserve`` of the same size is allocated when the run starts, released
+  before each block (the block lands in space this run owned a moment ago) and
+  taken back after it; when it cannot be taken back the run stops the same way;
 * the soft ``RLIMIT_FSIZE`` of the process (a per-file size limit, invisible to
   the file system) is compared with the partial's size plus the block before
   each write.
@@ -20,7 +25,9 @@ resumed) and h5py may even crash. So the writer makes sure each write fits
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
 import os
 import stat
 from pathlib import Path
@@ -51,6 +58,39 @@ class OutOfSpace(StorageError):
     """
 
 
+#: ``fallocate`` modes (linux/falloc.h).
+FALLOC_FL_KEEP_SIZE = 0x01
+FALLOC_FL_PUNCH_HOLE = 0x02
+#: errno values of a file system (or platform) that cannot allocate past a file's end.
+UNSUPPORTED_ERRNOS = {errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL}
+
+
+@functools.lru_cache(maxsize=1)
+def _libc_fallocate():
+    """Return libc's ``fallocate`` (64-bit offsets) through ctypes, None where there is none."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = getattr(libc, "fallocate64", None) or libc.fallocate
+    except (OSError, AttributeError):
+        return None
+    function.restype = ctypes.c_int
+    function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    return function
+
+
+def fallocate(fd: int, mode: int, offset: int, length: int) -> None:
+    """``fallocate(2)`` with ``mode`` flags (:func:`os.posix_fallocate` takes none).
+
+    Raises OSError (``ENOSYS`` where the C library has no ``fallocate``).
+    """
+    function = _libc_fallocate()
+    if function is None:
+        raise OSError(errno.ENOSYS, "fallocate is not available here")
+    if function(fd, mode, offset, length) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
 def reserve_path(partial) -> Path:
     """``OUT.reserve`` beside ``OUT.partial``."""
     partial = Path(partial)
@@ -74,17 +114,26 @@ def create_beside_output(path) -> int:
         try:
             return os.open(path, flags, 0o644)
         except FileExistsError:
-            pass
-        try:
-            mode = os.lstat(path).st_mode
-        except FileNotFoundError:
-            continue
-        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
-            raise InputError("output", f"{str(path)!r} exists and is not a file renp_scan made "
-                             "(a directory or special file); move it away and rerun") from None
-        path.unlink(missing_ok=True)
+            remove_leftover(path)
     raise InputError("output", f"could not create {str(path)!r} (another process keeps "
                      "creating it)")
+
+
+def remove_leftover(path) -> None:
+    """Unlink the regular file or link at ``path`` (a killed run's leftover), if any.
+
+    A link is removed, never followed. Anything else there (a directory, a FIFO) is
+    refused with :class:`InputError`; the caller holds ``OUT.lock``.
+    """
+    path = Path(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise InputError("output", f"{str(path)!r} exists and is not a file renp_scan made "
+                         "(a directory or special file); move it away and rerun") from None
+    path.unlink(missing_ok=True)
 
 
 def _fsize_limit() -> int | None:
@@ -95,12 +144,15 @@ def _fsize_limit() -> int | None:
 
 
 class SpaceGuard:
-    """The reserve file and size checks of one run (see the module doc).
+    """The room held ahead, or the reserve file, and the size checks of one run.
+
+    See the module doc. :meth:`open` chooses the way: room past the partial's end
+    where the file system can allocate it (:attr:`ahead` True), else ``OUT.reserve``.
 
     Parameters
     ----------
     partial : str or Path
-        The partial being written.
+        The partial being written (it exists when :meth:`open` is called).
     block_bytes : int
         Upper bound on the stored size of one block [bytes].
     """
@@ -110,16 +162,46 @@ class SpaceGuard:
         self.path = reserve_path(partial)
         self.block_bytes = int(block_bytes)
         self.reserve_bytes = self.block_bytes + METADATA_HEADROOM
+        #: True when the room is held inside the partial, past its end.
+        self.ahead = False
         self._fd = None
+        self._ahead_end = 0  # end of the room allocated past the partial's end [bytes]
 
     def open(self) -> None:
-        """Create and fill the reserve; OutOfSpace if even that does not fit."""
+        """Hold the room for the first block; OutOfSpace if even that does not fit."""
         limit = _fsize_limit()
         if limit is not None and self.reserve_bytes > limit:
             raise OutOfSpace(errno.EFBIG, f"the file-size limit (ulimit -f) of {limit} bytes is "
                              f"below one block plus headroom ({self.reserve_bytes} bytes)")
+        fd = os.open(self.partial, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            self._hold_ahead(fd, starting=True)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in UNSUPPORTED_ERRNOS:
+                raise
+        else:
+            self._fd, self.ahead = fd, True
+            remove_leftover(self.path)  # a reserve file of an earlier run on another system
+            return
         self._fd = create_beside_output(self.path)
         self._take(starting=True)
+
+    def _hold_ahead(self, fd: int, starting: bool = False) -> None:
+        """Allocate ``reserve_bytes`` past the partial's end (its size unchanged)."""
+        end = os.fstat(fd).st_size
+        try:
+            fallocate(fd, FALLOC_FL_KEEP_SIZE, end, self.reserve_bytes)
+        except OSError as exc:
+            if exc.errno in SPACE_ERRNOS:
+                raise self._no_room(exc.errno, starting) from None
+            raise
+        self._ahead_end = max(self._ahead_end, end + self.reserve_bytes)
+
+    def _no_room(self, code: int, starting: bool) -> OutOfSpace:
+        when = "to start" if starting else "for the next block"
+        return OutOfSpace(code, f"no room {when} on the file system of {self.partial.parent} "
+                          f"({os.strerror(code)}; {self.reserve_bytes / 1e6:.3g} MB wanted)")
 
     def _take(self, starting: bool = False) -> None:
         if not hasattr(os, "posix_fallocate"):  # macOS, Windows
@@ -129,15 +211,12 @@ class SpaceGuard:
             os.posix_fallocate(self._fd, 0, self.reserve_bytes)
         except OSError as exc:
             if exc.errno not in SPACE_ERRNOS:
-                if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                if exc.errno in UNSUPPORTED_ERRNOS:
                     self._fill_zeros()
                     return
                 raise
             os.ftruncate(self._fd, 0)  # give back what was allocated: the close needs it
-            when = "to start" if starting else "for the next block"
-            raise OutOfSpace(exc.errno, f"no room {when} on the file system of "
-                             f"{self.partial.parent} ({os.strerror(exc.errno)}; "
-                             f"{self.reserve_bytes / 1e6:.3g} MB wanted)") from None
+            raise self._no_room(exc.errno, starting) from None
 
     def _fill_zeros(self) -> None:
         # File systems without fallocate (some NFS): real zeros allocate the space.
@@ -154,7 +233,7 @@ class SpaceGuard:
                              f"({os.strerror(exc.errno)})") from None
 
     def before_write(self, partial_bytes: int) -> None:
-        """Call before storing a block: check the size limit, release the reserve.
+        """Call before storing a block: check the size limit, make room for the block.
 
         Parameters
         ----------
@@ -165,22 +244,38 @@ class SpaceGuard:
         if limit is not None and partial_bytes + self.reserve_bytes > limit:
             raise OutOfSpace(errno.EFBIG, f"the partial would pass the file-size limit "
                              f"(ulimit -f) of {limit} bytes")
-        if self._fd is not None:
+        if self._fd is None:
+            return
+        if self.ahead:
+            self._hold_ahead(self._fd)
+        else:
             os.ftruncate(self._fd, 0)
 
     def after_write(self) -> None:
-        """Call after a block is stored and flagged: take the reserve back (OutOfSpace if full)."""
-        if self._fd is not None:
+        """Call after a block is stored and flagged: take the reserve file back (OutOfSpace if full)."""
+        if self._fd is not None and not self.ahead:
             self._take()
 
     def release(self) -> None:
-        """Give the reserve back to the file system (before the final flush and close)."""
-        if self._fd is not None:
+        """Give the reserve file's space back (before the final flush and close)."""
+        if self._fd is not None and not self.ahead:
             os.ftruncate(self._fd, 0)
 
     def close(self) -> None:
-        """Remove the reserve file this guard created (idempotent)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-            self.path.unlink(missing_ok=True)
+        """Give back the room past the partial's end, or remove the reserve file (idempotent)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            if self.ahead:
+                end = os.fstat(fd).st_size
+                if self._ahead_end > end:
+                    try:
+                        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, end,
+                                  self._ahead_end - end)
+                    except OSError:
+                        pass  # the room stays allocated to the file: disk use, not data
+        finally:
+            os.close(fd)
+            if not self.ahead:
+                self.path.unlink(missing_ok=True)

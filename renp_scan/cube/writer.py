@@ -58,6 +58,7 @@ from .layout import (
 )
 from .schema import utc_now, write_root_attrs, write_target
 from .space import SPACE_ERRNOS, SpaceGuard, StorageError
+from .writeback import Writeback
 
 
 def _stray_chunks(rate_id, layout: TargetLayout) -> int:
@@ -113,6 +114,7 @@ class CubeWriter:
         self.repaired = 0
         #: Set by :meth:`abandon`: the file must not be touched again.
         self.abandoned = False
+        self._writeback: Writeback | None = None  # started by the first write_block
 
     def done_mask(self, target: str) -> np.ndarray:
         """Boolean copy of ``target``'s done mask (one entry per block)."""
@@ -128,9 +130,8 @@ class CubeWriter:
 
     def max_block_bytes(self) -> int:
         """Upper bound on the stored size of one block [bytes] (compression may expand a bit)."""
-        largest = max(lay.chunk_rows * lay.chunk_cols * self._rate[name].dtype.itemsize
-                      for name, lay in self.layouts.items())
-        return int(largest * 1.1) + 2**16
+        return max(lay.stored_chunk_bound(self._rate[name].dtype.itemsize)
+                   for name, lay in self.layouts.items())
 
     def codec(self, target: str) -> ChunkCodec | None:
         """Return the filters of ``target``'s ``rate`` as a :class:`ChunkCodec`, or None.
@@ -164,7 +165,7 @@ class CubeWriter:
             Target group name.
         index : int
             Block number (C order over the chunk grid).
-        data : ndarray, shape (rows, cols), or bytes
+        data : ndarray, shape (rows, cols), EncodedChunk or bytes
             Gamma [Hz] for the block's m0 rows and omega columns, or the chunk
             already encoded by :meth:`codec` (an :class:`EncodedChunk`, stored as
             is with the CRC-32 it carries; plain bytes get theirs computed here).
@@ -173,11 +174,15 @@ class CubeWriter:
         offset = layout.block_offset(index)
         if self.guard is not None:
             self.guard.before_write(self._f.id.get_filesize())
+        if self._writeback is None:
+            self._writeback = Writeback(self.path)
         try:
-            if isinstance(data, bytes):
-                self._rate[target].id.write_direct_chunk(offset, data, filter_mask=0)
-                # An EncodedChunk brings the CRC computed where it was encoded.
-                crc = data.crc32 if isinstance(data, EncodedChunk) else chunk_crc(0, data)
+            self._writeback.check()
+            if isinstance(data, bytes):  # a transport that dropped the CRC: compute it here
+                data = EncodedChunk(data)
+            if isinstance(data, EncodedChunk):
+                self._rate[target].id.write_direct_chunk(offset, data.data, filter_mask=0)
+                crc = data.crc32
             else:
                 self._rate[target][layout.block_selection(index)] = data
                 self._f.flush()  # the chunk leaves HDF5's chunk cache for the file
@@ -188,6 +193,7 @@ class CubeWriter:
             checkpoint("after-chunk", self._written)
             set_element(self._done[target].id, index, np.ones(1, dtype=np.uint8))
             self._f.flush()
+            self._writeback.stored(data.nbytes)
         except (OSError, RuntimeError) as exc:
             raise self.abandon(exc, f"storing block {index} of {target}") from exc
         self._n_done += 1
@@ -205,6 +211,7 @@ class CubeWriter:
         stored block (the state a ``kill -9`` at that moment would leave, which a
         resume handles), and HDF5 closes without errors.
         """
+        self._stop_writeback()
         try:
             fd = self._f.id.get_vfd_handle()
             scratch = scratch_fd()
@@ -333,8 +340,13 @@ class CubeWriter:
             os.close(dir_fd)
         return out_path
 
+    def _stop_writeback(self) -> None:
+        if self._writeback is not None:
+            self._writeback.close()
+
     def close(self) -> None:
         """Flush and close the file (idempotent); the partial stays on disk."""
+        self._stop_writeback()
         if self._f.id.valid and not self.abandoned:
             self._f.flush()
             self._f.close()

@@ -19,7 +19,7 @@ from ..cube.resume import check_finished
 from ..cube.space import METADATA_HEADROOM, StorageError
 from ..errors import ClusterError, InputError
 from .executors import NoWorkersError
-from .planning import estimate_scan
+from .planning import estimate_scan, file_bytes_bound, plan_layouts
 from .provenance import physics_provenance, target_attributes
 
 
@@ -105,15 +105,19 @@ def finished_cube_of_scan(out, spec) -> bool:
 def check_space(out: Path, spec, overwrite: bool, costs: dict) -> None:
     """Refuse a scan whose cube cannot fit in the free space of the output's file system.
 
-    The cube's size comes from :func:`~renp_scan.sweep.planning.estimate_scan` (with
-    the ``costs`` of the run's preflight); a partial this run resumes is already on
-    disk and counts as written.
+    Where the cube's :func:`~renp_scan.sweep.planning.file_bytes_bound` fits, it does;
+    otherwise its size comes from :func:`~renp_scan.sweep.planning.estimate_scan` (with
+    the ``costs`` of the run's preflight), which compresses sample blocks. A partial
+    this run resumes is already on disk and counts as written.
     """
     partial = partial_path(out)
     kept_bytes = partial.stat().st_size if partial.exists() and not overwrite else 0
+    free = shutil.disk_usage(out.parent if str(out.parent) else ".").free
+    if file_bytes_bound(spec, plan_layouts(spec, costs)) + 2 * METADATA_HEADROOM \
+            - kept_bytes <= free:
+        return
     need = max(0, estimate_scan(spec, costs=costs).file_bytes + 2 * METADATA_HEADROOM
                - kept_bytes)
-    free = shutil.disk_usage(out.parent if str(out.parent) else ".").free
     if need > free:
         how = "" if spec.compression == "none" else f" (estimated, {spec.compression})"
         raise InputError("output", f"the cube needs about {need / 1e9:.3g} GB{how} but "

@@ -245,6 +245,33 @@ def estimate_scan(spec, workers: int | None = None,
                         compile_seconds=clock.seconds)
 
 
+#: Bytes per block allowed for its progress entries (21 bytes) and chunk-index record.
+BOUND_BLOCK_BYTES = 256
+#: Bytes per target allowed for its attributes and object headers (measured: under 20 kB).
+BOUND_TARGET_BYTES = 2**16
+#: Bytes allowed for the file's superblock, provenance and CF attributes (measured: 15 kB).
+BOUND_FILE_BYTES = 2**18
+
+
+def file_bytes_bound(spec, layouts) -> int:
+    """Upper bound on the finished cube's size [bytes] from its layout, computing nothing.
+
+    Every block at :meth:`~renp_scan.cube.layout.TargetLayout.stored_chunk_bound`, twice
+    the coordinate arrays, and the per-block, per-target and per-file allowances above
+    (their measured values are a few times smaller; ``tests/test_front_runtime.py``
+    checks the bound against :func:`estimate_scan` and written files). A run checks this
+    first: where it fits the free disk, the sample blocks of :func:`estimate_scan` are
+    not needed.
+    """
+    itemsize = np.dtype(spec.dtype).itemsize
+    total = BOUND_FILE_BYTES
+    for lay in layouts:
+        coordinates = 8 * (len(lay.m0_eV) + len(lay.omega_eV) + 3 * len(lay.phases_rad))
+        total += (lay.n_blocks * (lay.stored_chunk_bound(itemsize) + BOUND_BLOCK_BYTES)
+                  + 2 * coordinates + BOUND_TARGET_BYTES)
+    return total
+
+
 def _sample_blocks(lay: TargetLayout) -> list[int]:
     """Return the indices of the blocks compressed to estimate ``lay``'s size."""
     n = lay.n_blocks
