@@ -58,9 +58,8 @@ class OutOfSpace(StorageError):
     """
 
 
-#: ``fallocate`` modes (linux/falloc.h).
+#: ``fallocate`` mode: allocate without changing the file size (linux/falloc.h).
 FALLOC_FL_KEEP_SIZE = 0x01
-FALLOC_FL_PUNCH_HOLE = 0x02
 #: errno values of a file system (or platform) that cannot allocate past a file's end.
 UNSUPPORTED_ERRNOS = {errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL}
 
@@ -165,7 +164,6 @@ class SpaceGuard:
         #: True when the room is held inside the partial, past its end.
         self.ahead = False
         self._fd = None
-        self._ahead_end = 0  # end of the room allocated past the partial's end [bytes]
 
     def open(self) -> None:
         """Hold the room for the first block; OutOfSpace if even that does not fit."""
@@ -196,7 +194,6 @@ class SpaceGuard:
             if exc.errno in SPACE_ERRNOS:
                 raise self._no_room(exc.errno, starting) from None
             raise
-        self._ahead_end = max(self._ahead_end, end + self.reserve_bytes)
 
     def _no_room(self, code: int, starting: bool) -> OutOfSpace:
         when = "to start" if starting else "for the next block"
@@ -268,13 +265,9 @@ class SpaceGuard:
         fd, self._fd = self._fd, None
         try:
             if self.ahead:
-                end = os.fstat(fd).st_size
-                if self._ahead_end > end:
-                    try:
-                        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, end,
-                                  self._ahead_end - end)
-                    except OSError:
-                        pass  # the room stays allocated to the file: disk use, not data
+                # Truncating to its own size frees what was allocated past the end (ext4,
+                # XFS and tmpfs do; elsewhere the room stays allocated: disk use, not data).
+                os.ftruncate(fd, os.fstat(fd).st_size)
         finally:
             os.close(fd)
             if not self.ahead:

@@ -37,12 +37,12 @@ class Writeback:
     ----------
     path : str or Path
         The partial being written.
-    every_bytes : int
-        Stored bytes between two syncs.
+    every_bytes : int, optional
+        Stored bytes between two syncs (default :data:`SYNC_BYTES`).
     """
 
-    def __init__(self, path, every_bytes: int = SYNC_BYTES):
-        self.every_bytes = int(every_bytes)
+    def __init__(self, path, every_bytes: int | None = None):
+        self.every_bytes = int(SYNC_BYTES if every_bytes is None else every_bytes)
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         self._pending = 0
         self._stop = False
