@@ -118,12 +118,12 @@ def test_partial_of_the_other_form_is_refused(tmp_path, monkeypatch):
     calls = iter(range(10**9))
     lock = threading.Lock()
 
-    def flaky(task):
+    def flaky(task, *lent):
         with lock:
             k = next(calls)
         if k >= 1:
             raise Boom(f"block {k}")
-        return real(task)
+        return real(task, *lent)
 
     with monkeypatch.context() as m:
         m.setattr(targets_module, "_package_targets", lambda: printed)

@@ -305,11 +305,11 @@ def test_memory_error_from_a_run_keeps_the_partial(tmp_path, monkeypatch):
     real = executors.compute_block
     calls = []
 
-    def failing(task):
+    def failing(task, *lent):
         calls.append(task.index)
         if len(calls) > 5:
             raise MemoryError("Unable to allocate 2.82 EiB for an array")
-        return real(task)
+        return real(task, *lent)
 
     monkeypatch.setattr(executors, "compute_block", failing)
     with pytest.raises(MemoryError) as err:

@@ -75,7 +75,12 @@ def lzf_available() -> bool:
     return _lzf_library() is not None
 
 
-def zstd_compress(data: np.ndarray, level: int) -> memoryview:
+def zstd_bound(nbytes: int) -> int:
+    """Largest size [bytes] of :func:`zstd_compress`'s result for ``nbytes`` of input."""
+    return int(_zstd_library().ZSTD_compressBound(nbytes))
+
+
+def zstd_compress(data: np.ndarray, level: int, out: np.ndarray | None = None) -> memoryview:
     """Return the zstd filter's stored bytes for the C-contiguous array ``data``.
 
     Parameters
@@ -84,28 +89,38 @@ def zstd_compress(data: np.ndarray, level: int) -> memoryview:
         The chunk after the filters before zstd (shuffle), C-contiguous.
     level : int
         The filter's first client value.
+    out : ndarray of uint8, optional
+        Room for the result, at least :func:`zstd_bound` bytes (default: a new array);
+        the result is a view of it.
     """
     lib = _zstd_library()
     src = np.ascontiguousarray(data)
     level = min(max(int(level), 1), lib.ZSTD_maxCLevel())
     bound = lib.ZSTD_compressBound(src.nbytes)
     # np.empty, not bytearray: no zero fill (its page faults would come with the GIL held)
-    out = np.empty(bound, dtype=np.uint8)
-    size = lib.ZSTD_compress(out.ctypes.data, bound, src.ctypes.data, src.nbytes, level)
+    out = np.empty(bound, dtype=np.uint8) if out is None else out
+    if out.nbytes < bound or not out.flags.c_contiguous:
+        raise ValueError(f"zstd needs a contiguous buffer of {bound} bytes, got {out.nbytes}")
+    size = lib.ZSTD_compress(out.ctypes.data, out.nbytes, src.ctypes.data, src.nbytes, level)
     if lib.ZSTD_isError(size):
         raise RuntimeError(f"zstd compression of a {src.nbytes}-byte chunk failed")
     return memoryview(out[:size])
 
 
-def lzf_compress(data: np.ndarray) -> memoryview | None:
+def lzf_compress(data: np.ndarray, out: np.ndarray | None = None) -> memoryview | None:
     """Return the lzf filter's stored bytes for ``data``, or None where it declines.
 
     Parameters
     ----------
     data : ndarray
         The chunk after the filters before lzf (shuffle), C-contiguous.
+    out : ndarray of uint8, optional
+        Room for the result, as many bytes as ``data`` (default: a new array); the
+        result is a view of it. lzf declines what would not fit there, as in HDF5.
     """
     src = np.ascontiguousarray(data)
-    out = np.empty(src.nbytes, dtype=np.uint8)
+    out = np.empty(src.nbytes, dtype=np.uint8) if out is None else out
+    if out.nbytes != src.nbytes or not out.flags.c_contiguous:
+        raise ValueError(f"lzf needs a contiguous buffer of {src.nbytes} bytes, got {out.nbytes}")
     size = _lzf_library().lzf_compress(src.ctypes.data, src.nbytes, out.ctypes.data, out.nbytes)
     return memoryview(out[:size]) if size else None

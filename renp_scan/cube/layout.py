@@ -353,7 +353,7 @@ class ChunkCodec:
     lzf: bool = False
 
     def encode(self, block: np.ndarray, chunk_rows: int, chunk_cols: int,
-               dtype) -> EncodedChunk | np.ndarray:
+               dtype, take=None) -> EncodedChunk | np.ndarray:
         """Return the filtered bytes of one chunk holding ``block`` (edges padded with NaN).
 
         ``block`` itself is returned where the bytes would need a filter mask other
@@ -370,10 +370,15 @@ class ChunkCodec:
             Full chunk extent (HDF5 stores edge chunks at full size).
         dtype : numpy dtype
             Storage type of ``rate``.
+        take : callable, optional
+            ``take(nbytes) -> uint8 ndarray`` of that length, for the shuffled chunk
+            and the compressor's output (default: new arrays); the returned chunk may
+            hold such a buffer.
         """
         if (self.zstd_level is not None and not filters.zstd_available()) or \
                 (self.lzf and not filters.lzf_available()):
             return block
+        take = take or _new_bytes
         full = np.asarray(block)
         if full.shape != (chunk_rows, chunk_cols) or full.dtype != np.dtype(dtype) \
                 or not full.flags.c_contiguous:
@@ -382,15 +387,22 @@ class ChunkCodec:
         itemsize = full.dtype.itemsize
         if self.shuffle and itemsize > 1:
             # byte k of every value together, k = 0 .. itemsize-1 (HDF5's shuffle)
-            full = np.ascontiguousarray(full.view(np.uint8).reshape(-1, itemsize).T)
+            shuffled = take(full.nbytes).reshape(itemsize, -1)
+            np.copyto(shuffled, full.view(np.uint8).reshape(-1, itemsize).T)
+            full = shuffled
         if self.deflate_level is not None:
             return EncodedChunk(zlib.compress(full, self.deflate_level))
         if self.zstd_level is not None:
-            return EncodedChunk(filters.zstd_compress(full, self.zstd_level))
+            out = take(filters.zstd_bound(full.nbytes))
+            return EncodedChunk(filters.zstd_compress(full, self.zstd_level, out))
         if self.lzf:
-            packed = filters.lzf_compress(full)
+            packed = filters.lzf_compress(full, take(full.nbytes))
             return block if packed is None else EncodedChunk(packed)
         return EncodedChunk(full)
+
+
+def _new_bytes(nbytes: int) -> np.ndarray:
+    return np.empty(nbytes, dtype=np.uint8)
 
 
 def compression_options(compression: str, level: int | None, shuffle: bool) -> dict:

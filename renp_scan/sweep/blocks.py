@@ -190,16 +190,29 @@ def fill_block(task: BlockTask, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def compute_block(task: BlockTask):
+def compute_block(task: BlockTask, take=None):
     """Compute one block for the writer (the dask task): Gamma(omega) [Hz].
+
+    Parameters
+    ----------
+    task : BlockTask
+        The block.
+    take : callable, optional
+        ``take(nbytes) -> uint8 ndarray`` of that length, for the block's values and
+        its encoding (default: new arrays). The local runner lends reused memory:
+        fresh pages cost a page fault each, about as much as computing the values.
 
     Returns
     -------
-    ndarray, shape (len(m0_eV), len(omega_eV)), or bytes
-        The values in the cube's dtype, or, with ``task.codec``, the encoded chunk.
+    ndarray, shape (len(m0_eV), len(omega_eV)), or EncodedChunk
+        The values in the cube's dtype, or, with ``task.codec``, the encoded chunk;
+        either may hold memory from ``take``.
     """
+    shape, dtype = (len(task.m0_eV), len(task.omega_eV)), np.dtype(task.dtype)
+    values = np.empty(shape, dtype) if take is None else \
+        take(math.prod(shape) * dtype.itemsize).view(dtype).reshape(shape)
     # a float32 cube is computed by spectrum()'s float32 path (single-precision roots)
-    out = fill_block(task, np.empty((len(task.m0_eV), len(task.omega_eV)), dtype=task.dtype))
+    out = fill_block(task, values)
     finite = np.isfinite(out)
     if not finite.all():
         # A cube never holds NaN or inf (NaN means "never written"): refuse to store it.
@@ -211,7 +224,7 @@ def compute_block(task: BlockTask):
             "not stored (a bug: please report it)")
     checkpoint("block-computed")
     if task.codec is not None:
-        return task.codec.encode(out, *task.chunk_shape, dtype=task.dtype)
+        return task.codec.encode(out, *task.chunk_shape, dtype=task.dtype, take=take)
     return out
 
 
