@@ -11,6 +11,9 @@
    rows computed with :func:`renp_scan.spectrum` (``out=`` a chunk buffer), each chunk
    written with plain h5py into a new file of the engine cube's shape, dtype, chunks and
    filters, then an ``fsync``. No resume, checks or provenance.
+5. ``disk_floor``: the cube's file size written with ``os.write`` and fsynced: what
+   getting those bytes to disk costs anything. Its ratio to the serial baseline is the
+   lowest engine / serial time any engine can reach.
 
 Goals: engine time <= 0.5x the serial baseline without compression (the engine has every
 core and overlaps compute with the write); engine throughput >= 0.9x the raw write
@@ -230,6 +233,35 @@ def raw_write(cube: Path, out: Path, extra_filters=None) -> dict:
     }
 
 
+def disk_floor(nbytes: int, out: Path, piece: int = 4 * 2**20) -> dict:
+    """Time the least any writer of ``nbytes`` pays: ``os.write`` of 4 MiB pieces, ``fsync``.
+
+    No HDF5, no computing: the bytes of the cube (its file size) sent to the same
+    file system, then made durable, as the engine's and the baselines' timed regions
+    end. Where this is most of the serial baseline, no engine can be much faster than
+    the serial job however many cores it has.
+    """
+    data = np.random.default_rng(0).bytes(min(piece, nbytes))
+
+    def once():
+        out.unlink(missing_ok=True)
+        start = time.perf_counter()
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            left = nbytes
+            while left > 0:
+                left -= os.write(fd, data[: min(left, len(data))])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return time.perf_counter() - start
+
+    seconds, runs = _median_runs(once, once())
+    out.unlink()
+    return {"bytes": nbytes, "seconds": seconds, "runs_s": runs,
+            "bytes_per_s": nbytes / seconds}
+
+
 def serial_baseline(spec, cube: Path, out: Path) -> dict:
     """Time the plain one-thread job: spectrum() rows, then a plain h5py write per chunk.
 
@@ -285,6 +317,7 @@ def compression_table(mode, workdir: Path) -> list:
         (workdir / "raw.h5").unlink()
         serial = serial_baseline(spec, cube, workdir / "serial.h5")
         (workdir / "serial.h5").unlink()
+        disk = disk_floor(eng["file_bytes"], workdir / "disk.bin")
         rows.append(
             {
                 "compression": compression,
@@ -293,8 +326,11 @@ def compression_table(mode, workdir: Path) -> list:
                 "engine": eng,
                 "raw_write": raw,
                 "serial_baseline": serial,
+                "disk_floor": disk,
                 "engine_over_raw_throughput": eng["entries_per_s"] / raw["entries_per_s"],
                 "engine_over_serial_time": eng["seconds"] / serial["seconds"],
+                "engine_over_disk_time": eng["seconds"] / disk["seconds"],
+                "disk_over_serial_time": disk["seconds"] / serial["seconds"],
                 "compression_ratio": raw["entries"] * 8 / eng["file_bytes"],
             }
         )

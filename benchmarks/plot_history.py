@@ -2,7 +2,7 @@
 
 Reads the airspeed velocity results in ``benchmarks/asv_results`` (written by
 ``python benchmarks/track.py``) and writes ``benchmarks/history.png``: one panel per
-ratio, one line per channel / grid / size, one point per commit (ordered by commit
+ratio, one line per channel / grid / size (kernel) or compression (sweep), one point per commit (ordered by commit
 date, labelled by hash) and one marker per machine, since ratios from different
 machines are not comparable. ``asv publish`` draws the same data interactively.
 """
@@ -24,6 +24,9 @@ PANELS = (
     ("track_numpy_over_kernel", "whole-array NumPy / kernel (goal >= 20)", 20.0),
     ("track_numpy_chunked_over_kernel", "NumPy in 65536-point pieces / kernel", None),
     ("track_float32_kernel_over_floor", "float32 kernel / float64 floor", 1.0),
+    ("track_engine_over_raw_throughput",
+     "sweep: engine / raw h5py write throughput (goal >= 0.9 zstd, lzf)", 0.9),
+    ("track_engine_over_disk_time", "sweep: engine time / disk floor (os.write + fsync)", 1.0),
 )
 MARKERS = "osD^v<>p*"
 STYLES = ("-", "--", ":", "-.")
@@ -68,17 +71,18 @@ def plot(records, path: Path) -> None:
     commits = list(dict.fromkeys(r["commit"] for r in records))
     machines = list(dict.fromkeys(r["machine"] for r in records))
     series = sorted({s for r in records for (_, s) in r["values"]})
+    # kernel series are "channel/grid/n", sweep series a compression name
     channels = sorted({s.split("/", 1)[0] for s in series})
-    rests = sorted({s.split("/", 1)[1] for s in series if "/" in s})
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
+    rests = sorted({s.split("/", 1)[-1] for s in series})
+    fig, axes = plt.subplots(3, 2, figsize=(11, 12.5))
     for ax, (ratio, title, goal) in zip(axes.flat, PANELS, strict=True):
         for s in series:
             for m_i, mach in enumerate(machines):
                 pts = [(commits.index(r["commit"]), r["values"][(ratio, s)]) for r in records
                        if r["machine"] == mach and (ratio, s) in r["values"]]
                 if pts:
-                    # colour by grid and size, line style by channel
-                    channel, rest = s.split("/", 1)
+                    # colour by grid and size (or compression), line style by channel
+                    channel, rest = s.split("/", 1)[0], s.split("/", 1)[-1]
                     ax.plot(*zip(*pts, strict=True), marker=MARKERS[m_i % len(MARKERS)],
                             color=f"C{rests.index(rest) % 10}",
                             ls=STYLES[channels.index(channel) % len(STYLES)], ms=4,
@@ -90,10 +94,9 @@ def plot(records, path: Path) -> None:
                       fontsize=7)
         ax.set_xlim(-0.5, len(commits) - 0.5)
         ax.grid(True, alpha=0.3)
-    for ax in axes.flat:
+    for ax in (axes.flat[0], axes.flat[4]):  # one legend for the kernel, one for the sweep
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=6, loc="center right", ncol=2)
-            break
     fig.suptitle("same-run ratios over commits; machines: " + "; ".join(
         f"{MARKERS[i % len(MARKERS)]} {m}" for i, m in enumerate(machines)), fontsize=8)
     fig.tight_layout()

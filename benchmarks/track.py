@@ -1,4 +1,4 @@
-"""Record the kernel's same-run ratios for the current commit with airspeed velocity (asv).
+"""Record the kernel's and the sweep's same-run ratios for the current commit with asv.
 
 Usage (from the repository root, on a committed tree)::
 
@@ -8,7 +8,8 @@ Usage (from the repository root, on a committed tree)::
 
 The benchmarks are ``benchmarks/tracking`` (asv ``track_*`` functions returning ratios of
 times measured in the same run, see :mod:`benchmarks.tracking.kernel_ratios`); asv runs
-them in this Python environment (``environment_type: "existing"``, nothing is built or
+them (:mod:`benchmarks.tracking.kernel_ratios`, :mod:`benchmarks.tracking.sweep_ratios`)
+in this Python environment (``environment_type: "existing"``, nothing is built or
 installed, no network) on this source tree, and stores one result file per commit and
 machine under ``benchmarks/asv_results/<machine>/``. The machine is named after its CPU
 model, LLVM target and usable cores (``asv machine`` is run with those values), so

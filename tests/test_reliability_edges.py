@@ -322,8 +322,8 @@ def test_memory_error_from_a_run_keeps_the_partial(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ files beside the output
 
 case("beside-reserve-symlink", "`OUT.reserve` planted as a symbolic link to a victim file, "
-     "then `renp-scan run`", "the victim is untouched (same bytes); the link is replaced "
-     "by the run's own file; the cube is finished")
+     "then `renp-scan run`", "the victim is untouched (same bytes); the link is removed "
+     "(and replaced by the run's own file where it needs one); the cube is finished")
 case("beside-reserve-directory", "`OUT.reserve` is a directory, then `renp-scan run`",
      "refused with one line naming `output`, exit 2; no OUT.lock, no partial left")
 case("beside-partial-symlink", "`OUT.partial` planted as a dangling symbolic link to "

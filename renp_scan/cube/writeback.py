@@ -1,9 +1,9 @@
 """Send a partial's stored blocks to the disk while the run goes on.
 
 A finished cube is fsynced before its rename. Left to that moment, the fsync waits
-for every byte of the cube to reach the disk, after all the work is done (on a
-virtual disk that is most of the time of an uncompressed sweep: the raw write of
-the benchmark cube, 0.96 GB, spends 1.5 s of its 2.5 s in the final fsync). A
+for every byte of the cube to reach the disk, after all the work is done: on this
+project's virtual disk, writing 192 MB takes 0.06 s and its fsync 0.27-0.32 s, most
+of an uncompressed sweep. A
 :class:`Writeback` thread calls ``fdatasync`` on the partial whenever
 :data:`SYNC_BYTES` more have been stored, so the disk writes overlap computing and
 storing the next blocks, and the final fsync finds little left.

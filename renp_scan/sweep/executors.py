@@ -63,6 +63,10 @@ class BufferPool:
         held.clear()
 
 
+#: Put in the hand-off queue by the producer when it has no more blocks.
+END = None
+
+
 class _Waves:
     """The dask side of :func:`run_threads`: waves of block tasks feeding a bounded queue."""
 
@@ -79,16 +83,24 @@ class _Waves:
             return None
         held = []
         data = compute_block(task, functools.partial(self.buffers.take, held=held))
+        self._put((task, data, held))
+        return None
+
+    def _put(self, item) -> None:
+        """Put ``item`` in the queue, waiting for room unless the run is stopping."""
         while True:
             try:
-                self.handoff.put((task, data, held), timeout=0.05)
-                return None
+                self.handoff.put(item, timeout=0.05)
+                return
             except queue.Full:
                 if self.stop.is_set():
-                    return None
+                    return
 
     def feed(self, tasks) -> None:
-        """Run ``tasks`` as dask graphs of at most :data:`WAVE_BLOCKS` (the producer thread)."""
+        """Run ``tasks`` as dask graphs of at most :data:`WAVE_BLOCKS` (the producer thread).
+
+        Ends by putting :data:`END` in the queue, so the writer stops waiting at once.
+        """
         try:
             it = iter(tasks)
             while not self.stop.is_set():
@@ -105,6 +117,8 @@ class _Waves:
         except BaseException as exc:
             self.failure.append(exc)
             self.stop.set()
+        finally:
+            self._put(END)
 
 
 def run_threads(tasks, workers: int, handle) -> None:
@@ -121,11 +135,14 @@ def run_threads(tasks, workers: int, handle) -> None:
     try:
         while True:
             try:
-                task, data, held = waves.handoff.get(timeout=0.1)
+                item = waves.handoff.get(timeout=0.1)
             except queue.Empty:
                 if not thread.is_alive():
                     break
                 continue
+            if item is END:
+                break
+            task, data, held = item
             handle(task, data)
             waves.buffers.give(held)
     except SignalStop:
@@ -145,10 +162,11 @@ def _drain(handoff, handle) -> None:
     """Write blocks that were computed before a stop (they are finished work)."""
     while True:
         try:
-            task, data, _held = handoff.get_nowait()
+            item = handoff.get_nowait()
         except queue.Empty:
             return
-        handle(task, data)
+        if item is not END:
+            handle(*item[:2])
 
 
 def _cluster_failure(exc: BaseException) -> bool:
