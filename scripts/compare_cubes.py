@@ -12,6 +12,11 @@ import sys
 import h5py
 import numpy as np
 
+try:  # registers the zstd filter, to read zstd cubes
+    import hdf5plugin  # noqa: F401
+except ImportError:
+    pass
+
 # attributes that legitimately change from run to run
 VOLATILE = re.compile(r"(REFERENCE_LIST|utc|date|time|created|history|host|commit|version|duration|"
                       r"seconds|elapsed|"
