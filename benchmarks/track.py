@@ -21,6 +21,7 @@ publish`` renders the same results as an interactive site in ``benchmarks/asv_ht
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import subprocess
@@ -62,6 +63,9 @@ def main(argv=None) -> int:
                         help="measure although renp_scan/ or benchmarks/ have uncommitted changes "
                              "(the results are still filed under HEAD)")
     args = parser.parse_args(argv)
+    if importlib.util.find_spec("asv") is None:
+        print("asv is not installed: python -m pip install -e '.[bench]'")
+        return 2
     if not args.plot_only:
         dirty = _dirty()
         if dirty and not args.allow_dirty:

@@ -160,6 +160,23 @@ def test_asv_tracking_benchmarks_run_in_tiny_mode(monkeypatch):
             assert _finite_positive(track(cache, channel, "all_open", 2000))
 
 
+def test_asv_sweep_ratios_run_in_tiny_mode(monkeypatch):
+    """The sweep's asv benchmarks: engine, raw write, serial job and disk floor are timed
+    and their ratios are finite and positive (two compressions, a two-m0 scan)."""
+    from benchmarks.tracking import sweep_ratios as sr
+
+    monkeypatch.setattr(sr, "M0_COUNT", 2)
+    monkeypatch.setattr(sr, "COMPRESSIONS", {"none": None, "zstd": 3})
+    cache = sr.setup_cache()
+    assert set(cache) == {"none", "zstd"}
+    tracks = [getattr(sr, name) for name in dir(sr) if name.startswith("track_")]
+    assert len(tracks) == 3
+    for track in tracks:
+        assert track.param_names == ("compression",)
+        for compression in cache:
+            assert _finite_positive(track(cache, compression))
+
+
 def test_track_machine_name_and_history_plot_from_asv_results(tmp_path):
     """The machine key of the asv results, and history.png drawn from an asv results file."""
     from benchmarks import plot_history, track
