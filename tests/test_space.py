@@ -149,6 +149,7 @@ def test_a_failed_background_sync_stops_the_writer_with_the_partial_kept(tmp_pat
     full = np.random.default_rng(1).random(lay.shape)
     part = tmp_path / "c.h5.partial"
     writer = new_partial(part, [lay])
+    writer.sync_in_background()
     writer.write_block("Cs", 0, full[lay.block_selection(0)])
     writer._writeback._thread.join(5)  # the sync of block 0 failed
     with pytest.raises(PartialWriteError, match="Input/output error"):

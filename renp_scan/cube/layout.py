@@ -209,7 +209,7 @@ class TargetLayout:
         """Upper bound on the stored size of one chunk [bytes], whatever its filters.
 
         A filter grows data it cannot shrink by far less than the 10 % + 64 kB allowed
-        here: zlib's ``compressBound`` adds about n/2730 + 13 bytes, zstd's
+        here: zlib's ``compressBound`` adds about n/3300 + 13 bytes, zstd's
         ``ZSTD_compressBound`` about n/256 + 64 bytes, and lzf declines (the chunk is
         stored raw).
         """

@@ -114,7 +114,15 @@ class CubeWriter:
         self.repaired = 0
         #: Set by :meth:`abandon`: the file must not be touched again.
         self.abandoned = False
-        self._writeback: Writeback | None = None  # started by the first write_block
+        self._writeback: Writeback | None = None  # see sync_in_background
+
+    def sync_in_background(self) -> None:
+        """Send stored blocks on to the disk while the run goes on (a :class:`Writeback`).
+
+        For a long run into one file; the thread stops when the writer closes.
+        """
+        if self._writeback is None:
+            self._writeback = Writeback(self.path)
 
     def done_mask(self, target: str) -> np.ndarray:
         """Boolean copy of ``target``'s done mask (one entry per block)."""
@@ -174,10 +182,9 @@ class CubeWriter:
         offset = layout.block_offset(index)
         if self.guard is not None:
             self.guard.before_write(self._f.id.get_filesize())
-        if self._writeback is None:
-            self._writeback = Writeback(self.path)
         try:
-            self._writeback.check()
+            if self._writeback is not None:
+                self._writeback.check()
             if isinstance(data, bytes):  # a transport that dropped the CRC: compute it here
                 data = EncodedChunk(data)
             if isinstance(data, EncodedChunk):
@@ -193,7 +200,8 @@ class CubeWriter:
             checkpoint("after-chunk", self._written)
             set_element(self._done[target].id, index, np.ones(1, dtype=np.uint8))
             self._f.flush()
-            self._writeback.stored(data.nbytes)
+            if self._writeback is not None:
+                self._writeback.stored(data.nbytes)
         except (OSError, RuntimeError) as exc:
             raise self.abandon(exc, f"storing block {index} of {target}") from exc
         self._n_done += 1

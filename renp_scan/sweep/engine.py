@@ -197,6 +197,7 @@ class Run:
         self.space = SpaceGuard(self.partial, self.writer.max_block_bytes())
         self.space.open()
         self.writer.guard = self.space
+        self.writer.sync_in_background()
         return self.writer
 
     def todo(self, blocks=None) -> tuple:
