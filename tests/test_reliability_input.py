@@ -333,11 +333,11 @@ def not_cubes(tmp_path_factory):
         real = executors.compute_block
         calls = []
 
-        def stop_after_five(task):
+        def stop_after_five(task, *lent):
             if len(calls) >= 5:
                 raise KeyboardInterrupt
             calls.append(task.index)
-            return real(task)
+            return real(task, *lent)
 
         mp.setattr(executors, "compute_block", stop_after_five)
         with pytest.raises(KeyboardInterrupt):
