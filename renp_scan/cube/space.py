@@ -70,7 +70,7 @@ def _libc_fallocate():
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         function = getattr(libc, "fallocate64", None) or libc.fallocate
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no such C library (Windows) or function
         return None
     function.restype = ctypes.c_int
     function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
