@@ -108,6 +108,7 @@ for channel in ("nucleus", "core"):
 out = {}
 loops = {
     "open_loop, 3 pairs": rate._OPEN_LOOPS[2],
+    "open_loop, 3 diagonal pairs (nucleus)": rate._DIAGONAL_OPEN_LOOPS[2],
     "open_loop, 6 pairs": rate._OPEN_LOOPS[5],
     "masked_loop, 6 pairs": rate._MASKED_LOOPS[5],
 }

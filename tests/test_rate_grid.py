@@ -350,3 +350,31 @@ def test_float32_path_bits_do_not_depend_on_position_or_order():
         shuffled = np.empty(omega.size, dtype=np.float32)
         rate_grid(omega[perm], EPS, A_EV, AMP, masses, *weights, shuffled)
         np.testing.assert_array_equal(shuffled, full[perm])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("majorana", [True, False])
+def test_diagonal_run_loops_give_the_general_loops_bits(dtype, majorana):
+    """Nucleus-channel pairs (i = j) take run loops without the factor and the term that
+    are exactly 1 and 0 for them: bit for bit what the general loops give, at every
+    number of open pairs (ascending grid through all three thresholds). Core-channel
+    pairs and more than three rows never take them."""
+    from renp_scan.kernels.rate import _all_diagonal, _tile
+
+    masses = np.array([0.01, 0.05, 0.12])
+    w_kin, w_maj = nucleus_weights(majorana)
+    coef = np.empty((N_PAIRS_MAX, N_PAIR_CONSTS))
+    n_pairs = active_pairs(masses, w_kin, w_maj, coef)
+    assert n_pairs == 3 and _all_diagonal(coef, n_pairs)
+    core = np.empty((N_PAIRS_MAX, N_PAIR_CONSTS))
+    assert not _all_diagonal(core, active_pairs(masses, *core_weights(3), core))
+    # D = eps (eps - 2 w) falls through (2 m_3)^2, (2 m_2)^2 and (2 m_1)^2 on this grid
+    top = 0.5 * (EPS - (2 * masses[0]) ** 2 / EPS)
+    omega = np.linspace(0.05, top * 1.001, 6001)
+    fast, general = np.empty(omega.size, dtype), np.empty(omega.size, dtype)
+    _tile(omega, EPS, A_EV, AMP, coef, n_pairs, True, fast)
+    _tile(omega, EPS, A_EV, AMP, coef, n_pairs, False, general)
+    assert np.array_equal(fast.view(np.uint8), general.view(np.uint8))
+    opens = [np.count_nonzero(EPS * (EPS - 2 * omega) > (2 * m) ** 2) for m in masses]
+    assert 0 < opens[2] < opens[1] < opens[0] < omega.size  # every run length was taken
+    assert np.count_nonzero(fast) == opens[0]

@@ -203,6 +203,24 @@ def _pair_delta(r, coef, p, out):
 
 
 @jit_position_invariant
+def _diagonal_pair_delta(r, coef, p, out):
+    """:func:`_pair_delta` of a pair with (m_i - m_j)^2 = 0: the same bits, one factor fewer.
+
+    The second factor, fma(-0, r, 1), is exactly 1, and a product by 1 is exact.
+    """
+    return _root(fma(-coef[p, 0], r, 1.0), out)
+
+
+@jit_position_invariant
+def _diagonal_pair_weight(w2_3, w2_3r, coef, p):
+    """:func:`_pair_weight` of a pair with c5 = mult W (m_i^2 - m_j^2)^2 = 0: the same bits.
+
+    The c5 term, fma(-0, q, y), adds an exact zero.
+    """
+    return fma(coef[p, 4], w2_3r, fma(coef[p, 2], w2_3, coef[p, 3]))
+
+
+@jit_position_invariant
 def _pair_weight(w2_3, w2_3r, q_2d2, coef, p):
     """Return mult (W I^D_ij + V m_i m_j) of pair p (:func:`active_pairs`) at one point.
 
@@ -221,12 +239,16 @@ def _point_factors(w, eps_eg, d):
     return r, w2_3, w2_3 * r, 0.5 * (e_w * e_w + w2_3) * r * r, e_w
 
 
-def _fused_loops(n_pairs):
+def _fused_loops(n_pairs, diagonal=False):
     """Build the two point loops of :func:`rate_grid` for ``n_pairs`` pairs (one compile each).
 
     ``n_pairs`` is a compile-time constant of each loop, so the loop over pairs is unrolled
     into one straight-line body per omega point: one 1/D, one square root per pair, one
     energy denominator, one store, no scratch arrays. That body vectorises over points.
+    With ``diagonal`` (every pair has (m_i - m_j)^2 = 0 and c5 = 0, as the diagonal pairs
+    of the nucleus channel do) the run loop leaves out the factor and the term that are
+    exactly 1 and 0 there (:func:`_diagonal_pair_delta`, :func:`_diagonal_pair_weight`):
+    the same bits with a third fewer operations per pair.
     """
 
     @jit_position_invariant
@@ -248,8 +270,13 @@ def _fused_loops(n_pairs):
             r, w2_3, w2_3r, q_2d2, e_w = _point_factors(w, eps_eg, d)
             acc = 0.0
             for p in range(n_pairs):
-                delta = _pair_delta(r, coef, p, out)
-                acc = fma(delta, _pair_weight(w2_3, w2_3r, q_2d2, coef, p), acc)
+                if diagonal:
+                    delta = _diagonal_pair_delta(r, coef, p, out)
+                    weight = _diagonal_pair_weight(w2_3, w2_3r, coef, p)
+                else:
+                    delta = _pair_delta(r, coef, p, out)
+                    weight = _pair_weight(w2_3, w2_3r, q_2d2, coef, p)
+                acc = fma(delta, weight, acc)
             out[k] = _rate_value(amplitude, acc, (a_eV + w) * e_w, out)
         return fits
 
@@ -277,6 +304,11 @@ def _fused_loops(n_pairs):
 
 _OPEN_LOOPS, _MASKED_LOOPS = zip(*(_fused_loops(n) for n in range(1, N_PAIRS_MAX + 1)), strict=True)
 _OPEN_1, _OPEN_2, _OPEN_3, _OPEN_4, _OPEN_5, _OPEN_6 = _OPEN_LOOPS
+#: Run loops for diagonal pairs only (at most 3: i = j); their masked loops are not used.
+N_DIAGONAL_MAX = 3
+_DIAGONAL_OPEN_LOOPS = tuple(_fused_loops(n, diagonal=True)[0]
+                             for n in range(1, N_DIAGONAL_MAX + 1))
+_DIAGONAL_1, _DIAGONAL_2, _DIAGONAL_3 = _DIAGONAL_OPEN_LOOPS
 _MASKED_1, _MASKED_2, _MASKED_3, _MASKED_4, _MASKED_5, _MASKED_6 = _MASKED_LOOPS
 
 
@@ -286,8 +318,18 @@ _MASKED_1, _MASKED_2, _MASKED_3, _MASKED_4, _MASKED_5, _MASKED_6 = _MASKED_LOOPS
 # `literal_unroll` over the tuple of loops types them as first-class function pointers
 # (an experimental Numba feature that warns at every compile).
 @jit_position_invariant
-def _open_run(n_open, omega, eps_eg, a_eV, amplitude, coef, c_closed, out):
-    """Run loop for ``n_open`` open pairs (1 to :data:`N_PAIRS_MAX`); see ``open_loop``."""
+def _open_run(n_open, diagonal, omega, eps_eg, a_eV, amplitude, coef, c_closed, out):
+    """Run loop for ``n_open`` open pairs (1 to :data:`N_PAIRS_MAX`); see ``open_loop``.
+
+    ``diagonal``: every active pair has (m_i - m_j)^2 = 0 and c5 = 0 (at most
+    :data:`N_DIAGONAL_MAX` of them, see :func:`_all_diagonal`).
+    """
+    if diagonal:
+        if n_open == 1:
+            return _DIAGONAL_1(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
+        elif n_open == 2:
+            return _DIAGONAL_2(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
+        return _DIAGONAL_3(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
     if n_open == 1:
         return _OPEN_1(omega, eps_eg, a_eV, amplitude, coef, c_closed, out)
     elif n_open == 2:
@@ -362,7 +404,18 @@ def _samples_ascending(omega):
 
 
 @jit_position_invariant
-def _tile(omega, eps_eg, a_eV, amplitude, coef, n_pairs, out):
+def _all_diagonal(coef, n_pairs):
+    """Whether the ``n_pairs`` active rows all have (m_i - m_j)^2 = 0 and c5 = 0 (<= 3 rows)."""
+    if n_pairs > N_DIAGONAL_MAX:
+        return False
+    for p in range(n_pairs):
+        if coef[p, 1] != 0.0 or coef[p, 5] != 0.0:
+            return False
+    return True
+
+
+@jit_position_invariant
+def _tile(omega, eps_eg, a_eV, amplitude, coef, n_pairs, diagonal, out):
     """Rate on one tile ``omega`` into ``out``; see :func:`rate_grid`."""
     m = omega.shape[0]
     if m == 0:
@@ -385,7 +438,7 @@ def _tile(omega, eps_eg, a_eV, amplitude, coef, n_pairs, out):
         end = _closes_at(omega, eps_eg, start, m, coef[n_open - 1, 0])
         if end > start:
             o, r = omega[start:end], out[start:end]
-            if not _open_run(n_open, o, eps_eg, a_eV, amplitude, coef, c_closed, r):
+            if not _open_run(n_open, diagonal, o, eps_eg, a_eV, amplitude, coef, c_closed, r):
                 _masked_run(n_pairs, o, eps_eg, a_eV, amplitude, coef, r)
         start = end
     if start < m:
@@ -432,7 +485,9 @@ def rate_grid(omega, eps_eg, a_eV, amplitude, masses, w_kin, w_maj, out):
     """
     coef = np.empty((N_PAIRS_MAX, N_PAIR_CONSTS))
     n_pairs = active_pairs(masses, w_kin, w_maj, coef)
+    diagonal = _all_diagonal(coef, n_pairs)
     n = omega.shape[0]
     for start in range(0, n, TILE):
         stop = min(start + TILE, n)
-        _tile(omega[start:stop], eps_eg, a_eV, amplitude, coef, n_pairs, out[start:stop])
+        _tile(omega[start:stop], eps_eg, a_eV, amplitude, coef, n_pairs, diagonal,
+              out[start:stop])
