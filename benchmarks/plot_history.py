@@ -76,6 +76,7 @@ def plot(records, path: Path) -> None:
     rests = sorted({s.split("/", 1)[-1] for s in series})
     fig, axes = plt.subplots(3, 2, figsize=(11, 12.5))
     for ax, (ratio, title, goal) in zip(axes.flat, PANELS, strict=True):
+        labelled = set()
         for s in series:
             for m_i, mach in enumerate(machines):
                 pts = [(commits.index(r["commit"]), r["values"][(ratio, s)]) for r in records
@@ -86,7 +87,8 @@ def plot(records, path: Path) -> None:
                     ax.plot(*zip(*pts, strict=True), marker=MARKERS[m_i % len(MARKERS)],
                             color=f"C{rests.index(rest) % 10}",
                             ls=STYLES[channels.index(channel) % len(STYLES)], ms=4,
-                            label=s if m_i == 0 else None)
+                            label=None if s in labelled else s)
+                    labelled.add(s)
         if goal is not None:
             ax.axhline(goal, color="k", lw=0.8, ls=":")
         ax.set_title(title, fontsize=9)
