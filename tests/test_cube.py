@@ -278,18 +278,25 @@ def test_encoded_and_array_blocks_give_the_same_values(tmp_path):
     assert np.array_equal(results[1], full)
 
 
+def stored_by_hdf5(path, shape, dtype, options, corner, far_corner):
+    """(mask, bytes) HDF5 stores for ``corner`` at chunk (0, 0) and ``far_corner`` at the
+    last chunk (offset (4, 6)) of a ``shape`` dataset of 4 x 6 chunks with ``options``."""
+    with h5py.File(path, "w") as f:
+        d = f.create_dataset("d", shape=shape, chunks=(4, 6), dtype=dtype, fillvalue=np.nan,
+                             **options)
+        d[:4, :6] = corner
+        d[4:, 6:] = far_corner
+        return [d.id.read_direct_chunk(offset) for offset in ((0, 0), (4, 6))]
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("shuffle,level", [(True, 3), (False, 1), (True, 19)])
 def test_zstd_codec_matches_the_hdf5_filter_byte_for_byte(tmp_path, dtype, shuffle, level):
     pytest.importorskip("hdf5plugin")
     rng = np.random.default_rng(4)
     full_block, edge_block = rng.random((4, 6)).astype(dtype), rng.random((3, 5)).astype(dtype)
-    with h5py.File(tmp_path / "f.h5", "w") as f:
-        d = f.create_dataset("d", shape=(7, 11), chunks=(4, 6), dtype=dtype, fillvalue=np.nan,
-                             **compression_options("zstd", level, shuffle))
-        d[:4, :6] = full_block
-        d[4:, 6:] = edge_block
-        stored = [d.id.read_direct_chunk(offset) for offset in ((0, 0), (4, 6))]
+    stored = stored_by_hdf5(tmp_path / "f.h5", (7, 11), dtype,
+                            compression_options("zstd", level, shuffle), full_block, edge_block)
     with new_partial(tmp_path / "c.partial", [make_layout()], compression="zstd",
                      compression_level=level, shuffle=shuffle) as writer:
         codec = writer.codec("Cs")
@@ -309,12 +316,8 @@ def test_lzf_codec_matches_the_hdf5_filter_byte_for_byte(tmp_path, dtype, shuffl
     rng = np.random.default_rng(6)
     smooth = np.outer(np.arange(1, 5), np.linspace(0, 1, 6)).astype(dtype)
     noisy = rng.random((4, 6)).astype(dtype)
-    with h5py.File(tmp_path / "f.h5", "w") as f:
-        d = f.create_dataset("d", shape=(8, 12), chunks=(4, 6), dtype=dtype, fillvalue=np.nan,
-                             **compression_options("lzf", None, shuffle))
-        d[:4, :6] = smooth
-        d[4:, 6:] = noisy
-        stored = [d.id.read_direct_chunk(offset) for offset in ((0, 0), (4, 6))]
+    stored = stored_by_hdf5(tmp_path / "f.h5", (8, 12), dtype,
+                            compression_options("lzf", None, shuffle), smooth, noisy)
     with new_partial(tmp_path / "c.partial", [make_layout()], compression="lzf",
                      shuffle=shuffle) as writer:
         codec = writer.codec("Cs")

@@ -127,17 +127,22 @@ def _check_partial(f, path: Path, scan_sha256: str, layouts, root_attrs, target_
     return stored
 
 
+def _reopen(path: Path, mode: str, why: str):
+    """Open the partial with its HDF5 lock, or raise the one line saying it cannot be (``why``)."""
+    try:
+        return open_locked(path, mode)
+    except OSError as exc:
+        raise InputError("output", f"cannot reopen the partial cube {path}{why} "
+                         f"({one_line(exc)}); {_HINT}") from None
+
+
 def _checked_read_only(path: Path, checks: dict) -> tuple[dict, list]:
     """Probe and check the partial read-only; return its layouts and flagged unstored blocks."""
     if h5py.is_hdf5(path):
         problem = probe(path)
         if problem is not None:
             raise InputError("output", f"the partial cube {path} is damaged ({problem}); {_HINT}")
-    try:
-        f = open_locked(path, "r")
-    except OSError as exc:
-        raise InputError("output", f"cannot reopen the partial cube {path}: damaged or not "
-                         f"HDF5 ({one_line(exc)}); {_HINT}") from None
+    f = _reopen(path, "r", ": damaged or not HDF5")
     try:
         with f:
             stored = _check_partial(f, path, hint=_HINT, **checks)
@@ -197,11 +202,7 @@ def open_partial(path, *, scan_sha256: str, layouts=None, root_attrs: dict | Non
     stored, unstored = _checked_read_only(path, dict(
         scan_sha256=scan_sha256, layouts=layouts, root_attrs=root_attrs,
         target_attrs=target_attrs, dtype=dtype, filters=filters))
-    try:
-        f = open_locked(path, "r+")
-    except OSError as exc:
-        raise InputError("output", f"cannot reopen the partial cube {path} for writing "
-                         f"({one_line(exc)}); {_HINT}") from None
+    f = _reopen(path, "r+", " for writing")
     try:
         writer = CubeWriter(f, path, stored)
         writer.clear_done(unstored)
