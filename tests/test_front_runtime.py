@@ -533,17 +533,18 @@ def test_space_check_estimates_only_when_the_bound_does_not_fit(tmp_path, monkey
 
     spec = load_scan(ROOT / "scans" / "cs_fig4.toml")
     costs = planning.preflight(spec)
-    bound = planning.file_bytes_bound(spec, planning.plan_layouts(spec, costs))
+    layouts = planning.plan_layouts(spec, costs)
+    bound = planning.file_bytes_bound(spec, layouts)
     calls = []
     real = output.estimate_scan
     monkeypatch.setattr(output, "estimate_scan", lambda *a, **k: calls.append(1) or real(*a, **k))
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(output.shutil, "disk_usage", lambda _p: usage(0, 0, 10 * bound))
-    output.check_space(tmp_path / "c.h5", spec, False, costs)
+    output.check_space(tmp_path / "c.h5", spec, False, costs, layouts)
     assert calls == []
     monkeypatch.setattr(output.shutil, "disk_usage", lambda _p: usage(0, 0, 1000))
     with pytest.raises(InputError, match="needs about"):
-        output.check_space(tmp_path / "c.h5", spec, False, costs)
+        output.check_space(tmp_path / "c.h5", spec, False, costs, layouts)
     assert calls == [1]
 
 

@@ -171,11 +171,12 @@ class Run:
         else:
             self.client = self.scheduler
 
-    def open(self, costs: dict, block_rows: int | None = None):
+    def open(self, layouts):
         """Create ``OUT.partial`` (or resume it) and hold back space; return its writer.
 
-        A partial of this scan is resumed, with ``overwrite`` it is discarded first; a
-        new one gets the blocks of :func:`~renp_scan.sweep.planning.plan_layouts`.
+        A partial of this scan is resumed (it keeps its own blocks), with ``overwrite``
+        it is discarded first; a new one gets ``layouts``
+        (:func:`~renp_scan.sweep.planning.plan_layouts`).
         """
         spec = self.spec
         if self.partial.exists() and self.overwrite:
@@ -189,7 +190,7 @@ class Run:
         else:
             self.created = True
             self.writer = create_partial(
-                self.partial, plan_layouts(spec, costs, block_rows), target_attrs=target_attrs,
+                self.partial, layouts, target_attrs=target_attrs,
                 root_attrs=root_attrs, dtype=spec.dtype, compression=spec.compression,
                 compression_level=spec.compression_level, shuffle=spec.shuffle)
         checkpoint("after-create")
@@ -346,10 +347,11 @@ def run_scan(spec, output, *, workers: int | None = None, scheduler=None, overwr
         return RunReport.of_finished_cube(out, start)
     check_output(out, overwrite, spec.sha256)
     costs = preflight(spec)
-    check_space(out, spec, overwrite, costs)
+    layouts = plan_layouts(spec, costs, block_rows)
+    check_space(out, spec, overwrite, costs, layouts)
     with Run(spec, out, overwrite=overwrite, scheduler=scheduler) as run:
         run.connect()
-        writer = run.open(costs, block_rows)
+        writer = run.open(layouts)
         tasks, n_todo, n_total = run.todo(blocks)
         bar = BlockProgress(n_total, n_total - n_todo, enabled=progress)
         computed = run.compute(tasks, bar, workers=workers, handle_signals=handle_signals,

@@ -19,7 +19,7 @@ from ..cube.resume import check_finished
 from ..cube.space import METADATA_HEADROOM, StorageError
 from ..errors import ClusterError, InputError
 from .executors import NoWorkersError
-from .planning import estimate_scan, file_bytes_bound, plan_layouts
+from .planning import estimate_scan, file_bytes_bound
 from .provenance import physics_provenance, target_attributes
 
 
@@ -102,19 +102,19 @@ def finished_cube_of_scan(out, spec) -> bool:
     return True
 
 
-def check_space(out: Path, spec, overwrite: bool, costs: dict) -> None:
+def check_space(out: Path, spec, overwrite: bool, costs: dict, layouts) -> None:
     """Refuse a scan whose cube cannot fit in the free space of the output's file system.
 
-    Where the cube's :func:`~renp_scan.sweep.planning.file_bytes_bound` fits, it does;
-    otherwise its size comes from :func:`~renp_scan.sweep.planning.estimate_scan` (with
-    the ``costs`` of the run's preflight), which compresses sample blocks. A partial
-    this run resumes is already on disk and counts as written.
+    Where the :func:`~renp_scan.sweep.planning.file_bytes_bound` of the run's planned
+    ``layouts`` fits, it does; otherwise its size comes from
+    :func:`~renp_scan.sweep.planning.estimate_scan` (with the ``costs`` of the run's
+    preflight), which compresses sample blocks. A partial this run resumes is already
+    on disk and counts as written.
     """
     partial = partial_path(out)
     kept_bytes = partial.stat().st_size if partial.exists() and not overwrite else 0
     free = shutil.disk_usage(out.parent if str(out.parent) else ".").free
-    if file_bytes_bound(spec, plan_layouts(spec, costs)) + 2 * METADATA_HEADROOM \
-            - kept_bytes <= free:
+    if file_bytes_bound(spec, layouts) + 2 * METADATA_HEADROOM - kept_bytes <= free:
         return
     need = max(0, estimate_scan(spec, costs=costs).file_bytes + 2 * METADATA_HEADROOM
                - kept_bytes)
